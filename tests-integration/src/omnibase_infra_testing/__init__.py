@@ -1,0 +1,1 @@
+"""Real-service test harness for omnibase_infra (private, never published)."""

@@ -1,0 +1,264 @@
+"""The repository's structural rules, checked by tests and used by the noxfile.
+
+One naming rule ties together a package's folder, its distribution, its import path and
+its ``omnibase_infra.nodes`` entry point:
+
+    packages/<folder>/  ->  distribution  omnibase-infra-<folder>
+                        ->  import        omnibase_infra.nodes.<node>
+                        ->  entry point   <node> = "omnibase_infra.nodes.<node>...:<Class>"
+
+    where <node> is  node_<folder with - as _>_<kind>   for kind effect or compute
+                 or  infra_<folder>                      for folder reducer or orchestrator
+
+``shared-models/`` is the one package without a node: distribution
+``omnibase-infra-shared-models``, imports under ``omnibase_infra.<subpackage>``.
+
+Standard library only, so the checks run in any interpreter.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST_PREFIX = "omnibase-infra-"
+SHARED_MODELS = "shared-models"
+ENTRY_POINT_GROUP = "omnibase_infra.nodes"
+NODE_KINDS = ("effect", "compute")
+PLANNER_FOLDERS = ("reducer", "orchestrator")
+# I/O client libraries: shared-models must import none of them (architecture §3).
+IO_CLIENT_MODULES = frozenset(
+    {
+        "aiohttp",
+        "aiokafka",
+        "asyncpg",
+        "consul",
+        "hvac",
+        "httpx",
+        "jwt",
+        "kafka",
+        "keycloak",
+        "psycopg",
+        "psycopg2",
+        "redis",
+        "requests",
+        "urllib3",
+        "websockets",
+    }
+)
+
+
+def _table(data: dict[str, object], key: str) -> dict[str, object]:
+    value = data.get(key, {})
+    return value if isinstance(value, dict) else {}
+
+
+def _list(data: dict[str, object], key: str) -> list[object]:
+    value = data.get(key, [])
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class Package:
+    """One publishable package of the workspace, as read from its folder."""
+
+    folder: str
+    path: Path
+    pyproject: dict[str, object]
+
+    @property
+    def is_shared_models(self) -> bool:
+        return self.folder == SHARED_MODELS
+
+    @property
+    def distribution(self) -> str:
+        return str(_table(self.pyproject, "project").get("name", ""))
+
+    @property
+    def node_dirs(self) -> list[str]:
+        nodes = self.path / "src" / "omnibase_infra" / "nodes"
+        return sorted(p.name for p in nodes.iterdir() if p.is_dir()) if nodes.is_dir() else []
+
+    @property
+    def node_name(self) -> str | None:
+        """The node this package ships (None for shared-models or a malformed package)."""
+        dirs = self.node_dirs
+        return dirs[0] if len(dirs) == 1 else None
+
+    @property
+    def entry_points(self) -> dict[str, str]:
+        groups = _table(_table(self.pyproject, "project"), "entry-points")
+        return {str(k): str(v) for k, v in _table(groups, ENTRY_POINT_GROUP).items()}
+
+    @property
+    def test_services(self) -> list[str]:
+        """Harness extras (real servers) the package's tests need: [tool.omnibase-infra]."""
+        tool = _table(_table(self.pyproject, "tool"), "omnibase-infra")
+        return [str(s) for s in _list(tool, "test-services")]
+
+    @property
+    def coverage_target(self) -> str:
+        """The import path whose coverage the package's own tests are judged on."""
+        if self.is_shared_models or self.node_name is None:
+            return "omnibase_infra"
+        return f"omnibase_infra.nodes.{self.node_name}"
+
+
+def discover_packages(root: Path = ROOT) -> dict[str, Package]:
+    """shared-models plus every ``packages/*`` folder that has a pyproject.toml."""
+    paths = [root / SHARED_MODELS, *sorted((root / "packages").glob("*"))]
+    found: dict[str, Package] = {}
+    for path in paths:
+        pyproject = path / "pyproject.toml"
+        if pyproject.is_file():
+            found[path.name] = Package(path.name, path, tomllib.loads(pyproject.read_text()))
+    return found
+
+
+def expected_node_names(folder: str) -> set[str]:
+    """The node names the naming rule allows for a package folder."""
+    snake = folder.replace("-", "_")
+    names = {f"node_{snake}_{kind}" for kind in NODE_KINDS}
+    if folder in PLANNER_FOLDERS:
+        names.add(f"infra_{folder}")
+    return names
+
+
+def naming_violations(pkg: Package) -> list[str]:
+    """Everything about a package that breaks the one naming rule."""
+    problems: list[str] = []
+    where = f"{pkg.folder}:"
+    expected_dist = f"{DIST_PREFIX}{pkg.folder}"
+    if pkg.distribution != expected_dist:
+        problems.append(
+            f"{where} distribution is {pkg.distribution!r}, the rule says {expected_dist!r}"
+        )
+    namespace = pkg.path / "src" / "omnibase_infra"
+    for init in (namespace / "__init__.py", namespace / "nodes" / "__init__.py"):
+        if init.exists():
+            problems.append(
+                f"{where} ships {init.relative_to(pkg.path)}, which breaks the namespace"
+            )
+    if pkg.is_shared_models:
+        if pkg.node_dirs:
+            problems.append(f"{where} shared-models must not ship nodes: {pkg.node_dirs}")
+        if pkg.entry_points:
+            problems.append(
+                f"{where} shared-models must not declare {ENTRY_POINT_GROUP} entry points"
+            )
+        return problems
+    others = (
+        sorted(p.name for p in namespace.iterdir() if p.name != "nodes")
+        if namespace.is_dir()
+        else []
+    )
+    if others:
+        problems.append(f"{where} a node package ships only omnibase_infra/nodes/, found {others}")
+    if len(pkg.node_dirs) != 1:
+        problems.append(f"{where} must ship exactly one node folder, found {pkg.node_dirs}")
+        return problems
+    node = pkg.node_dirs[0]
+    allowed = expected_node_names(pkg.folder)
+    if node not in allowed:
+        problems.append(
+            f"{where} node folder {node!r} breaks the rule; expected one of {sorted(allowed)}"
+        )
+    entry_points = pkg.entry_points
+    if set(entry_points) != {node}:
+        problems.append(
+            f"{where} [project.entry-points.{ENTRY_POINT_GROUP!r}] must declare exactly {node!r}, "
+            f"found {sorted(entry_points)}"
+        )
+    elif not entry_points[node].startswith(f"omnibase_infra.nodes.{node}."):
+        problems.append(
+            f"{where} entry point {node!r} points outside its node: {entry_points[node]!r}"
+        )
+    return problems
+
+
+def required_files_violations(pkg: Package) -> list[str]:
+    """Every package carries its own README and CHANGELOG."""
+    return [
+        f"{pkg.folder}: missing {name}"
+        for name in ("README.md", "CHANGELOG.md", "pyproject.toml")
+        if not (pkg.path / name).is_file()
+    ]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    modules: set[str] = set()
+    for item in ast.walk(tree):
+        if isinstance(item, ast.Import):
+            modules.update(alias.name for alias in item.names)
+        elif isinstance(item, ast.ImportFrom) and item.module and item.level == 0:
+            modules.add(item.module)
+            modules.update(f"{item.module}.{alias.name}" for alias in item.names)
+    return modules
+
+
+def _python_files(pkg: Package) -> list[Path]:
+    return sorted(p for sub in ("src", "tests") for p in (pkg.path / sub).rglob("*.py"))
+
+
+_NODE_IMPORT = re.compile(r"^omnibase_infra\.nodes\.([A-Za-z0-9_]+)")
+
+
+def import_violations(pkgs: dict[str, Package]) -> list[str]:
+    """Node packages importing other node packages; shared-models importing I/O clients."""
+    problems: list[str] = []
+    for pkg in pkgs.values():
+        for path in _python_files(pkg):
+            rel = path.relative_to(pkg.path.parent)
+            reported: set[str] = set()
+            for module in sorted(_imported_modules(path)):
+                if pkg.is_shared_models:
+                    top = module.split(".")[0]
+                    if top in IO_CLIENT_MODULES and "/src/" in path.as_posix():
+                        problems.append(f"{rel}: shared-models imports the I/O client {module!r}")
+                    if _NODE_IMPORT.match(module):
+                        problems.append(f"{rel}: shared-models imports the node {module!r}")
+                    continue
+                match = _NODE_IMPORT.match(module)
+                if match and match.group(1) != pkg.node_name and match.group(0) not in reported:
+                    reported.add(match.group(0))
+                    problems.append(f"{rel}: imports another node package: {match.group(0)!r}")
+    return problems
+
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
+
+
+def requirement_violations(requirement: str) -> list[str]:
+    """A published requirement needs a lower bound and no exact pin."""
+    spec = requirement.split(";", 1)[0]
+    match = _REQUIREMENT.match(spec)
+    if not match:
+        return [f"unparsable requirement {requirement!r}"]
+    name, _extras, specifier = match.groups()
+    specifier = specifier.strip().strip("()")
+    problems = []
+    if "==" in specifier:
+        problems.append(f"{name}: exact pin {specifier!r} (use a range)")
+    elif not re.search(r"(>=|~=|>)", specifier):
+        problems.append(f"{name}: no lower bound in {requirement!r}")
+    return problems
+
+
+def dependency_violations(pkg: Package) -> list[str]:
+    """Lower bounds everywhere; shared-models declares no I/O client."""
+    deps = [str(d) for d in _list(_table(pkg.pyproject, "project"), "dependencies")]
+    problems = [f"{pkg.folder}: {p}" for dep in deps for p in requirement_violations(dep)]
+    if pkg.is_shared_models:
+        for dep in deps:
+            match = _REQUIREMENT.match(dep)
+            name = match.group(1).lower().replace("_", "-") if match else dep
+            if name in IO_CLIENT_MODULES or name == "python-consul":
+                problems.append(
+                    f"{pkg.folder}: shared-models must not depend on I/O client {name!r}"
+                )
+    return problems

@@ -1,0 +1,182 @@
+"""The repository follows its naming, namespace and dependency rules (architecture §2-§3).
+
+The first tests read the real tree; the rest build small bad trees to prove that each
+rule catches what it is meant to catch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from repo_rules import (
+    ROOT,
+    SHARED_MODELS,
+    dependency_violations,
+    discover_packages,
+    expected_node_names,
+    import_violations,
+    naming_violations,
+    required_files_violations,
+)
+
+PACKAGES = discover_packages(ROOT)
+
+
+def test_shared_models_is_discovered() -> None:
+    assert SHARED_MODELS in PACKAGES
+    assert PACKAGES[SHARED_MODELS].distribution == "omnibase-infra-shared-models"
+
+
+@pytest.mark.parametrize("folder", list(PACKAGES))
+def test_package_follows_the_naming_rule(folder: str) -> None:
+    assert naming_violations(PACKAGES[folder]) == []
+
+
+@pytest.mark.parametrize("folder", list(PACKAGES))
+def test_package_has_readme_changelog_and_bounded_dependencies(folder: str) -> None:
+    pkg = PACKAGES[folder]
+    assert required_files_violations(pkg) + dependency_violations(pkg) == []
+
+
+def test_no_node_imports_another_and_shared_models_imports_no_io_client() -> None:
+    assert import_violations(PACKAGES) == []
+
+
+def test_no_namespace_init_anywhere_in_the_tree() -> None:
+    inits = [
+        p.relative_to(ROOT).as_posix()
+        for p in ROOT.glob("**/src/omnibase_infra/**/__init__.py")
+        if p.parent.name in {"omnibase_infra", "nodes"} and ".nox" not in p.parts
+    ]
+    assert [
+        i for i in inits if i.endswith(("omnibase_infra/__init__.py", "nodes/__init__.py"))
+    ] == []
+
+
+# --- the rules catch violations -------------------------------------------------------
+
+
+def _write_package(
+    root: Path,
+    folder: str,
+    *,
+    dist: str | None = None,
+    node: str | None = None,
+    entry_point: str | None = None,
+    deps: tuple[str, ...] = ("omnibase-core>=0.3.5,<0.4",),
+    files: dict[str, str] | None = None,
+) -> Path:
+    base = root / ("shared-models" if folder == SHARED_MODELS else f"packages/{folder}")
+    (base / "src/omnibase_infra").mkdir(parents=True)
+    dist = dist or f"omnibase-infra-{folder}"
+    lines = [
+        "[project]",
+        f'name = "{dist}"',
+        "dependencies = [" + ", ".join(f'"{d}"' for d in deps) + "]",
+    ]
+    if node:
+        (base / f"src/omnibase_infra/nodes/{node}/v1_0_0").mkdir(parents=True)
+        (base / f"src/omnibase_infra/nodes/{node}/__init__.py").write_text("")
+        ep = entry_point or f"omnibase_infra.nodes.{node}.v1_0_0:Node"
+        lines += ['[project.entry-points."omnibase_infra.nodes"]', f'{node} = "{ep}"']
+    (base / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    for name, text in (files or {}).items():
+        path = base / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return base
+
+
+def test_expected_node_names_follow_the_rule() -> None:
+    assert "node_postgres_adapter_effect" in expected_node_names("postgres-adapter")
+    assert "node_circuit_breaker_compute" in expected_node_names("circuit-breaker")
+    assert "infra_reducer" in expected_node_names("reducer")
+    assert "infra_postgres_adapter" not in expected_node_names("postgres-adapter")
+
+
+def test_good_node_package_passes(tmp_path: Path) -> None:
+    _write_package(tmp_path, "postgres-adapter", node="node_postgres_adapter_effect")
+    pkgs = discover_packages(tmp_path)
+    assert naming_violations(pkgs["postgres-adapter"]) == []
+
+
+def test_wrong_distribution_name_is_caught(tmp_path: Path) -> None:
+    _write_package(
+        tmp_path, "vault-adapter", dist="omnibase-vault", node="node_vault_adapter_effect"
+    )
+    problems = naming_violations(discover_packages(tmp_path)["vault-adapter"])
+    assert any("omnibase-infra-vault-adapter" in p for p in problems)
+
+
+def test_wrong_node_folder_and_entry_point_are_caught(tmp_path: Path) -> None:
+    _write_package(tmp_path, "webhook", node="node_webhooks_effect")
+    problems = naming_violations(discover_packages(tmp_path)["webhook"])
+    assert any("breaks the rule" in p for p in problems)
+
+    other = tmp_path / "other"
+    _write_package(
+        other, "tracing", node="node_tracing_compute", entry_point="omnibase_infra.nodes.x:Node"
+    )
+    problems = naming_violations(discover_packages(other)["tracing"])
+    assert any("points outside its node" in p for p in problems)
+
+
+def test_namespace_init_is_caught(tmp_path: Path) -> None:
+    base = _write_package(tmp_path, "reducer", node="infra_reducer")
+    (base / "src/omnibase_infra/__init__.py").write_text("")
+    (base / "src/omnibase_infra/nodes/__init__.py").write_text("")
+    problems = naming_violations(discover_packages(tmp_path)["reducer"])
+    assert sum("breaks the namespace" in p for p in problems) == 2
+
+
+def test_node_importing_another_node_is_caught(tmp_path: Path) -> None:
+    _write_package(
+        tmp_path,
+        "orchestrator",
+        node="infra_orchestrator",
+        files={
+            "src/omnibase_infra/nodes/infra_orchestrator/run.py": (
+                "from omnibase_infra.nodes.node_postgres_adapter_effect import v1_0_0\n"
+            )
+        },
+    )
+    problems = import_violations(discover_packages(tmp_path))
+    assert problems == [
+        "orchestrator/src/omnibase_infra/nodes/infra_orchestrator/run.py: imports another node "
+        "package: 'omnibase_infra.nodes.node_postgres_adapter_effect'"
+    ]
+
+
+def test_shared_models_io_client_import_and_dependency_are_caught(tmp_path: Path) -> None:
+    _write_package(
+        tmp_path,
+        SHARED_MODELS,
+        deps=("asyncpg>=0.29", "pydantic>=2.9"),
+        files={"src/omnibase_infra/models/db.py": "import asyncpg\n"},
+    )
+    pkgs = discover_packages(tmp_path)
+    assert any("I/O client 'asyncpg'" in p for p in import_violations(pkgs))
+    assert any("I/O client 'asyncpg'" in p for p in dependency_violations(pkgs[SHARED_MODELS]))
+
+
+@pytest.mark.parametrize(
+    ("requirement", "fragment"),
+    [
+        ("omnibase-core==0.3.5", "exact pin"),
+        ("pydantic", "no lower bound"),
+        ("hvac<3", "no lower bound"),
+    ],
+)
+def test_bad_requirements_are_caught(tmp_path: Path, requirement: str, fragment: str) -> None:
+    _write_package(
+        tmp_path, "consul-adapter", node="node_consul_adapter_effect", deps=(requirement,)
+    )
+    problems = dependency_violations(discover_packages(tmp_path)["consul-adapter"])
+    assert any(fragment in p for p in problems)
+
+
+def test_missing_readme_and_changelog_are_caught(tmp_path: Path) -> None:
+    _write_package(tmp_path, "tracing", node="node_tracing_compute")
+    problems = required_files_violations(discover_packages(tmp_path)["tracing"])
+    assert problems == ["tracing: missing README.md", "tracing: missing CHANGELOG.md"]
