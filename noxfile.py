@@ -38,6 +38,8 @@ nox.needs_version = ">=2025.2.9"
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 # Sessions resolve local packages from paths they pass explicitly, never from uv sources.
 os.environ["UV_NO_SOURCES"] = "1"
+# Tests talk to 127.0.0.1 only: keep any configured HTTP proxy out of the way.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
 
 
 def _local_requirements(pkg: Package) -> list[str]:
@@ -181,7 +183,8 @@ def build(session: nox.Session, pkg: str) -> None:
 @nox.session(python=PYTHON)
 def consistency(session: nox.Session) -> None:
     """Repository rules: naming, namespace, imports between packages, the packaging checker."""
-    session.install("pytest>=8.3", "pytest-asyncio>=0.24")  # the shared pytest config names its options
+    # pytest-asyncio: the shared pytest configuration names its options.
+    session.install("pytest>=8.3", "pytest-asyncio>=0.24")
     session.run(
         "pytest",
         str(ROOT / "tools" / "tests"),

