@@ -1,0 +1,25 @@
+"""Event bus implementations satisfying omnibase-spi's event-bus protocols."""
+
+from omnibase_infra.events.in_memory_event_bus import (
+    DEFAULT_MAX_HISTORY,
+    EventHandler,
+    InMemoryEventBus,
+    broadcast_topic,
+    group_topic,
+)
+from omnibase_infra.events.model_event_message import (
+    EventHeaders,
+    EventSchemaVersion,
+    InMemoryEventMessage,
+)
+
+__all__ = [
+    "DEFAULT_MAX_HISTORY",
+    "EventHandler",
+    "EventHeaders",
+    "EventSchemaVersion",
+    "InMemoryEventBus",
+    "InMemoryEventMessage",
+    "broadcast_topic",
+    "group_topic",
+]

@@ -1,0 +1,1 @@
+"""Importable test package whose package data are YAML contract fixtures."""

@@ -1,0 +1,1 @@
+"""Nested fixture package: contracts addressed as ``contracts/<file>.yaml``."""
