@@ -266,10 +266,26 @@ def integration_external_postgres(session: nox.Session) -> None:
     )
 
 
+BENCH_PACKAGES = [
+    pkg for pkg, p in PACKAGES.items() if (p.path / "benchmarks" / "bench.py").is_file()
+]
+
+
 @nox.session(python=PYTHON, default=False)
-def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with their baselines (they arrive with the node issues)."""
-    session.skip("no benchmarks yet: the breaker and postgres issues add them")
+@nox.parametrize("pkg", BENCH_PACKAGES, ids=BENCH_PACKAGES)
+def bench(session: nox.Session, pkg: str) -> None:
+    """A package's benchmarks beside their baselines; report in .bench/<pkg>.json."""
+    package = PACKAGES[pkg]
+    _install_isolated(session, package, group="bench", extra=_harness(package))
+    report = ROOT / ".bench" / f"{pkg}.json"
+    session.run(
+        "python",
+        str(package.path / "benchmarks" / "bench.py"),
+        "--output",
+        str(report),
+        *session.posargs,
+        env={"PYTHONPATH": str(ROOT / "tools")},
+    )
 
 
 @nox.session(python=PYTHON, default=False)
