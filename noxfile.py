@@ -245,24 +245,20 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def integration_external_postgres(session: nox.Session) -> None:
-    """The PostgreSQL tests against an external server (default: the one on 127.0.0.1:5432)."""
+    """The integration tests again against an external PostgreSQL (default 127.0.0.1:5432)."""
     _install_everything(session, "test")
-    env = {
-        "OMNIBASE_INFRA_TEST_POSTGRES_DSN": os.environ.get(
-            "OMNIBASE_INFRA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-        )
-    }
+    dsn = os.environ.get(
+        "OMNIBASE_INFRA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     session.run(
         "pytest",
         str(HARNESS / "tests"),
-        "-k",
-        "postgres",
         "-c",
         str(ROOT / "pyproject.toml"),
         "--rootdir",
         str(ROOT),
         *session.posargs,
-        env=env,
+        env={"OMNIBASE_INFRA_TEST_POSTGRES_DSN": dsn},
     )
 
 
