@@ -10,11 +10,13 @@ from omnibase_infra_testing.services.oidc import oidc_service
 from omnibase_infra_testing.services.openbao import openbao_service
 from omnibase_infra_testing.services.postgres import postgres_service
 from omnibase_infra_testing.services.receiver import webhook_receiver
+from omnibase_infra_testing.services.redis import redis_service
 
 __all__ = [
     "consul_service",
     "oidc_service",
     "openbao_service",
     "postgres_service",
+    "redis_service",
     "webhook_receiver",
 ]

@@ -1,0 +1,566 @@
+"""Tests for omnibase_infra.sql's sanitizer: no literal of the input survives, every identifier
+does.
+
+The corpus (``data/sql_corpus.sql``, every statement also cut off at every position) and
+random statements from a grammar are checked with :func:`scan`, a literal extractor written
+here independently of the lexer under test (a character loop following PostgreSQL's rules).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from omnibase_infra.sql import (
+    PLACEHOLDER,
+    RESERVED_KEYWORDS,
+    ModelSanitizedStatement,
+    analyze_sql,
+    sanitize_sql,
+    tokenize,
+)
+from omnibase_infra.sql.sanitize import _analyze_cached
+
+CORPUS_PATH = Path(__file__).parent / "data" / "sql_corpus.sql"
+
+
+def load_corpus() -> list[tuple[str, str]]:
+    """(id, statement) pairs of the corpus file (format in its header)."""
+    parts = re.split(r"^--@ (\S+)\n", CORPUS_PATH.read_text(encoding="utf-8"), flags=re.M)
+    return [(parts[i], parts[i + 1].removesuffix("\n")) for i in range(1, len(parts), 2)]
+
+
+CORPUS = load_corpus()
+
+# --- the independent extractor ---------------------------------------------------------------
+
+SPACE = " \t\n\r\f\v"
+ASCII_LETTERS = set(string.ascii_letters + "_")
+DIGITS = "0123456789"
+
+
+def _word_start(c: str) -> bool:
+    return c in ASCII_LETTERS or ord(c) >= 0x80
+
+
+def _word_char(c: str) -> bool:
+    return _word_start(c) or c in DIGITS or c == "$"
+
+
+def _tag_char(c: str) -> bool:
+    return _word_start(c) or c in DIGITS
+
+
+@dataclass
+class Scan:
+    literals: list[str] = field(default_factory=list)  # raw text, booleans used as values too
+    bodies: list[str] = field(default_factory=list)  # raw text between the quotes
+    words: list[str] = field(default_factory=list)  # bare words (not boolean values)
+    quoted: list[str] = field(default_factory=list)  # quoted identifiers, raw
+    params: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)  # terminated ones
+    code: list[str] = field(default_factory=list)  # every character outside literals/comments
+
+    @property
+    def code_text(self) -> str:
+        return "".join(self.code)
+
+
+class _Scanner:
+    def __init__(self, sql: str) -> None:
+        self.s = sql
+        self.n = len(sql)
+        self.out = Scan()
+
+    def quoted_end(  # noqa: PLR0912 - the rules of scan.l, kept in one place
+        self, i: int, *, escapes: bool, doubling: bool = True
+    ) -> int:
+        """Index past the literal whose opening quote is at i (-1: runs off the end),
+        joining parts separated by whitespace with a newline, as PostgreSQL does."""
+        s, n = self.s, self.n
+        while True:
+            j = i + 1
+            while True:
+                if j >= n:
+                    return -1
+                c = s[j]
+                if (escapes and c == "\\") or (
+                    c == "'" and doubling and j + 1 < n and s[j + 1] == "'"
+                ):
+                    j += 2
+                elif c == "'":
+                    break
+                else:
+                    j += 1
+            end = j + 1
+            k, newline = end, False
+            while k < n:
+                if s[k] in " \t\f" or (newline and s[k] in SPACE):
+                    k += 1
+                elif s[k] in "\n\r":
+                    newline = True
+                    k += 1
+                elif s.startswith("--", k):
+                    while k < n and s[k] not in "\n\r":
+                        k += 1
+                    if k == n:
+                        break
+                else:
+                    break
+            if newline and k < n and s[k] == "'":
+                i = k
+                continue
+            return end
+
+    def uescape_end(self, j: int) -> int:
+        m = re.compile(r"\s*uescape\s*'[^']'", re.I).match(self.s, j)
+        return j if m is None else m.end()
+
+    def literal(self, start: int, quote: int, end: int) -> int:
+        if end < 0:
+            self.out.bodies.append(self.s[quote + 1 :])
+            return self.n
+        self.out.literals.append(self.s[start:end])
+        self.out.bodies.append(self.s[quote + 1 : end - 1])
+        return end
+
+    def number_end(self, i: int) -> int:
+        s, n = self.s, self.n
+
+        def digits(j: int, ok: str) -> int:
+            while j < n and (s[j] in ok or (s[j] == "_" and j + 1 < n and s[j + 1] in ok)):
+                j += 1 if s[j] in ok else 2
+            return j
+
+        bases = {"x": "0123456789abcdefABCDEF", "o": "01234567", "b": "01"}
+        if s[i] == "0" and i + 1 < n and s[i + 1].lower() in bases:
+            ok = bases[s[i + 1].lower()]
+            j = digits(i + 2, ok)
+            if j > i + 2 and s[j - 1] in ok:
+                return j
+        dec = "0123456789"
+        j = digits(i, dec)
+        if j < n and s[j] == "." and not s.startswith("..", j):
+            j = digits(j + 1, dec)
+        if j < n and s[j] in "eE":
+            k = j + 1 + (j + 1 < n and s[j + 1] in "+-")
+            if k < n and s[k] in dec:
+                j = digits(k, dec)
+        return j
+
+    def run(self) -> Scan:  # noqa: PLR0912 - one branch per lexical form, in one loop
+        s, n, out = self.s, self.n, self.out
+        i = 0
+        while i < n:
+            c = s[i]
+            if s.startswith("--", i):
+                j = i
+                while j < n and s[j] not in "\n\r":
+                    j += 1
+                out.comments.append(s[i:j])
+                i = j
+            elif s.startswith("/*", i):
+                depth, j = 1, i + 2
+                while j < n and depth:
+                    if s.startswith("/*", j):
+                        depth, j = depth + 1, j + 2
+                    elif s.startswith("*/", j):
+                        depth, j = depth - 1, j + 2
+                    else:
+                        j += 1
+                if depth:
+                    out.bodies.append(s[i:])
+                    i = n
+                else:
+                    out.comments.append(s[i:j])
+                    i = j
+            elif _word_start(c):
+                j = i + 1
+                while j < n and _word_char(s[j]):
+                    j += 1
+                word = s[i:j]
+                nxt = s[j : j + 2]
+                if len(word) == 1 and nxt[:1] == "'" and word in "eEbBxXnN":
+                    escapes = word in "eE"
+                    end = self.quoted_end(j, escapes=escapes, doubling=word not in "bBxX")
+                    i = self.literal(i, j, end)
+                elif len(word) == 1 and word in "uU" and nxt == "&'":
+                    end = self.quoted_end(j + 1, escapes=False)
+                    i = self.literal(i, j + 1, end if end < 0 else self.uescape_end(end))
+                elif len(word) == 1 and word in "uU" and nxt == '&"':
+                    i = self.quoted_ident(i, j + 1, unicode=True)
+                else:
+                    prev = [w.upper() for w in out.words[-2:]]
+                    after_is = prev[-1:] == ["IS"] or prev == ["IS", "NOT"]
+                    if word.upper() in ("TRUE", "FALSE") and not after_is:
+                        out.literals.append(word)
+                    else:
+                        out.words.append(word)
+                        out.code.append(word)
+                    i = j
+            elif c == "'":
+                i = self.literal(i, i, self.quoted_end(i, escapes=False))
+            elif c == '"':
+                i = self.quoted_ident(i, i, unicode=False)
+            elif c == "$" and i + 1 < n and s[i + 1] in DIGITS:
+                j = i + 1
+                while j < n and s[j] in DIGITS:
+                    j += 1
+                out.params.append(s[i:j])
+                out.code.append(s[i:j])
+                i = j
+            elif c == "$" and (tag_end := self.tag_end(i)) > 0:
+                tag = s[i:tag_end]
+                close = s.find(tag, tag_end)
+                if close < 0:
+                    out.bodies.append(s[tag_end:])
+                    i = n
+                else:
+                    out.literals.append(s[i : close + len(tag)])
+                    out.bodies.append(s[tag_end:close])
+                    i = close + len(tag)
+            elif s.startswith("..", i):
+                out.code.append("..")
+                i += 2
+            elif c in "0123456789" or (c == "." and i + 1 < n and s[i + 1] in "0123456789"):
+                j = self.number_end(i)
+                out.literals.append(s[i:j])
+                i = j
+            else:
+                out.code.append(c)
+                i += 1
+        return out
+
+    def tag_end(self, i: int) -> int:
+        s, n = self.s, self.n
+        j = i + 1
+        if j < n and _word_start(s[j]):
+            j += 1
+            while j < n and _tag_char(s[j]):
+                j += 1
+        return j + 1 if j < n and s[j] == "$" else -1
+
+    def quoted_ident(self, start: int, quote: int, *, unicode: bool) -> int:
+        s, n = self.s, self.n
+        j = quote + 1
+        while j < n:
+            if s[j] == '"' and j + 1 < n and s[j + 1] == '"':
+                j += 2
+            elif s[j] == '"':
+                break
+            else:
+                j += 1
+        if j >= n:
+            self.out.bodies.append(s[quote + 1 :])
+            return n
+        end = self.uescape_end(j + 1) if unicode else j + 1
+        self.out.quoted.append(s[start:end])
+        self.out.code.append(s[start:end])
+        return end
+
+
+def scan(sql: str) -> Scan:
+    """Literals, identifiers and comments of ``sql``, found without the lexer under test."""
+    return _Scanner(sql).run()
+
+
+# The extractor itself, against hand-written expectations.
+@pytest.mark.parametrize(
+    ("sql", "literals", "words"),
+    [
+        ("SELECT 'a''b', E'c\\'d', x FROM t", ["'a''b'", "E'c\\'d'"], ["SELECT", "x", "FROM", "t"]),
+        ("SELECT $q$ $$ 'x' $q$, $1, 1.5e3", ["$q$ $$ 'x' $q$", "1.5e3"], ["SELECT"]),
+        ("SELECT a$b, 0x1F, .5, 1..2", ["0x1F", ".5", "1", "2"], ["SELECT", "a$b"]),
+        (
+            "SELECT true, x IS NOT TRUE, B'01'",
+            ["true", "B'01'"],
+            ["SELECT", "x", "IS", "NOT", "TRUE"],
+        ),
+        ("SELECT 'a'\n  'b', U&'c' UESCAPE '!'", ["'a'\n  'b'", "U&'c' UESCAPE '!'"], ["SELECT"]),
+        ('SELECT "x""y" /* a /* b */ c */ -- d', [], ["SELECT"]),
+        ("SELECT 'cut", [], ["SELECT"]),
+    ],
+)
+def test_extractor_finds_the_literals(sql: str, literals: list[str], words: list[str]) -> None:
+    found = scan(sql)
+    assert found.literals == literals
+    assert found.words == words
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def assert_sanitized(sql: str, *, keep_comments: bool = False) -> str:
+    out = sanitize_sql(sql, keep_comments=keep_comments)
+    before, after = scan(sql), scan(out)
+    assert after.literals == [], f"literal left in {out!r}"
+    allowed = before.code_text + ("".join(before.comments) if keep_comments else "")
+    for body in before.bodies:
+        if len(body) >= 3 and body not in allowed:
+            assert body not in out, f"{body!r} leaked into {out!r}"
+    assert after.words == before.words
+    assert after.quoted == before.quoted
+    assert after.params == before.params
+    assert after.comments == (before.comments if keep_comments else [])
+    return out
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 200
+    assert len({name for name, _ in CORPUS}) == len(CORPUS)
+
+
+@pytest.mark.parametrize(("name", "sql"), CORPUS, ids=[name for name, _ in CORPUS])
+def test_corpus_statement_leaks_no_literal(name: str, sql: str) -> None:
+    assert_sanitized(sql)
+    assert_sanitized(sql, keep_comments=True)
+    assert "".join(t.text for t in tokenize(sql)) == sql
+
+
+def test_corpus_statements_cut_anywhere_leak_no_literal() -> None:
+    for _, sql in CORPUS:
+        for cut in range(1, len(sql)):
+            assert_sanitized(sql[:cut])
+
+
+# --- exact outputs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM t WHERE a = 'x' AND b = 42", "SELECT * FROM t WHERE a = ? AND b = ?"),
+        ("SELECT E'a\\'b', U&'c' UESCAPE '!', N'd', B'01', X'1f'", "SELECT ?, ?, ?, ?, ?"),
+        ("SELECT $$a$$, $t$b$t$, $1, 0x1F, 1_000, .5, 1e-3", "SELECT ?, ?, $1, ?, ?, ?, ?"),
+        ("SELECT a IN (1, 2, 3), b NOT IN ('x', 'y')", "SELECT a IN (?), b NOT IN (?)"),
+        (
+            "SELECT a IN ($1, $2), b IN (1, c), d IN (1)",
+            "SELECT a IN ($1, $2), b IN (?, c), d IN (?)",
+        ),
+        ("x = -1 AND y - 1 AND (-2) AND z = +3", "x = ? AND y - ? AND (?) AND z = ?"),
+        ("SELECT -1, 2 - -3, f(-4), a[-5]", "SELECT ?, ? - ?, f(?), a[?]"),
+        (
+            "WHERE a IS TRUE AND b IS NOT FALSE AND c = true",
+            "WHERE a IS TRUE AND b IS NOT FALSE AND c = ?",
+        ),
+        ("SET x = on; SET y TO 'z'", "SET x = on; SET y TO ?"),
+        ("SELECT '2024-01-01'::date, x::int", "SELECT ?::date, x::int"),
+        ("  SELECT\n\t1 -- c\n /* d */ FROM t  ", "SELECT ? FROM t"),
+        ("SELECT 'a'\n 'b' FROM t", "SELECT ? FROM t"),
+        ("SELECT 1 FROM t WHERE x = 'cut off", "SELECT ? FROM t WHERE x ="),
+        ('SELECT "1e5", "\'q\'", e, u, true_value', 'SELECT "1e5", "\'q\'", e, u, true_value'),
+        ("CURRENT_DATE - 1, NULL - 2, x::int - 3", "CURRENT_DATE - ?, NULL - ?, x::int - ?"),
+        ("", ""),
+    ],
+)
+def test_sanitized_text(sql: str, expected: str) -> None:
+    assert sanitize_sql(sql) == expected
+
+
+def test_in_lists_collapse_only_when_asked() -> None:
+    sql = "SELECT * FROM t WHERE a IN (1, 2, 3)"
+    assert sanitize_sql(sql, collapse_in_lists=False) == "SELECT * FROM t WHERE a IN (?, ?, ?)"
+
+
+def test_kept_comments_stay_as_written_and_line_comments_still_end() -> None:
+    sql = "SELECT 1 -- note\nFROM t /*traceparent='00-ab-cd-01'*/"
+    assert sanitize_sql(sql, keep_comments=True) == (
+        "SELECT ? -- note\nFROM t /*traceparent='00-ab-cd-01'*/"
+    )
+    assert sanitize_sql("SELECT/*a*/1", keep_comments=True) == "SELECT/*a*/?"
+    assert sanitize_sql("SELECT/*a*/1") == "SELECT ?"
+
+
+def test_unterminated_comment_is_dropped_even_when_comments_are_kept() -> None:
+    assert sanitize_sql("SELECT 1 /* 'secret", keep_comments=True) == "SELECT ?"
+
+
+# --- analyze_sql -----------------------------------------------------------------------------
+
+
+def test_analyze_sql_gives_text_operation_and_tables() -> None:
+    result = analyze_sql(
+        "WITH r AS (SELECT * FROM orders WHERE x = 'a') "
+        "SELECT * FROM r JOIN public.users u ON u.id = r.uid; DELETE FROM audit"
+    )
+    assert result == ModelSanitizedStatement(
+        text="WITH r AS (SELECT * FROM orders WHERE x = ?) "
+        "SELECT * FROM r JOIN public.users u ON u.id = r.uid; DELETE FROM audit",
+        operation="SELECT",
+        tables=("orders", "public.users", "audit"),
+    )
+    assert analyze_sql("") == ModelSanitizedStatement(text="", operation="", tables=())
+
+
+def test_analyze_sql_caches_short_texts_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    _analyze_cached.cache_clear()
+    sql = "SELECT * FROM t WHERE a = 'cache-me'"
+    first = analyze_sql(sql)
+    assert analyze_sql(sql) is first
+    assert analyze_sql(sql, keep_comments=True) is not first
+    assert _analyze_cached.cache_info().hits == 1
+    long_sql = "SELECT " + ", ".join(f"'{i}'" for i in range(3000))
+    long_result = analyze_sql(long_sql)
+    assert long_result.text == "SELECT " + ", ".join(["?"] * 3000)
+    assert analyze_sql(long_sql) is not long_result
+    assert _analyze_cached.cache_info().currsize == 2
+
+
+# --- property tests: statements from a grammar of literals and identifiers ------------------
+
+TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 '\"\\$;-/*\n\t()_.,:?&!éü日🔐")), max_size=16
+)
+
+
+@st.composite
+def literals(draw: st.DrawFn) -> tuple[str, int, int]:
+    """A literal, and the start and end of its raw body inside it."""
+    kind = draw(st.sampled_from(["plain", "escape", "national", "unicode", "dollar", "bits"]))
+    content = draw(TEXT)
+    if kind == "plain":
+        body = content.replace("'", "''")
+        return f"'{body}'", 1, 1 + len(body)
+    if kind == "national":
+        body = content.replace("'", "''")
+        return f"N'{body}'", 2, 2 + len(body)
+    if kind == "escape":
+        quote = draw(st.sampled_from(["\\'", "''"]))
+        body = content.replace("\\", "\\\\").replace("'", quote).replace("\n", "\\n")
+        prefix = draw(st.sampled_from(["E'", "e'"]))
+        return f"{prefix}{body}'", 2, 2 + len(body)
+    if kind == "unicode":
+        body = content.replace("'", "''")
+        suffix = draw(st.sampled_from(["", " UESCAPE '!'"]))
+        return f"U&'{body}'{suffix}", 3, 3 + len(body)
+    if kind == "dollar":
+        tag = "$" + draw(st.sampled_from(["", "x", "tag_1", "ü"])) + "$"
+        assume((content + tag).find(tag) == len(content))
+        return f"{tag}{content}{tag}", len(tag), len(tag) + len(content)
+    bits = draw(st.text(alphabet="01", max_size=12))
+    return f"{draw(st.sampled_from('BbXx'))}'{bits}'", 2, 2 + len(bits)
+
+
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(min_value=0, max_value=2**32).map(hex),
+    st.integers(min_value=0, max_value=2**16).map(oct),
+    st.integers(min_value=0, max_value=2**16).map(bin),
+    st.sampled_from([".5", "5.", "1e10", "1.5E-3", "1_000_000", "0x_dead_beef"]),
+)
+WORDS = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_$]{0,8}", fullmatch=True).filter(
+    lambda w: w.upper() not in RESERVED_KEYWORDS and w.upper() != "UESCAPE"
+)
+QUOTED = (
+    st.text(min_size=1, max_size=10)
+    .filter(lambda t: "\x00" not in t)
+    .map(lambda t: '"' + t.replace('"', '""') + '"')
+)
+SEPARATORS = st.sampled_from(
+    [" ", "\n", " , ", ", ", " = ", "=", "(", ") ", " IN (", "::", " /* note */ ", " -- x\n"]
+)
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> tuple[str, list[tuple[int, int]], list[str], list[str]]:
+    """A statement, the spans of its literals' bodies, and its words and quoted names."""
+    sql = draw(st.sampled_from(["SELECT ", "INSERT INTO t VALUES (", "UPDATE t SET a = "]))
+    words = [w for w in sql.split() if w[0].isalpha()]
+    quoted: list[str] = []
+    bodies: list[tuple[int, int]] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=8))):
+        if sql[-1] not in " \n(=,":
+            separator = draw(SEPARATORS)
+            words += [w for w in separator.split() if w == "IN"]
+            sql += separator
+        choice = draw(st.sampled_from(["literal", "number", "bool", "word", "quoted"]))
+        if choice == "literal":
+            text, start, end = draw(literals())
+            bodies.append((len(sql) + start, len(sql) + end))
+            sql += text
+        elif choice == "number":
+            sql += draw(NUMBERS)
+        elif choice == "bool":
+            sql += draw(st.sampled_from(["TRUE", "false"]))
+        elif choice == "word":
+            word = draw(WORDS)
+            words.append(word)
+            sql += word
+        else:
+            name = draw(QUOTED)
+            quoted.append(name)
+            sql += name
+    return sql, bodies, words, quoted
+
+
+def _code_of(sql: str, bodies: list[tuple[int, int]]) -> str:
+    code, pos = [], 0
+    for start, end in bodies:
+        code.append(sql[pos:start])
+        pos = end
+    code.append(sql[pos:])
+    return " ".join(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(statements())
+def test_random_statements_never_leak_a_literal(
+    generated: tuple[str, list[tuple[int, int]], list[str], list[str]],
+) -> None:
+    sql, bodies, words, quoted = generated
+    out = sanitize_sql(sql)
+    found = scan(out)
+    assert found.literals == []
+    code = _code_of(sql, bodies)
+    for start, end in bodies:
+        body = sql[start:end]
+        if len(body) >= 3 and body not in code:
+            assert body not in out
+    assert found.words == words
+    assert found.quoted == quoted
+
+
+@settings(max_examples=300, deadline=None)
+@given(statements(), st.data())
+def test_random_statements_cut_off_never_leak_a_literal(
+    generated: tuple[str, list[tuple[int, int]], list[str], list[str]], data: st.DataObject
+) -> None:
+    sql, bodies, _, _ = generated
+    cut = data.draw(st.integers(min_value=0, max_value=len(sql)))
+    prefix = sql[:cut]
+    out = sanitize_sql(prefix)
+    assert scan(out).literals == []
+    code = _code_of(sql, bodies)
+    for start, end in bodies:
+        body = sql[start : min(end, cut)]
+        if len(body) >= 3 and body not in code:
+            assert body not in out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abeuxnEUBX019 '\"\\$-/*\n&.;()_é?!")), max_size=40))
+def test_any_text_round_trips_and_sanitizes_like_the_extractor(sql: str) -> None:
+    assert "".join(t.text for t in tokenize(sql)) == sql
+    assert_sanitized(sql)
+    assert_sanitized(sql, keep_comments=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_any_unicode_text_is_handled(sql: str) -> None:
+    tokens = tokenize(sql)
+    assert "".join(t.text for t in tokens) == sql
+    assert all(t.end == nxt.start for t, nxt in itertools.pairwise(tokens))
+    assert scan(sanitize_sql(sql)).literals == []
+
+
+def test_placeholder_is_a_question_mark() -> None:
+    assert PLACEHOLDER == "?"
