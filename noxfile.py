@@ -95,7 +95,9 @@ def _run_tests(session: nox.Session, pkg: Package, *, coverage: bool) -> None:
         "-c",
         "import importlib.metadata as m; print('omnibase-core', m.version('omnibase-core'))",
     )
-    session.run(*args, *session.posargs)
+    # One coverage data file per session: sessions running side by side must not mix data.
+    coverage_file = str(Path(session.create_tmp()) / ".coverage")
+    session.run(*args, *session.posargs, env={"COVERAGE_FILE": coverage_file})
 
 
 @nox.session(python=PYTHON)

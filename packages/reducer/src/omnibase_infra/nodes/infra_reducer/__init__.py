@@ -1,0 +1,1 @@
+"""infra_reducer: the declarative infrastructure-state FSM node (versions below)."""
