@@ -15,7 +15,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg 0.29 ships no type information
+import asyncpg  # type: ignore[import-untyped,unused-ignore]  # asyncpg 0.29 ships no type information
 import pytest
 
 import omnibase_infra_testing

@@ -77,6 +77,10 @@ class ManagedProcess:
             raise ServiceStartError(msg)
         return self._proc.pid
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def log_tail(self, limit: int = 4000) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[-limit:]

@@ -97,9 +97,32 @@ class PostgresService:
     def stop(self) -> None:
         """Stop the embedded server by PID and remove its data; a no-op for an external one."""
         if self._process is not None:
-            self._process.stop()
+            _fast_shutdown(self._process, grace=10.0)
         if self._tmp_root is not None:
             shutil.rmtree(self._tmp_root, ignore_errors=True)
+
+    def stop_server(self, *, grace: float = 10.0) -> None:
+        """Stop the embedded server by PID, keeping its data directory and port, so that
+        :meth:`start_server` brings the same cluster back (fault tests).
+
+        SIGINT is PostgreSQL's fast shutdown: sessions are terminated and a shutdown
+        checkpoint is written. (SIGTERM is a smart shutdown that waits for every client to
+        disconnect, and backends run in sessions of their own, out of reach of a group kill.)
+        """
+        _fast_shutdown(self._managed("stop_server"), grace=grace)
+
+    def start_server(self, *, timeout: float = 60.0) -> None:
+        """Start the embedded server stopped by :meth:`stop_server` again: same data
+        directory, same port, same DSN. ``pid`` keeps the first start's PID."""
+        self._managed("start_server").start(
+            lambda: probe(self.host, self.port, SUPERUSER, "postgres") is None, timeout=timeout
+        )
+
+    def _managed(self, action: str) -> ManagedProcess:
+        if self._process is None:
+            msg = f"{action}: only the embedded server can be stopped and started again"
+            raise RuntimeError(msg)
+        return self._process
 
     def _psql(self, sql: str) -> None:
         psql = _find_psql(self.bin_dir)
@@ -113,6 +136,18 @@ class PostgresService:
         if result.returncode != 0:
             msg = f"psql failed ({sql}): {result.stderr.strip()}"
             raise RuntimeError(msg)
+
+
+def _fast_shutdown(managed: ManagedProcess, *, grace: float) -> None:
+    """SIGINT (fast shutdown) to the postmaster, then the usual stop by PID.
+
+    SIGTERM alone is a smart shutdown that waits for every client to disconnect, and
+    backends run in sessions of their own, out of reach of a group kill.
+    """
+    if managed.running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(managed.pid, signal.SIGINT)
+    managed.stop(grace=grace)
 
 
 def _checked_identifier(name: str) -> str:

@@ -1,0 +1,54 @@
+"""Fixtures: a private database on the harness's PostgreSQL (embedded 18 or the external
+server of ``OMNIBASE_INFRA_TEST_POSTGRES_DSN``), nodes on it, and an independent asyncpg
+connection to look at what the node did."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from omnibase_infra.models.postgres import ModelPostgresPoolConfig
+from omnibase_infra.nodes.node_postgres_adapter_effect import NodePostgresAdapterEffect
+from omnibase_infra.resilience import ModelRetryPolicy
+from omnibase_infra_testing.services.postgres import PostgresService
+
+FAST_RETRY = ModelRetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.05)
+
+
+@pytest.fixture(scope="session")
+def database_dsn(postgres_service: PostgresService) -> Iterator[str]:
+    """A database of its own for this test session (dropped at the end)."""
+    name = f"pgadapter_{uuid.uuid4().hex[:12]}"
+    dsn = postgres_service.create_database(name)
+    try:
+        yield dsn
+    finally:
+        postgres_service.drop_database(name)
+
+
+@pytest.fixture
+def pool_config(database_dsn: str) -> ModelPostgresPoolConfig:
+    return ModelPostgresPoolConfig(dsn=SecretStr(database_dsn), min_size=1, max_size=4)
+
+
+@pytest.fixture
+async def node(pool_config: ModelPostgresPoolConfig) -> AsyncIterator[NodePostgresAdapterEffect]:
+    node = NodePostgresAdapterEffect(config=pool_config, retry_policy=FAST_RETRY)
+    try:
+        yield node
+    finally:
+        await node.close(grace_seconds=5)
+
+
+@pytest.fixture
+async def admin(database_dsn: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    """A plain asyncpg connection, independent of the node, to set up and inspect."""
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
