@@ -2,13 +2,14 @@
 half-open probing, a per-target registry, an asyncio guard and a shared-state store.
 """
 
-from omnibase_infra.resilience.breaker.breaker import BreakerGuard, CircuitBreaker, Clock
+from omnibase_infra.resilience.breaker.breaker import BreakerGuard, CircuitBreaker, Clock, Protector
 from omnibase_infra.resilience.breaker.classifier import BreakerClassifier, is_breaker_failure
 from omnibase_infra.resilience.breaker.config import (
     MAX_TIME_WINDOW_SECONDS,
     ModelCircuitBreakerConfig,
 )
 from omnibase_infra.resilience.breaker.engine import (
+    Admission,
     BreakerTransition,
     CircuitBreakerEngine,
     ModelCircuitBreakerSnapshot,
@@ -22,7 +23,7 @@ from omnibase_infra.resilience.breaker.events import (
     ModelCircuitBreakerStateChanged,
 )
 from omnibase_infra.resilience.breaker.registry import BreakerRegistry, ConfigFactory
-from omnibase_infra.resilience.breaker.state import EnumCircuitState
+from omnibase_infra.resilience.breaker.state import EnumCallOutcome, EnumCircuitState
 from omnibase_infra.resilience.breaker.store import (
     BreakerKey,
     BreakerStoreRecord,
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_TIME_WINDOW_SECONDS",
     "STATE_CHANGED_EVENT_TYPE",
     "STATE_CHANGED_TOPIC",
+    "Admission",
     "BreakerClassifier",
     "BreakerGuard",
     "BreakerKey",
@@ -45,12 +47,14 @@ __all__ = [
     "CircuitOpenError",
     "Clock",
     "ConfigFactory",
+    "EnumCallOutcome",
     "EnumCircuitState",
     "InMemoryBreakerStore",
     "ModelCircuitBreakerConfig",
     "ModelCircuitBreakerSnapshot",
     "ModelCircuitBreakerStateChanged",
     "Permit",
+    "Protector",
     "ProtocolBreakerStore",
     "Rejection",
     "is_breaker_failure",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Protocol, Self, cast, overload
 from uuid import UUID
 
 from omnibase_spi.protocols.event_bus import ProtocolEventBus
@@ -23,6 +24,7 @@ from omnibase_infra.events import EventHeaders
 from omnibase_infra.redaction import redact_text
 from omnibase_infra.resilience.breaker.config import ModelCircuitBreakerConfig
 from omnibase_infra.resilience.breaker.engine import (
+    Admission,
     BreakerTransition,
     CircuitBreakerEngine,
     ModelCircuitBreakerSnapshot,
@@ -35,7 +37,7 @@ from omnibase_infra.resilience.breaker.events import (
     STATE_CHANGED_TOPIC,
     ModelCircuitBreakerStateChanged,
 )
-from omnibase_infra.resilience.breaker.state import EnumCircuitState
+from omnibase_infra.resilience.breaker.state import EnumCallOutcome, EnumCircuitState
 from omnibase_infra.resilience.breaker.store import (
     BreakerKey,
     BreakerStoreRecord,
@@ -43,7 +45,7 @@ from omnibase_infra.resilience.breaker.store import (
     ProtocolBreakerStore,
 )
 
-__all__ = ["BreakerGuard", "CircuitBreaker", "Clock"]
+__all__ = ["BreakerGuard", "CircuitBreaker", "Clock", "Protector"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,15 @@ type Clock = Callable[[], float]
 _EVENT_SOURCE: Final = "omnibase_infra.resilience.breaker"
 # A CAS that keeps losing to other replicas gives up after this many rounds per push.
 _MAX_PUSH_ROUNDS: Final = 5
+_new_error: Final = BaseException.__new__
+
+
+class Protector(Protocol):
+    """The decorator :meth:`CircuitBreaker.protect` returns."""
+
+    def __call__[**P, T](
+        self, fn: Callable[P, Awaitable[T]], /
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
 
 
 class CircuitBreaker:
@@ -137,6 +148,32 @@ class CircuitBreaker:
         """State and metrics now."""
         return self._engine.snapshot(self._clock())
 
+    def peek(self) -> Admission:
+        """Whether a call now would be admitted (and as a probe), changing nothing.
+
+        Decided on the local state: ``await sync()`` first to see what other replicas
+        decided since the last sync.
+        """
+        return self._engine.peek(self._clock())
+
+    async def record(
+        self, outcome: EnumCallOutcome | BaseException, duration_seconds: float
+    ) -> Admission:
+        """Count a call the caller made and timed itself, as if guarded; saves a transition.
+
+        ``outcome`` is how the call ended, or the exception it raised (classified like a
+        guarded call's). A call the breaker would refuse now is not counted; the returned
+        :class:`Admission` says whether it was (``admitted``) and as a probe. Reads the
+        store first when a sync is due, like a guarded call.
+        """
+        now = self._clock()
+        if now >= self._next_sync:
+            await self._sync(now)
+        admission = self._engine.record(outcome, duration_seconds, now)
+        if self._dirty:
+            await self._push(now)
+        return admission
+
     # -- guarding calls --------------------------------------------------------------
     def guard(self, *, operation: str, correlation_id: UUID | None = None) -> BreakerGuard:
         """A single-use guard for one call: ``async with breaker.guard(operation=...)``.
@@ -164,46 +201,83 @@ class CircuitBreaker:
         guard._correlation_id = correlation_id
         return guard
 
+    @overload
+    def protect(self, operation: str) -> Protector: ...
+
+    @overload
     def protect[**P, T](
-        self, operation: str
-    ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Coroutine[Any, Any, T]]]:
+        self, operation: str, *, fallback: Callable[P, Coroutine[Any, Any, T]]
+    ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Coroutine[Any, Any, T]]]: ...
+
+    def protect(self, operation: str, *, fallback: Callable[..., Any] | None = None) -> Any:
         """Decorator guarding every call of an async function as ``operation``.
 
-        Same behaviour as :meth:`guard`, cheaper per call. The correlation id of a
+        Same behaviour as :meth:`guard`, cheaper per call. The wrapper is a plain function
+        returning an awaitable, marked so that ``inspect.iscoroutinefunction`` is True.
+        Like ``guard()``, admission happens when it is *called*: a refused call raises
+        :class:`CircuitOpenError` at once, before any coroutine exists (so
+        ``asyncio.create_task(f())`` raises at the call site). The correlation id of a
         rejection is the call's ``correlation_id`` keyword argument when it has one.
+
+        With ``fallback`` (an ``async def``), a refused call runs ``fallback`` with the same
+        arguments instead of raising: the cheapest rejection (no exception is built or raised).
         """
         engine = self._engine
         clock = self._clock
 
-        def decorate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+        def decorate[**P, T](fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+            instead = cast("Callable[P, Coroutine[Any, Any, T]] | None", fallback)
+
+            async def admitted(permit: Permit, call: Awaitable[T]) -> T:
+                # The guard's fast path, inlined: no guard object, no async with.
+                now = clock()  # timed from the first step, not from the call that made it
+                try:
+                    value = await call
+                except BaseException as exc:
+                    end = clock()
+                    engine.on_error(permit, exc, end - now, end)
+                    if self._dirty:
+                        await self._settle(None, exc, end)
+                    raise
+                end = clock()
+                engine.on_success(permit, end - now, end)
+                if self._dirty:
+                    await self._settle(None, None, end)
+                return value
+
+            async def slow(args: Any, kwargs: Any) -> T:
+                try:
+                    guard = self.guard(operation=operation, correlation_id=_correlation_id(kwargs))
+                    await guard.__aenter__()
+                except CircuitOpenError:
+                    if instead is None:
+                        raise
+                    return await instead(*args, **kwargs)
+                async with guard:  # entered: this only records the outcome
+                    return await fn(*args, **kwargs)
+
             @functools.wraps(fn)
-            async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+            def guarded(*args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
                 now = clock()
                 if now < self._fast_until:
                     result = engine.try_acquire_fast(now)
                     if type(result) is Permit:
-                        # The guard's fast path, inlined: no guard object, no async with.
-                        try:
-                            value = await fn(*args, **kwargs)
-                        except BaseException as exc:
-                            end = clock()
-                            engine.on_error(result, exc, end - now, end)
-                            if self._dirty:
-                                await self._settle(None, exc, end)
-                            raise
-                        end = clock()
-                        engine.on_success(result, end - now, end)
-                        if self._dirty:
-                            await self._settle(None, None, end)
-                        return value
+                        return admitted(result, fn(*args, **kwargs))
                     if type(result) is Rejection:
-                        raise CircuitOpenError._deferred(
-                            result, operation, _correlation_id(kwargs), now
+                        if instead is not None:
+                            return instead(*args, **kwargs)
+                        # CircuitOpenError._deferred, inlined: this is the rejection's cost.
+                        error = _new_error(CircuitOpenError, result.message)
+                        error._pending = (
+                            result,
+                            operation,
+                            _correlation_id(kwargs) if kwargs else None,
+                            now,
                         )
-                async with self.guard(operation=operation, correlation_id=_correlation_id(kwargs)):
-                    return await fn(*args, **kwargs)
+                        raise error
+                return slow(args, kwargs)
 
-            return guarded
+            return inspect.markcoroutinefunction(guarded)
 
         return decorate
 

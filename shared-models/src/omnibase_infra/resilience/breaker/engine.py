@@ -21,11 +21,12 @@ from pydantic import BaseModel, ConfigDict
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.resilience.breaker.config import ModelCircuitBreakerConfig
-from omnibase_infra.resilience.breaker.state import EnumCircuitState
+from omnibase_infra.resilience.breaker.state import EnumCallOutcome, EnumCircuitState
 from omnibase_infra.resilience.breaker.store import BreakerKey
 from omnibase_infra.resilience.breaker.window import FAILED, SLOW, CountWindow, TimeWindow
 
 __all__ = [
+    "Admission",
     "BreakerTransition",
     "CircuitBreakerEngine",
     "ModelCircuitBreakerSnapshot",
@@ -81,6 +82,21 @@ class Rejection:
 
     def __repr__(self) -> str:
         return f"Rejection(state={self.state.value}, retry_at={self.retry_at})"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What admitting a call at one moment answers (see :meth:`CircuitBreakerEngine.peek`).
+
+    ``probe``: admitted as a half-open probe. ``retry_at``: for a refusal by an open
+    breaker, when it lets probes through (None otherwise). ``state``: the state that
+    decides (half-open for an open breaker whose wait has elapsed).
+    """
+
+    admitted: bool
+    probe: bool
+    retry_at: float | None
+    state: EnumCircuitState
 
 
 type TransitionSource = Literal["local", "store"]
@@ -277,6 +293,43 @@ class CircuitBreakerEngine:
             self.rejected += 1
             return self._rejection
         return None
+
+    def peek(self, now: float) -> Admission:
+        """What :meth:`try_acquire` would answer at ``now``, changing nothing."""
+        state = self._state
+        if state is _CLOSED or state is _DISABLED:
+            return Admission(admitted=True, probe=False, retry_at=None, state=state)
+        if state is _OPEN and now < self._wait_until:
+            return Admission(admitted=False, probe=False, retry_at=self._open_until, state=state)
+        if state is _OPEN:
+            return Admission(admitted=True, probe=True, retry_at=None, state=_HALF_OPEN)
+        admitted = state is _HALF_OPEN and self._probes_in_flight < self._max_probes
+        return Admission(admitted=admitted, probe=admitted, retry_at=None, state=state)
+
+    def record(
+        self, outcome: EnumCallOutcome | BaseException, duration: float, now: float
+    ) -> Admission:
+        """Admit and report at once a call that already ended (its caller timed it).
+
+        ``outcome`` is how it ended, or the exception it raised (classified like
+        :meth:`on_error`). A call the breaker would refuse now is not counted at all (not
+        even as a rejection); the returned :meth:`peek` answer says which happened.
+        """
+        admission = self.peek(now)
+        if not admission.admitted:
+            return admission
+        permit = self.try_acquire(now)
+        if isinstance(permit, Rejection):  # pragma: no cover - peek() just said it admits
+            return admission
+        if isinstance(outcome, BaseException):
+            self.on_error(permit, outcome, duration, now)
+        elif outcome == EnumCallOutcome.SUCCESS:
+            self.on_success(permit, duration, now)
+        elif outcome == EnumCallOutcome.FAILURE:
+            self.on_failure(permit, duration, now)
+        else:
+            self.on_ignored(permit)
+        return admission
 
     def _acquire_guarded(self, now: float) -> Permit | Rejection:
         if self._state is _OPEN:  # its wait has elapsed

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-__all__ = ["EnumCircuitState"]
+__all__ = ["EnumCallOutcome", "EnumCircuitState"]
 
 
 class EnumCircuitState(StrEnum):
@@ -21,3 +21,11 @@ class EnumCircuitState(StrEnum):
     HALF_OPEN = "half_open"
     FORCED_OPEN = "forced_open"
     DISABLED = "disabled"
+
+
+class EnumCallOutcome(StrEnum):
+    """How a call the caller timed itself ended (see ``CircuitBreaker.record``)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"  # the target is unhealthy (connection, timeout, 5xx, ...)
+    IGNORED = "ignored"  # an error that says nothing about the target (validation, 404, ...)

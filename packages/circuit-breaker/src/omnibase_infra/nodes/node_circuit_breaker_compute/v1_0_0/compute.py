@@ -22,26 +22,20 @@ from pydantic import ValidationError
 from omnibase_infra.contracts import load_node_contract
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraTimeoutError, InfraValidationError
-from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0.breaker_access import (
-    write_local_state,
-)
 from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0.models import (
     EnumBreakerCommand,
     EnumBreakerDecision,
-    EnumCallOutcome,
     ModelBreakerCommandEvent,
     ModelBreakerQueryEvent,
     ModelBreakerRequest,
     ModelBreakerResult,
-    ModelCallOutcomeEvent,
 )
 from omnibase_infra.resilience.breaker import (
+    Admission,
     BreakerRegistry,
     CircuitBreaker,
     Clock,
-    EnumCircuitState,
     ModelCircuitBreakerConfig,
-    Permit,
     ProtocolBreakerStore,
 )
 
@@ -65,8 +59,8 @@ class NodeCircuitBreakerCompute(NodeCompute):
     :class:`ModelBreakerRequest` (or a mapping of one) and returns a
     ``ModelComputeOutput`` whose ``result`` is a :class:`ModelBreakerResult`;
     :meth:`handle` does the same with the typed models directly. Transitions are published
-    on the registry's event bus and written to its store. ``clock`` must be the registry's
-    (both default to ``time.time``).
+    on the registry's event bus and written to its store; decisions use the registry's
+    clock (``clock`` is the clock of the registry the node creates when given none).
     """
 
     def __init__(
@@ -89,7 +83,6 @@ class NodeCircuitBreakerCompute(NodeCompute):
         self.registry = (
             registry if registry is not None else BreakerRegistry(config, clock=clock, store=store)
         )
-        self._clock = clock
 
     async def process(self, input_data: ModelComputeInput[Any]) -> ModelComputeOutput[Any]:
         """Apply one event to its breaker (see :meth:`handle`); never cached."""
@@ -145,10 +138,10 @@ class NodeCircuitBreakerCompute(NodeCompute):
             await _COMMANDS[event.command](breaker)
             return EnumBreakerDecision.APPLIED, False, None
         await breaker.sync()  # decide on what the other replicas decided
-        now = self._clock()
         if isinstance(event, ModelBreakerQueryEvent):
-            return _admission(breaker, now)
-        return await _record(breaker, event, now)
+            return _decision(breaker.peek(), EnumBreakerDecision.ALLOW)
+        admission = await breaker.record(event.outcome, event.duration_seconds)
+        return _decision(admission, EnumBreakerDecision.RECORDED)
 
 
 def _request(input_data: ModelComputeInput[Any]) -> ModelBreakerRequest:
@@ -187,45 +180,9 @@ _COMMANDS = {
 }
 
 
-def _admission(
-    breaker: CircuitBreaker, now: float
+def _decision(
+    admission: Admission, admitted: EnumBreakerDecision
 ) -> tuple[EnumBreakerDecision, bool, float | None]:
-    """Whether a call at ``now`` would be admitted, and as a probe; nothing is changed."""
-    engine = breaker.engine
-    state = engine.state
-    if state is EnumCircuitState.CLOSED or state is EnumCircuitState.DISABLED:
-        return EnumBreakerDecision.ALLOW, False, None
-    if state is EnumCircuitState.FORCED_OPEN:
-        return EnumBreakerDecision.REJECT, False, None
-    open_until = engine.open_until
-    if state is EnumCircuitState.OPEN and open_until is not None and now < open_until:
-        return EnumBreakerDecision.REJECT, False, open_until
-    if (
-        state is EnumCircuitState.OPEN
-        or engine.probes_in_flight < engine.config.half_open_max_probes
-    ):
-        return EnumBreakerDecision.ALLOW, True, None
-    return EnumBreakerDecision.REJECT, False, None
-
-
-async def _record(
-    breaker: CircuitBreaker, event: ModelCallOutcomeEvent, now: float
-) -> tuple[EnumBreakerDecision, bool, float | None]:
-    """Count a finished call: admitted and reported at once, so a probe is returned at once."""
-    decision, probe, retry_at = _admission(breaker, now)
-    if decision is EnumBreakerDecision.REJECT:
-        return decision, probe, retry_at
-    engine = breaker.engine
-    generation = engine.generation
-    permit = engine.try_acquire(now)
-    if not isinstance(permit, Permit):  # pragma: no cover - _admission said it would admit
-        return EnumBreakerDecision.REJECT, False, permit.retry_at
-    if event.outcome is EnumCallOutcome.SUCCESS:
-        engine.on_success(permit, event.duration_seconds, now)
-    elif event.outcome is EnumCallOutcome.FAILURE:
-        engine.on_failure(permit, event.duration_seconds, now)
-    else:
-        engine.on_ignored(permit)
-    if engine.generation != generation:
-        await write_local_state(breaker, now)
-    return EnumBreakerDecision.RECORDED, permit.probe, None
+    if admission.admitted:
+        return admitted, admission.probe, None
+    return EnumBreakerDecision.REJECT, False, admission.retry_at

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.models import ModelInfraRequest, ModelInfraResponse
-from omnibase_infra.resilience.breaker import ModelCircuitBreakerSnapshot
+from omnibase_infra.resilience.breaker import EnumCallOutcome, ModelCircuitBreakerSnapshot
 
 __all__ = [
     "EnumBreakerCommand",
@@ -22,14 +22,6 @@ __all__ = [
     "ModelBreakerResult",
     "ModelCallOutcomeEvent",
 ]
-
-
-class EnumCallOutcome(StrEnum):
-    """How a guarded call ended."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"  # the target is unhealthy (connection, timeout, 5xx, ...)
-    IGNORED = "ignored"  # an error that says nothing about the target (validation, 404, ...)
 
 
 class EnumBreakerCommand(StrEnum):
