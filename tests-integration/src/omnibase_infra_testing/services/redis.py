@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from omnibase_infra_testing.process import LOOPBACK, ManagedProcess, ServiceStartError, free_port
-from omnibase_infra_testing.unavailable import service_unavailable
+from omnibase_infra_testing.unavailable import serve_for_session
 
 SERVICE = "Redis"
 URL_ENV = "OMNIBASE_INFRA_TEST_REDIS_URL"
@@ -185,18 +185,10 @@ def get_redis() -> RedisService:
 @pytest.fixture(scope="session")
 def redis_service() -> Iterator[RedisService]:
     """A real Redis server for the whole session (private and empty unless external)."""
-    problem: tuple[str, str] | None = None
-    try:
-        service = get_redis()
-    except RedisNotFoundError as exc:
-        problem = (str(exc), INSTALL_HINT)
-    except ServiceStartError as exc:
-        if not os.environ.get(URL_ENV, "").strip():
-            raise
-        problem = (str(exc), f"start that server, or unset {URL_ENV}")
-    if problem is not None:  # outside the except block: no chained traceback in the report
-        service_unavailable(SERVICE, *problem)
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from serve_for_session(
+        SERVICE,
+        get_redis,
+        missing=(RedisNotFoundError,),
+        how_to_get_it=INSTALL_HINT,
+        external_env=URL_ENV,
+    )
