@@ -4,7 +4,8 @@
 # private tool venv, then runs `nox` (every session CI needs, or the sessions given as
 # arguments). The test harness installs the rest on first use: the OIDC server's npm
 # packages (`npm ci` from the committed lockfile) and Consul 1.8.7 (from ../shared/vendor
-# or Debian's archive). Prints the total time at the end.
+# or Debian's archive); redis-server, Node.js and npm come from apt-get where missing.
+# Prints the total time at the end.
 set -euo pipefail
 started=$(date +%s)
 cd "$(dirname "$0")/.."
@@ -34,8 +35,19 @@ if [ ! -x "$tools/bin/nox" ] || [ ! -x "$tools/bin/uv" ]; then
 fi
 export PATH="$PWD/$tools/bin:$PATH"
 
-for tool in node npm dpkg; do
-  command -v "$tool" >/dev/null || echo "warning: $tool not found; the harness will say what is missing" >&2
-done
+# Servers the harness starts from Debian packages: install them where they are missing
+# and we may (root with apt-get); otherwise the tests that need them say what to install.
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} (apt-get)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "warning: ${missing[*]} not found; the tests that need them will say what to install" >&2
+  fi
+fi
 
 nox "$@"
