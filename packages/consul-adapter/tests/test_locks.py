@@ -1,0 +1,92 @@
+"""Sessions and the lock helper against the real agent: one leader at a time, a destroyed
+session hands the lock over and is reported as lost, acquire timeouts leak no session."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from omnibase_infra.errors import InfraNotFoundError, InfraTimeoutError
+from omnibase_infra.models.consul import EnumConsulSessionBehavior
+from omnibase_infra.nodes.node_consul_adapter_effect import ConsulClient, ConsulLock
+
+
+def _held(lock: ConsulLock) -> bool:
+    # Through a call: mypy would keep the narrowing of the property between asserts.
+    return lock.held
+
+
+async def test_session_lifecycle_and_raw_lock(client: ConsulClient, prefix: str) -> None:
+    one = await client.session_create(name="one", ttl_seconds=10, lock_delay_seconds=0)
+    two = await client.session_create(behavior=EnumConsulSessionBehavior.DELETE)
+    key = f"{prefix}/lock"
+    assert await client.kv_acquire(key, one, {"owner": "one"})
+    assert not await client.kv_acquire(key, two)
+    entry = await client.kv_get(key)
+    assert entry is not None
+    assert (entry.session, entry.json_value()) == (one, {"owner": "one"})
+    assert not await client.kv_release(key, two)
+    assert await client.kv_release(key, one)
+    await client.session_renew(one)
+    await client.session_destroy(one)
+    with pytest.raises(InfraNotFoundError):
+        await client.session_renew(one)
+    assert await client.kv_acquire(key, two)
+    await client.session_destroy(two)  # behavior delete: the key goes with the session
+    assert await client.kv_get(key) is None
+
+
+async def test_blocking_read_returns_on_change(client: ConsulClient, prefix: str) -> None:
+    key = f"{prefix}/watched"
+    await client.kv_put(key, b"1")
+    index, entry = await client.kv_wait(key, index=0, wait_seconds=5)
+    assert entry is not None
+    waiter = asyncio.create_task(client.kv_wait(key, index=index, wait_seconds=5))
+    await asyncio.sleep(0.1)
+    assert not waiter.done()  # nothing changed: the read is still blocked
+    await client.kv_put(key, b"2")
+    new_index, changed = await asyncio.wait_for(waiter, 5)
+    assert new_index > index
+    assert changed is not None
+    assert changed.value == b"2"
+
+
+async def test_two_contenders_one_leader_and_handover(client: ConsulClient, prefix: str) -> None:
+    key = f"{prefix}/leader"
+    first = ConsulLock(
+        client, key, value="first", session_ttl_seconds=10, renew_interval_seconds=0.1
+    )
+    second = ConsulLock(client, key, value="second", session_ttl_seconds=10, wait_seconds=2)
+    await first.acquire(timeout_seconds=5)
+    assert _held(first)
+    contender = asyncio.create_task(second.acquire(timeout_seconds=10))
+    await asyncio.sleep(0.2)
+    assert not contender.done()
+    assert first.session_id is not None
+    await client.session_destroy(first.session_id)  # the leader's session is lost
+    await asyncio.wait_for(contender, 5)
+    assert _held(second)
+    await asyncio.wait_for(first.lost.wait(), 5)
+    assert not _held(first)
+    assert isinstance(first.lost_error, InfraNotFoundError)
+    entry = await client.kv_get(key)
+    assert entry is not None
+    assert (entry.session, entry.json_value()) == (second.session_id, "second")
+    await first.release()
+    await second.release()
+    entry = await client.kv_get(key)
+    assert entry is not None
+    assert entry.session is None
+
+
+async def test_acquire_timeout_destroys_its_session(client: ConsulClient, prefix: str) -> None:
+    key = f"{prefix}/busy"
+    async with ConsulLock(client, key) as holder:
+        assert _held(holder)
+        waiter = ConsulLock(client, key, wait_seconds=1)
+        with pytest.raises(InfraTimeoutError, match="not acquired"):
+            await waiter.acquire(timeout_seconds=0.3)
+        assert waiter.session_id is None
+        assert not _held(waiter)
+    assert not _held(holder)

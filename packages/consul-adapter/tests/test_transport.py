@@ -1,0 +1,33 @@
+"""The aiohttp transport under python-consul's own API objects, on the real agent."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnibase_infra.errors import InfraNotFoundError
+from omnibase_infra.models.consul import ModelConsulConfig
+from omnibase_infra.nodes.node_consul_adapter_effect import AioConsul
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0 import AioHttpTransport
+
+
+async def test_python_consul_api_runs_on_the_event_loop(
+    consul_config: ModelConsulConfig, prefix: str
+) -> None:
+    api = AioConsul(consul_config)
+    assert isinstance(api.http, AioHttpTransport)
+    try:
+        # POST (prepared queries), PUT, GET with index, DELETE: coroutines on one session.
+        query_id = (await api.query.create(f"{prefix}-svc", name=prefix))["ID"]
+        assert await api.kv.put(f"{prefix}/k", "v") is True
+        index, item = await api.kv.get(f"{prefix}/k")
+        assert int(index) > 0
+        assert item["Value"] == b"v"
+        assert (await api.query.get(query_id))[0]["Name"] == prefix
+        await api.query.delete(query_id)
+        with pytest.raises(InfraNotFoundError):
+            await api.query.get(query_id)  # 404 outside a client key read is an error
+        await api.http.close()
+        await api.http.close()  # closing twice is harmless
+        assert await api.status.leader()  # a closed transport reopens on use
+    finally:
+        await api.http.close()

@@ -1,0 +1,111 @@
+"""The Consul node's models: API bodies, validation, parsing and secret handling."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from omnibase_infra.models.consul import (
+    EnumConsulCheckKind,
+    EnumConsulCheckStatus,
+    ModelConsulCheck,
+    ModelConsulConfig,
+    ModelConsulKVEntry,
+    ModelConsulServiceInstance,
+    ModelConsulServiceRegistration,
+)
+
+
+def test_config_target_url_and_secret_token() -> None:
+    config = ModelConsulConfig(
+        host="consul.internal", port=8501, scheme="https", token=SecretStr("t0k")
+    )
+    assert (config.target, config.base_url) == (
+        "consul.internal:8501",
+        "https://consul.internal:8501",
+    )
+    assert "t0k" not in repr(config) + str(config.model_dump(mode="json"))
+    with pytest.raises(ValidationError):
+        ModelConsulConfig(scheme="ftp")
+    with pytest.raises(ValidationError):
+        ModelConsulConfig(timeout_seconds=0)
+
+
+def test_checks_need_the_fields_of_their_kind() -> None:
+    with pytest.raises(ValidationError, match="ttl check needs ttl_seconds"):
+        ModelConsulCheck(kind=EnumConsulCheckKind.TTL)
+    with pytest.raises(ValidationError, match="http check needs http, interval_seconds"):
+        ModelConsulCheck(kind=EnumConsulCheckKind.HTTP)
+    with pytest.raises(ValidationError, match="interval_seconds"):
+        ModelConsulCheck(kind=EnumConsulCheckKind.TCP, tcp="db:5432")
+
+
+def test_registration_body() -> None:
+    registration = ModelConsulServiceRegistration(
+        name="api",
+        service_id="api-1",
+        address="10.0.0.5",
+        port=8080,
+        tags=("v1",),
+        meta={"version": "1"},
+        checks=(
+            ModelConsulCheck(
+                kind=EnumConsulCheckKind.HTTP,
+                check_id="api-1-http",
+                name="http",
+                http="http://10.0.0.5:8080/health",
+                interval_seconds=10,
+                timeout_seconds=1.5,
+                deregister_critical_after_seconds=90,
+                initial_status=EnumConsulCheckStatus.WARNING,
+            ),
+            ModelConsulCheck(kind=EnumConsulCheckKind.TCP, tcp="10.0.0.5:8080", interval_seconds=5),
+        ),
+    )
+    assert registration.to_api() == {
+        "Name": "api",
+        "ID": "api-1",
+        "Address": "10.0.0.5",
+        "Port": 8080,
+        "Tags": ["v1"],
+        "Meta": {"version": "1"},
+        "Checks": [
+            {
+                "CheckID": "api-1-http",
+                "Name": "http",
+                "HTTP": "http://10.0.0.5:8080/health",
+                "Interval": "10s",
+                "Timeout": "1.5s",
+                "DeregisterCriticalServiceAfter": "90s",
+                "Status": "warning",
+            },
+            {"TCP": "10.0.0.5:8080", "Interval": "5s"},
+        ],
+    }
+    assert ModelConsulServiceRegistration(name="bare").to_api() == {"Name": "bare"}
+
+
+def test_instance_from_health_entry_falls_back_to_the_node_address() -> None:
+    entry = {
+        "Node": {"Node": "n1", "Address": "10.0.0.9"},
+        "Service": {"ID": "s1", "Service": "api", "Address": "", "Port": 0, "Tags": None},
+    }
+    instance = ModelConsulServiceInstance.from_health_entry(entry)
+    assert (instance.address, instance.port, instance.tags, instance.meta) == (
+        "10.0.0.9",
+        0,
+        (),
+        {},
+    )
+
+
+def test_kv_entry_from_api_and_json_value() -> None:
+    entry = ModelConsulKVEntry.from_api(
+        {"Key": "a", "Value": b'{"x": [1]}', "CreateIndex": 3, "ModifyIndex": 5, "Session": "s"}
+    )
+    assert (entry.flags, entry.lock_index, entry.session) == (0, 0, "s")
+    assert entry.json_value() == {"x": [1]}
+    empty = ModelConsulKVEntry.from_api(
+        {"Key": "d/", "Value": None, "CreateIndex": 1, "ModifyIndex": 1}
+    )
+    assert empty.json_value() is None
