@@ -17,6 +17,7 @@ from omnibase_infra_testing.services.openbao import (
     OpenBaoService,
     find_bao,
     start_openbao,
+    start_sealable_openbao,
 )
 from omnibase_infra_testing.unavailable import service_unavailable
 
@@ -82,4 +83,46 @@ def test_stop_by_pid_frees_port() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as any server would
         sock.bind((LOOPBACK, port))  # free again (TIME_WAIT left by the probes is fine)
+    service.stop()  # idempotent
+
+
+def test_sealable_server_seals_and_unseals_in_place() -> None:
+    if find_bao() is None:
+        service_unavailable(SERVICE, "no bao binary", INSTALL_HINT)
+    service = start_sealable_openbao()
+    try:
+        shown = repr(service)
+        assert service.root_token not in shown
+        assert service.unseal_key not in shown
+        client = hvac.Client(url=service.addr, token=service.root_token, timeout=10)
+        try:
+            health = client.sys.read_health_status(method="GET")
+            assert health["initialized"] is True
+            assert health["sealed"] is False
+            kv = client.secrets.kv.v2
+            kv.create_or_update_secret(path="smoke", secret={"k": "v"}, mount_point="secret")
+
+            service.seal()
+            assert service.sealed()
+            with pytest.raises(hvac.exceptions.VaultDown):
+                kv.read_secret_version(
+                    path="smoke", mount_point="secret", raise_on_deleted_version=True
+                )
+
+            service.unseal()
+            assert not service.sealed()
+            read = kv.read_secret_version(
+                path="smoke", mount_point="secret", raise_on_deleted_version=True
+            )
+            assert read["data"]["data"] == {"k": "v"}  # the storage outlived the seal
+        finally:
+            client.adapter.close()
+        pid, storage = service.pid, service._workdir
+        assert storage.is_dir()
+    finally:
+        service.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not storage.exists()
+    assert not port_accepts(service.port)
     service.stop()  # idempotent
