@@ -401,3 +401,27 @@ def test_to_json_safe_conversions() -> None:
     assert to_json_safe(float("nan")) == "nan"
     assert to_json_safe(b"password=bytespw") == f"password={MASK}"
     assert to_json_safe({1: "x"}) == {"1": "x"}
+
+
+def test_summarize_validation_error_names_paths_and_never_inputs() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from omnibase_infra.errors import summarize_validation_error
+
+    class _Inner(BaseModel):
+        port: int
+
+    class _Outer(BaseModel):
+        inner: _Inner
+        name: str
+
+    with pytest.raises(ValidationError) as excinfo:
+        _Outer.model_validate({"inner": {"port": "s3cr3t-value"}})
+    summary = summarize_validation_error(excinfo.value)
+    assert summary.startswith("inner.port: ")
+    assert "name: Field required" in summary
+    assert "s3cr3t-value" not in summary
+
+    with pytest.raises(ValidationError) as root_error:
+        _Inner.model_validate("not a mapping")
+    assert summarize_validation_error(root_error.value, root="request").startswith("request: ")

@@ -20,7 +20,7 @@ from omnibase_infra.errors.infra_errors import (
     JsonValue,
     to_json_safe,
 )
-from omnibase_infra.errors.serialize import error_to_safe_dict
+from omnibase_infra.errors.serialize import error_to_safe_dict, summarize_validation_error
 
 __all__ = [
     "EnumInfraErrorCode",
@@ -39,5 +39,6 @@ __all__ = [
     "InfraValidationError",
     "JsonValue",
     "error_to_safe_dict",
+    "summarize_validation_error",
     "to_json_safe",
 ]

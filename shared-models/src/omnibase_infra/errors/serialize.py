@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from omnibase_core.models.errors.model_onex_error import ModelOnexError
+from pydantic import ValidationError
 
 from omnibase_infra.errors.infra_errors import InfraError, JsonValue
 from omnibase_infra.redaction import redact_text
@@ -41,3 +42,14 @@ def error_to_safe_dict(exc: BaseException, *, include_cause: bool = True) -> dic
     if include_cause and exc.__cause__ is not None:
         data["cause"] = _summary(exc.__cause__)
     return data
+
+
+def summarize_validation_error(exc: ValidationError, *, root: str = "<root>") -> str:
+    """Field paths and messages of a pydantic validation error, never the input values.
+
+    ``root`` names the whole object when an error has no field path (e.g. ``"request"``).
+    """
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc'])) or root}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    )

@@ -38,6 +38,7 @@ from omnibase_infra.errors import (
     InfraTimeoutError,
     InfraUnavailableError,
     InfraValidationError,
+    summarize_validation_error,
 )
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.models.postgres import (
@@ -344,12 +345,8 @@ class NodePostgresAdapterEffect(NodeEffect):
         try:
             request = parse_postgres_request(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
             raise InfraValidationError(
-                f"invalid request: {problems}",
+                f"invalid request: {summarize_validation_error(exc, root='request')}",
                 transport=_TRANSPORT,
                 operation=str(data.get("operation", "process")),
                 target=self._target,

@@ -20,7 +20,12 @@ import yaml
 from pydantic import ValidationError
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraConfigurationError, InfraError, InfraValidationError
+from omnibase_infra.errors import (
+    InfraConfigurationError,
+    InfraError,
+    InfraValidationError,
+    summarize_validation_error,
+)
 from omnibase_infra.models.fsm import ModelFSMEvent, ModelFSMSnapshot
 from omnibase_infra.nodes.infra_reducer.v1_0_0.definition import (
     FsmDefinition,
@@ -63,13 +68,6 @@ def _definition(path: str | None) -> FsmDefinition:
     return parse_definition(data, source=path)
 
 
-def _summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_input=False)
-    )
-
-
 def _events(path: str) -> list[ModelFSMEvent]:
     events = []
     for number, line in enumerate(_read_text(path, "fsm_replay").splitlines(), start=1):
@@ -79,7 +77,7 @@ def _events(path: str) -> list[ModelFSMEvent]:
             events.append(ModelFSMEvent.model_validate_json(line))
         except ValidationError as exc:
             raise InfraValidationError(
-                f"{path}:{number}: not an FSM event: {_summary(exc)}",
+                f"{path}:{number}: not an FSM event: {summarize_validation_error(exc)}",
                 transport=EnumTransport.INTERNAL,
                 operation="fsm_replay",
                 target=path,
@@ -94,7 +92,7 @@ def _snapshot(path: str | None) -> ModelFSMSnapshot | None:
         return ModelFSMSnapshot.model_validate_json(_read_text(path, "fsm_replay"))
     except ValidationError as exc:
         raise InfraValidationError(
-            f"{path}: not an FSM snapshot: {_summary(exc)}",
+            f"{path}: not an FSM snapshot: {summarize_validation_error(exc)}",
             transport=EnumTransport.INTERNAL,
             operation="fsm_replay",
             target=path,

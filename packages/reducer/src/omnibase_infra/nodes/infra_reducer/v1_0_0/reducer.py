@@ -29,6 +29,7 @@ from omnibase_infra.errors import (
     InfraConflictError,
     InfraProtocolError,
     InfraValidationError,
+    summarize_validation_error,
 )
 from omnibase_infra.models.fsm import (
     EnumFSMIntentKind,
@@ -523,19 +524,11 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
             return model.model_validate(item)
         except ValidationError as exc:
             raise InfraValidationError(
-                f"invalid {what}: {_error_summary(exc)}",
+                f"invalid {what}: {summarize_validation_error(exc)}",
                 transport=EnumTransport.INTERNAL,
                 operation=_OPERATION,
                 target=self.definition.name,
             ) from exc
-
-
-def _error_summary(exc: ValidationError) -> str:
-    """Field paths and messages of a validation error, never the input values."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_input=False)
-    )
 
 
 def _core_intent(intent: ModelFSMIntent) -> ModelIntent:

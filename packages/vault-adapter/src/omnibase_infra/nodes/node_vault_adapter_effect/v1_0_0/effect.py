@@ -36,6 +36,7 @@ from omnibase_infra.errors import (
     InfraRejectedRequestError,
     InfraTimeoutError,
     InfraValidationError,
+    summarize_validation_error,
 )
 from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
@@ -767,12 +768,8 @@ class NodeVaultAdapterEffect(NodeEffect):
         try:
             request = parse_vault_request(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
             raise InfraValidationError(
-                f"invalid request: {problems}",
+                f"invalid request: {summarize_validation_error(exc, root='request')}",
                 transport=_TRANSPORT,
                 operation=str(data.get("operation", "process")),
                 target=self._target,
