@@ -29,6 +29,7 @@ COVERAGE_FLOOR = 90
 HARNESS = ROOT / "tests-integration"
 PACKAGES = discover_packages(ROOT)
 PACKAGE_IDS = list(PACKAGES)
+SHARED_DISTRIBUTION = PACKAGES[SHARED_MODELS].distribution
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
@@ -57,14 +58,14 @@ def _group(pkg: Package, name: str) -> list[str]:
 
 
 def _install_isolated(session: nox.Session, pkg: Package, *, group: str, extra: list[str]) -> None:
-    """Install one package as users get it, its local deps, a dependency group and extras."""
-    local = [*_local_requirements(pkg), str(pkg.path)]
-    reinstall = [
-        "--reinstall-package",
-        "omnibase-infra-shared-models",
-        "--reinstall-package",
-        pkg.distribution,
-    ]
+    """Install one package as users get it, its local deps, a dependency group and extras.
+
+    The package's ``test-packages`` (other local packages its tests use) come along too.
+    """
+    test_packages = [PACKAGES[folder] for folder in pkg.test_packages]
+    local = [*_local_requirements(pkg), str(pkg.path), *(str(p.path) for p in test_packages)]
+    dists = [SHARED_DISTRIBUTION, pkg.distribution, *(p.distribution for p in test_packages)]
+    reinstall = [arg for dist in dists for arg in ("--reinstall-package", dist)]
     session.install(*reinstall, *local, *_group(pkg, group), *extra)
 
 

@@ -101,6 +101,16 @@ class Package:
         return [str(s) for s in _list(tool, "test-services")]
 
     @property
+    def test_packages(self) -> list[str]:
+        """Other local packages (folder ids) installed beside this one for its tests only.
+
+        [tool.omnibase-infra] test-packages: e.g. the orchestrator's tests run the reducer
+        node found through its entry point, which the orchestrator itself never imports.
+        """
+        tool = _table(_table(self.pyproject, "tool"), "omnibase-infra")
+        return [str(s) for s in _list(tool, "test-packages")]
+
+    @property
     def coverage_target(self) -> str:
         """The import path whose coverage the package's own tests are judged on."""
         if self.is_shared_models or self.node_name is None:
@@ -262,3 +272,14 @@ def dependency_violations(pkg: Package) -> list[str]:
                     f"{pkg.folder}: shared-models must not depend on I/O client {name!r}"
                 )
     return problems
+
+
+def local_test_package_violations(pkgs: dict[str, Package]) -> list[str]:
+    """``test-packages`` must name other packages of this repository."""
+    return [
+        f"{pkg.folder}: test-packages names {folder!r}, "
+        + ("itself" if folder == pkg.folder else "which is no package folder here")
+        for pkg in pkgs.values()
+        for folder in pkg.test_packages
+        if folder == pkg.folder or folder not in pkgs
+    ]

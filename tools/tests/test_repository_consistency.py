@@ -16,6 +16,7 @@ from repo_rules import (
     discover_packages,
     expected_node_names,
     import_violations,
+    local_test_package_violations,
     naming_violations,
     required_files_violations,
 )
@@ -41,6 +42,10 @@ def test_package_has_readme_changelog_and_bounded_dependencies(folder: str) -> N
 
 def test_no_node_imports_another_and_shared_models_imports_no_io_client() -> None:
     assert import_violations(PACKAGES) == []
+
+
+def test_test_packages_name_other_packages_of_the_repository() -> None:
+    assert local_test_package_violations(PACKAGES) == []
 
 
 def test_no_namespace_init_anywhere_in_the_tree() -> None:
@@ -180,3 +185,14 @@ def test_missing_readme_and_changelog_are_caught(tmp_path: Path) -> None:
     _write_package(tmp_path, "tracing", node="node_tracing_compute")
     problems = required_files_violations(discover_packages(tmp_path)["tracing"])
     assert problems == ["tracing: missing README.md", "tracing: missing CHANGELOG.md"]
+
+
+def test_test_packages_naming_itself_or_nothing_are_caught(tmp_path: Path) -> None:
+    base = _write_package(tmp_path, "orchestrator", node="infra_orchestrator")
+    with (base / "pyproject.toml").open("a") as f:
+        f.write('[tool.omnibase-infra]\ntest-packages = ["reducer", "orchestrator"]\n')
+    problems = local_test_package_violations(discover_packages(tmp_path))
+    assert problems == [
+        "orchestrator: test-packages names 'reducer', which is no package folder here",
+        "orchestrator: test-packages names 'orchestrator', itself",
+    ]
