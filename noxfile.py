@@ -65,7 +65,7 @@ def _install_isolated(session: nox.Session, pkg: Package, *, group: str, extra: 
     test_packages = [PACKAGES[folder] for folder in pkg.test_packages]
     local = [*_local_requirements(pkg), str(pkg.path), *(str(p.path) for p in test_packages)]
     dists = [SHARED_DISTRIBUTION, pkg.distribution, *(p.distribution for p in test_packages)]
-    reinstall = [arg for dist in dists for arg in ("--reinstall-package", dist)]
+    reinstall = [arg for dist in dict.fromkeys(dists) for arg in ("--reinstall-package", dist)]
     session.install(*reinstall, *local, *_group(pkg, group), *extra)
 
 

@@ -16,13 +16,11 @@ re-raises everything as ``OPERATION_FAILED`` with a new correlation id. Here eac
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final, Self, cast, overload
 
 from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
@@ -92,10 +90,11 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.statements import 
     quote_identifier,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.telemetry import (
-    PostgresTelemetry,
     log_extra,
+    postgres_telemetry,
 )
-from omnibase_infra.observability import CORRELATION_ID, ModelOperationRecord, extract
+from omnibase_infra.observability import CORRELATION_ID, extract
+from omnibase_infra.observability.telemetry import OperationRecordEmitter, RecordSink
 from omnibase_infra.resilience import ModelRetryPolicy, run_with_retry
 from omnibase_infra.resilience.breaker import (
     BreakerRegistry,
@@ -114,7 +113,6 @@ _CLOSED_STATES = frozenset({EnumCircuitState.CLOSED, EnumCircuitState.DISABLED})
 logger = logging.getLogger("omnibase_infra.nodes.node_postgres_adapter_effect")
 
 type Fields = dict[str, Any]
-type RecordSink = Callable[[ModelOperationRecord], object]
 
 
 def postgres_breaker_config(**overrides: Any) -> ModelCircuitBreakerConfig:
@@ -188,14 +186,17 @@ class NodePostgresAdapterEffect(NodeEffect):
             breakers if breakers is not None else BreakerRegistry(postgres_breaker_config())
         )
         self._breaker: CircuitBreaker = self._breakers.get(_TRANSPORT, self._target)
-        self._telemetry = PostgresTelemetry(
+        self._telemetry = postgres_telemetry(
             target=self._target,
             database=database,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
         )
-        self._record_sink = record_sink
-        self._sink_tasks: set[asyncio.Future[object]] = set()
+        self._records = (
+            OperationRecordEmitter(record_sink, transport=_TRANSPORT, logger=logger)
+            if record_sink is not None
+            else None
+        )
         self._checker = StatementChecker(self._target)
         self._specs: dict[type[ModelPostgresRequestBase], _Spec] = _SPECS
 
@@ -608,44 +609,15 @@ class NodePostgresAdapterEffect(NodeEffect):
                     "error_code": error.infra_error_code.value,
                 },
             )
-        if self._record_sink is not None:
-            self._emit_record(ctx, correlation, duration, statement, error)
-
-    def _emit_record(
-        self,
-        ctx: ops.OperationContext,
-        correlation: ModelCorrelationContext,
-        duration: float,
-        statement: str | None,
-        error: InfraError | None,
-    ) -> None:
-        sink = self._record_sink
-        if sink is None:  # pragma: no cover - checked by the caller
-            return
-        try:
-            record = ModelOperationRecord.from_outcome(
-                transport=_TRANSPORT,
+        if self._records is not None:
+            self._records.emit(
                 operation=ctx.operation,
-                # The operation's own span, a child of the caller's.
-                correlation=correlation.child(),
-                started_at=datetime.fromtimestamp(time.time() - duration, UTC),
-                duration_ms=duration * 1000,
+                correlation=correlation,
+                duration_seconds=duration,
                 error=error,
                 target=ctx.target,
                 statement=statement,
                 attributes={"db.system": "postgresql", "db.operation": ctx.operation},
-            )
-            result = sink(record)
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._sink_tasks.add(task)
-                task.add_done_callback(self._sink_tasks.discard)
-        except Exception as exc:
-            logger.warning(
-                "postgres %s: operation record sink failed (%s)",
-                ctx.operation,
-                type(exc).__name__,
-                extra=log_extra(ctx.correlation_id, ctx.operation, ctx.target),
             )
 
     # -- health --------------------------------------------------------------------------
