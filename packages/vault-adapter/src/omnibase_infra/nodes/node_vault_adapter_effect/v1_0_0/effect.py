@@ -25,6 +25,7 @@ from hvac import exceptions as hv
 from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
+from opentelemetry import metrics, trace
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from omnibase_infra.enums import EnumTransport
@@ -70,6 +71,13 @@ from omnibase_infra.models.vault import (
 from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.cache import SecretCache
 from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.errors import to_infra_error
 from omnibase_infra.observability import CORRELATION_ID, extract
+from omnibase_infra.observability.telemetry import (
+    AttributeValue,
+    OperationRecordEmitter,
+    OperationTelemetry,
+    RecordSink,
+    split_target,
+)
 from omnibase_infra.redaction import register_secret
 from omnibase_infra.resilience import ModelRetryPolicy, run_with_retry
 from omnibase_infra.resilience.breaker import (
@@ -88,6 +96,33 @@ _MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 logger = logging.getLogger("omnibase_infra.nodes.node_vault_adapter_effect")
 
 type PatchMode = Literal["auto", "server", "client"]
+
+
+def vault_telemetry(
+    target: str,
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> OperationTelemetry:
+    """Spans ``vault.<operation>`` and metrics ``omnibase.vault.*`` of one server.
+
+    Attributes name the operation and the server, never a path's value or a secret.
+    """
+    address, port = split_target(target)
+    base: dict[str, AttributeValue] = {"rpc.system": "vault", "server.address": address}
+    if port is not None:
+        base["server.port"] = port
+    return OperationTelemetry(
+        scope=logger.name,
+        span_prefix="vault",
+        duration_metric="omnibase.vault.operation.duration",
+        counter_prefix="omnibase.vault",
+        operation_attributes=("vault.operation",),
+        span_attributes=base,
+        metric_attributes={"rpc.system": "vault"},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
 
 
 def _env_config() -> ModelVaultConfig | None:
@@ -132,6 +167,9 @@ class NodeVaultAdapterEffect(NodeEffect):
         breakers: BreakerRegistry | None = None,
         patch_mode: PatchMode = "auto",
         clock: Callable[[], float] = time.monotonic,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        record_sink: RecordSink | None = None,
     ) -> None:
         super().__init__(container if container is not None else ModelONEXContainer())
         resolved = config if config is not None else _env_config()
@@ -165,6 +203,14 @@ class NodeVaultAdapterEffect(NodeEffect):
         self._cache = SecretCache(resolved.cache_ttl_seconds, clock=clock)
         self._closed = False
         self._lifetime: LifetimeManager | None = None
+        self._telemetry = vault_telemetry(
+            self._target, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        self._records = (
+            OperationRecordEmitter(record_sink, transport=_TRANSPORT, logger=logger)
+            if record_sink is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return (
@@ -203,8 +249,11 @@ class NodeVaultAdapterEffect(NodeEffect):
         operation = request.operation
         cid = request.correlation_id
         loop = asyncio.get_running_loop()
+        attempts = 0
 
         async def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
             async with self._breaker.guard(operation=operation, correlation_id=cid):
                 try:
                     return await loop.run_in_executor(self._executor, fn)
@@ -217,32 +266,54 @@ class NodeVaultAdapterEffect(NodeEffect):
                         timeout_seconds=self._config.request_timeout_seconds,
                     ) from exc
 
+        started = time.perf_counter()
+        span = self._telemetry.start(operation, request.correlation)
+        error: InfraError | None = None
         try:
             async with asyncio.timeout(request.timeout_seconds):
-                result = await run_with_retry(self._retry_policy, attempt, operation=operation)
+                return await run_with_retry(self._retry_policy, attempt, operation=operation)
         except TimeoutError as exc:
-            raise InfraTimeoutError(
+            error = InfraTimeoutError(
                 f"{operation} did not finish within {request.timeout_seconds}s",
                 transport=_TRANSPORT,
                 operation=operation,
                 target=self._target,
                 correlation_id=cid,
                 timeout_seconds=request.timeout_seconds,
-            ) from exc
-        except InfraError as exc:
-            logger.warning(
-                "vault %s failed: %s",
-                operation,
-                type(exc).__name__,
-                extra={"correlation_id": str(cid), "vault_operation": operation},
             )
+            raise error from exc
+        except InfraError as exc:
+            error = exc
             raise
-        logger.debug(
-            "vault %s done",
-            operation,
-            extra={"correlation_id": str(cid), "vault_operation": operation},
-        )
-        return result
+        finally:
+            self._finish(request, span, started, max(attempts, 1), error)
+
+    def _finish(
+        self,
+        request: ModelInfraRequest,
+        span: trace.Span,
+        started: float,
+        attempts: int,
+        error: InfraError | None,
+    ) -> None:
+        """Span, metrics, log record and operation record of one finished operation."""
+        operation = request.operation
+        duration = time.perf_counter() - started
+        self._telemetry.finish(span, operation, duration, attempts=attempts, error=error)
+        extra = {"correlation_id": str(request.correlation_id), "vault_operation": operation}
+        if error is not None:
+            logger.warning("vault %s failed: %s", operation, type(error).__name__, extra=extra)
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("vault %s done in %.3f ms", operation, duration * 1000, extra=extra)
+        if self._records is not None:
+            self._records.emit(
+                operation=operation,
+                correlation=request.correlation,
+                duration_seconds=duration,
+                error=error,
+                target=self._target,
+                attributes={"vault.operation": operation},
+            )
 
     def _mount(self, mount_point: str | None) -> str:
         return mount_point or self._config.kv_mount
