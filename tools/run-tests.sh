@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run calls exactly this).
 # It sets itself up on a fresh machine: selects Python 3.12, installs nox and uv into a
-# private tool venv, then runs `nox` (every session CI needs, or the sessions given as
-# arguments). The test harness installs the rest on first use: the OIDC server's npm
+# private tool venv, then runs nox: every session CI needs, two at a time, or the sessions
+# given as arguments. The test harness installs the rest on first use: the OIDC server's npm
 # packages (`npm ci` from the committed lockfile) and Consul 1.8.7 (from ../shared/vendor
 # or Debian's archive); redis-server, Node.js and npm come from apt-get where missing.
 # Prints the total time at the end.
@@ -50,4 +50,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-nox "$@"
+# No arguments: every default session, two at a time (tools/parallel_nox.py; sessions are
+# independent, and CI machines have two cores). OMNIBASE_INFRA_JOBS=1 runs them one by one.
+if [ $# -eq 0 ]; then
+  "$tools/bin/python" tools/parallel_nox.py --jobs "${OMNIBASE_INFRA_JOBS:-2}"
+else
+  nox "$@"
+fi
