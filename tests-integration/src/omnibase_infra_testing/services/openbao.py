@@ -173,6 +173,22 @@ def _api(
     return answer
 
 
+def _wait_kv_ready(addr: str, token: str, mount: str, *, timeout: float) -> None:
+    """A new KV v2 mount upgrades its storage first and refuses requests meanwhile
+    ("Upgrading from non-versioned to versioned data"): wait until it answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _api(addr, "GET", f"{mount}/config", token=token)
+        except OSError:  # HTTPError (400 while upgrading) and URLError included
+            if time.monotonic() >= deadline:
+                msg = f"KV v2 mount {mount!r} not ready within {timeout:.0f} s"
+                raise ServiceStartError(msg) from None
+            time.sleep(0.05)
+        else:
+            return
+
+
 def _server_env() -> dict[str, str]:
     """The environment minus a developer's own server settings (``BAO_*``, ``VAULT_*``)."""
     return {
@@ -287,6 +303,7 @@ def start_sealable_openbao(
                 {"type": "kv", "options": {"version": "2"}},
                 token=service.root_token,
             )
+            _wait_kv_ready(addr, service.root_token, "secret", timeout=timeout)
         except BaseException:
             process.stop()
             raise
