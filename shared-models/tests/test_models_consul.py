@@ -8,11 +8,25 @@ from pydantic import SecretStr, ValidationError
 from omnibase_infra.models.consul import (
     EnumConsulCheckKind,
     EnumConsulCheckStatus,
+    EnumConsulSessionBehavior,
+    ModelConsulCatalogRequest,
     ModelConsulCheck,
     ModelConsulConfig,
+    ModelConsulDeregisterRequest,
+    ModelConsulHealthyInstancesRequest,
+    ModelConsulKVDeleteRequest,
     ModelConsulKVEntry,
+    ModelConsulKVPutRequest,
+    ModelConsulKVReadRequest,
+    ModelConsulKVResult,
+    ModelConsulRegisterRequest,
     ModelConsulServiceInstance,
     ModelConsulServiceRegistration,
+    ModelConsulSessionCreateRequest,
+    ModelConsulSessionRequest,
+    ModelConsulTTLUpdateRequest,
+    parse_consul_request,
+    validate_consul_key,
 )
 
 
@@ -109,3 +123,86 @@ def test_kv_entry_from_api_and_json_value() -> None:
         {"Key": "d/", "Value": None, "CreateIndex": 1, "ModifyIndex": 1}
     )
     assert empty.json_value() is None
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("", "key is empty"),
+        ("/a", "starts with '/'"),
+        ("a//b", "empty segment"),
+        ("a/../b", "'..' segment"),
+        ("./a", "'.' segment"),
+        ("a/..", "'..' segment"),
+        ("a/\x00", "control character"),
+        ("k" * 513, "longer than 512"),
+    ],
+)
+def test_unsafe_keys_are_refused(key: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        validate_consul_key(key)
+
+
+def test_safe_keys_folders_and_the_root_prefix() -> None:
+    for key in ("a", "a/b", "a/b/", "a b/?#%/c", "a..b/.c"):
+        assert validate_consul_key(key) == key
+    assert validate_consul_key("", prefix=True) == ""
+    with pytest.raises(ValueError, match="starts with '/'"):
+        validate_consul_key("/", prefix=True)
+
+
+def test_requests_parse_by_operation() -> None:
+    registration = ModelConsulServiceRegistration(name="api")
+    cases: list[tuple[dict[str, object], type]] = [
+        (
+            {"operation": "register_service", "registration": {"name": "api"}},
+            ModelConsulRegisterRequest,
+        ),
+        ({"operation": "deregister_service", "service_id": "api-1"}, ModelConsulDeregisterRequest),
+        (
+            {"operation": "update_ttl", "check_id": "c", "status": "critical"},
+            ModelConsulTTLUpdateRequest,
+        ),
+        ({"operation": "healthy_instances", "service": "api"}, ModelConsulHealthyInstancesRequest),
+        ({"operation": "catalog_nodes"}, ModelConsulCatalogRequest),
+        ({"operation": "kv_keys", "key": "", "separator": "/"}, ModelConsulKVReadRequest),
+        ({"operation": "kv_put", "key": "a", "value": {"x": 1}, "cas": 0}, ModelConsulKVPutRequest),
+        ({"operation": "kv_delete", "key": "a/", "recurse": True}, ModelConsulKVDeleteRequest),
+        ({"operation": "session_create", "ttl_seconds": 10}, ModelConsulSessionCreateRequest),
+        ({"operation": "session_destroy", "session_id": "s"}, ModelConsulSessionRequest),
+    ]
+    for data, model in cases:
+        request = parse_consul_request(data)
+        assert type(request) is model
+        assert request.operation == data["operation"]
+        assert request.timeout_seconds == 10.0
+    assert ModelConsulRegisterRequest(registration=registration).registration == registration
+    assert ModelConsulSessionCreateRequest().behavior is EnumConsulSessionBehavior.RELEASE
+    with pytest.raises(ValidationError):
+        parse_consul_request({"operation": "kv_explode", "key": "a"})
+
+
+def test_requests_check_their_keys() -> None:
+    assert ModelConsulKVReadRequest(operation="kv_get_tree", key="").key == ""
+    with pytest.raises(ValidationError, match="key is empty"):
+        ModelConsulKVReadRequest(key="")
+    with pytest.raises(ValidationError, match=r"'\.\.' segment"):
+        ModelConsulKVPutRequest(key="a/../b", value=b"x")
+    assert ModelConsulKVDeleteRequest(key="", recurse=True).recurse
+    with pytest.raises(ValidationError, match="key is empty"):
+        ModelConsulKVDeleteRequest(key="")
+    with pytest.raises(ValidationError):
+        ModelConsulSessionCreateRequest(ttl_seconds=5)  # Consul's minimum TTL is 10 s
+    with pytest.raises(ValidationError):
+        ModelConsulKVPutRequest(key="a", cas=-1)
+
+
+def test_kv_values_keep_their_type_and_bytes_travel_as_base64_in_json() -> None:
+    assert ModelConsulKVPutRequest(key="a", value=b"\xff").value == b"\xff"
+    assert ModelConsulKVPutRequest(key="a", value="text").value == "text"
+    assert ModelConsulKVPutRequest(key="a").value is None
+    entry = ModelConsulKVEntry(key="a", value=b"\xff\x00", create_index=1, modify_index=2)
+    result = ModelConsulKVResult(operation="kv_get", key="a", entry=entry)
+    dumped = result.model_dump_json()
+    assert '"value":"_wA="' in dumped
+    assert ModelConsulKVResult.model_validate_json(dumped).entry == entry

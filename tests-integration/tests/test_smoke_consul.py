@@ -85,3 +85,36 @@ def test_stop_by_pid_frees_port() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as any server would
         sock.bind((LOOPBACK, port))
     service.stop()  # idempotent
+
+
+def test_stop_then_start_again_on_the_same_port() -> None:
+    problem: str | None = None
+    try:
+        binary = find_consul()
+    except ConsulNotFoundError as exc:
+        problem = str(exc)
+    if problem is not None:
+        service_unavailable(SERVICE, problem, INSTALL_HINT)
+    service = start_consul(binary=binary)
+    try:
+        client = consul.Consul(host=service.host, port=service.port)
+        assert client.kv.put("restart/key", "v") is True
+        service.stop()
+        assert not port_accepts(service.port)
+        service.start()
+        assert port_accepts(service.port)
+        assert client.status.leader()
+        _, entry = client.kv.get("restart/key")
+        assert entry is None  # a dev agent starts over: a new, empty cluster
+        client.http.session.close()
+    finally:
+        service.stop()
+
+
+def test_an_external_agent_cannot_be_started_again() -> None:
+    service = ConsulService(
+        addr="http://127.0.0.1:8500", host=LOOPBACK, port=8500, scheme="http", external=True
+    )
+    service.stop()  # a no-op
+    with pytest.raises(RuntimeError, match="only an agent started by the harness"):
+        service.start()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from omnibase_infra.errors import InfraConflictError
+from omnibase_infra.errors import InfraConflictError, InfraValidationError
 from omnibase_infra.nodes.node_consul_adapter_effect import ConsulClient
 
 
@@ -85,4 +85,44 @@ async def test_delete_with_cas_and_recurse(client: ConsulClient, prefix: str) ->
     await client.kv_put(f"{prefix}/t/1", b"1")
     await client.kv_put(f"{prefix}/t/2", b"2")
     await client.kv_delete(f"{prefix}/t/", recurse=True)
+    assert await client.kv_keys(f"{prefix}/") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("/abs", "starts with '/'"),
+        ("a//b", "empty segment"),
+        ("a/../b", "'..' segment"),
+        ("a/./b", "'.' segment"),
+        ("..", "'..' segment"),
+        ("", "empty"),
+        ("a\nb", "control character"),
+    ],
+)
+async def test_keys_an_http_client_would_rewrite_are_refused(
+    client: ConsulClient, key: str, reason: str
+) -> None:
+    # Refused before any request: aiohttp would collapse them into another key.
+    with pytest.raises(InfraValidationError, match=reason) as refused:
+        await client.kv_put(key, b"x")
+    assert refused.value.operation == "kv_put"
+    with pytest.raises(InfraValidationError):
+        await client.kv_get(key)
+    with pytest.raises(InfraValidationError):
+        await client.kv_delete(key)
+
+
+async def test_folder_keys_and_the_root_prefix_are_allowed(
+    client: ConsulClient, prefix: str
+) -> None:
+    await client.kv_put(f"{prefix}/folder/", None)
+    await client.kv_put(f"{prefix}/odd key?#%", b"v")  # quoted in the URL, not rewritten
+    entry = await client.kv_get(f"{prefix}/odd key?#%")
+    assert entry is not None
+    assert entry.key == f"{prefix}/odd key?#%"
+    assert f"{prefix}/folder/" in await client.kv_keys("")
+    with pytest.raises(InfraValidationError):
+        await client.kv_get_tree("/")
+    await client.kv_delete(f"{prefix}/", recurse=True)
     assert await client.kv_keys(f"{prefix}/") == []

@@ -8,8 +8,12 @@ import asyncio
 import pytest
 
 from omnibase_infra.errors import InfraNotFoundError, InfraTimeoutError
-from omnibase_infra.models.consul import EnumConsulSessionBehavior
+from omnibase_infra.lifetime import EnumLeaseState
+from omnibase_infra.models.consul import EnumConsulSessionBehavior, ModelConsulConfig
 from omnibase_infra.nodes.node_consul_adapter_effect import ConsulClient, ConsulLock
+from omnibase_infra.resilience import ModelRetryPolicy
+from omnibase_infra.resilience.breaker import BreakerRegistry
+from omnibase_infra_testing.services.consul import start_consul
 
 
 def _held(lock: ConsulLock) -> bool:
@@ -54,12 +58,14 @@ async def test_blocking_read_returns_on_change(client: ConsulClient, prefix: str
 
 async def test_two_contenders_one_leader_and_handover(client: ConsulClient, prefix: str) -> None:
     key = f"{prefix}/leader"
-    first = ConsulLock(
-        client, key, value="first", session_ttl_seconds=10, renew_interval_seconds=0.1
-    )
+    first = ConsulLock(client, key, value="first", session_ttl_seconds=10, renew_fraction=0.05)
     second = ConsulLock(client, key, value="second", session_ttl_seconds=10, wait_seconds=2)
     await first.acquire(timeout_seconds=5)
     assert _held(first)
+    assert first.lifetime is not None
+    async with asyncio.timeout(5):  # renewed by the shared lifetime manager
+        while first.lifetime.renewals < 2:  # noqa: ASYNC110 (no event to wait on)
+            await asyncio.sleep(0.05)
     contender = asyncio.create_task(second.acquire(timeout_seconds=10))
     await asyncio.sleep(0.2)
     assert not contender.done()
@@ -70,6 +76,8 @@ async def test_two_contenders_one_leader_and_handover(client: ConsulClient, pref
     await asyncio.wait_for(first.lost.wait(), 5)
     assert not _held(first)
     assert isinstance(first.lost_error, InfraNotFoundError)
+    assert first.lifetime is not None
+    assert first.lifetime.state is EnumLeaseState.EXPIRED
     entry = await client.kv_get(key)
     assert entry is not None
     assert (entry.session, entry.json_value()) == (second.session_id, "second")
@@ -90,3 +98,29 @@ async def test_acquire_timeout_destroys_its_session(client: ConsulClient, prefix
         assert waiter.session_id is None
         assert not _held(waiter)
     assert not _held(holder)
+
+
+async def test_a_session_that_cannot_be_renewed_for_a_whole_ttl_is_lost() -> None:
+    agent = start_consul()  # a private agent: this test stops it
+    client = ConsulClient(
+        ModelConsulConfig(host=agent.host, port=agent.port, timeout_seconds=1),
+        retry_policy=ModelRetryPolicy(max_attempts=1),
+        breakers=BreakerRegistry(),
+    )
+    lock = ConsulLock(client, "leader", session_ttl_seconds=10, renew_fraction=0.05)
+    try:
+        await lock.acquire(timeout_seconds=5)
+        assert _held(lock)
+        await asyncio.to_thread(agent.stop)
+        # Transient failures are retried with back-off, never past the TTL: then lost.
+        await asyncio.wait_for(lock.lost.wait(), 20)
+        assert not _held(lock)
+        assert lock.lost_error is not None
+        assert lock.lost_error.retryable
+        assert lock.lifetime is not None
+        assert lock.lifetime.state is EnumLeaseState.EXPIRED
+    finally:
+        if lock.lifetime is not None:
+            await lock.lifetime.stop()
+        await client.close()
+        agent.stop()

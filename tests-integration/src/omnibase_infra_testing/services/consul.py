@@ -87,6 +87,18 @@ class ConsulService:
         if self._process is not None:
             self._process.stop()
 
+    def start(self, *, timeout: float = 60.0) -> None:
+        """Start an agent stopped by :meth:`stop` again on the same ports (fault tests).
+
+        A dev agent keeps its state in memory: the restarted one is a new, empty cluster
+        whose indexes start over (lower than before). ``pid`` keeps the first start's PID.
+        """
+        if self._process is None:
+            msg = "start: only an agent started by the harness can be started again"
+            raise RuntimeError(msg)
+        addr = self.addr
+        self._process.start(lambda: bool(leader(addr)), timeout=timeout)
+
 
 # --- finding the binary --------------------------------------------------------------------
 

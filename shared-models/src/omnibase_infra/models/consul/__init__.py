@@ -7,21 +7,89 @@ contains it.
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 
 __all__ = [
+    "ConsulRequest",
     "EnumConsulCheckKind",
     "EnumConsulCheckStatus",
     "EnumConsulSessionBehavior",
+    "KVValue",
+    "ModelConsulCatalogNodes",
+    "ModelConsulCatalogRequest",
+    "ModelConsulCatalogServices",
     "ModelConsulCheck",
     "ModelConsulConfig",
+    "ModelConsulDeregisterRequest",
+    "ModelConsulDone",
+    "ModelConsulHealthyInstances",
+    "ModelConsulHealthyInstancesRequest",
+    "ModelConsulKVDeleteRequest",
     "ModelConsulKVEntry",
+    "ModelConsulKVPutRequest",
+    "ModelConsulKVReadRequest",
+    "ModelConsulKVResult",
+    "ModelConsulRegisterRequest",
     "ModelConsulServiceInstance",
     "ModelConsulServiceRegistration",
+    "ModelConsulSession",
+    "ModelConsulSessionCreateRequest",
+    "ModelConsulSessionRequest",
+    "ModelConsulTTLUpdateRequest",
+    "parse_consul_request",
+    "validate_consul_key",
 ]
+
+type KVValue = bytes | str | dict[str, Any] | list[Any] | int | float | bool | None
+"""A KV value: bytes are stored as given, ``None`` as a key without a value, the rest as JSON."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The common case, checked in one match: word characters and '-' only, no dot at all.
+_PLAIN_KEY = re.compile(r"[\w\-]+(?:/[\w\-]+)*/?", re.ASCII)
+
+
+def validate_consul_key(key: str, *, prefix: bool = False) -> str:
+    """Return ``key`` if it is a safe KV key, else raise ``ValueError``.
+
+    An HTTP client would collapse ``a/../b``, ``a/./b`` and ``a//b`` (and a leading ``/``)
+    into another key than the one named, so these are refused: no leading ``/``, no empty,
+    ``.`` or ``..`` segment, no control character. A trailing ``/`` is allowed (Consul's
+    folder keys). With ``prefix`` (recursive reads, key listings), ``""`` means every key.
+    """
+    if len(key) <= 512 and _PLAIN_KEY.fullmatch(key):
+        return key
+    if not key:
+        if prefix:
+            return key
+        raise ValueError("key is empty")
+    if len(key) > 512:
+        raise ValueError("key is longer than 512 characters")
+    if key.startswith("/"):
+        raise ValueError("key starts with '/'")
+    if _CONTROL.search(key):
+        raise ValueError("key contains a control character")
+    body = key[:-1] if key.endswith("/") else key
+    for segment in body.split("/"):
+        if segment == "":
+            raise ValueError("key has an empty segment ('//')")
+        if segment in {".", ".."}:
+            raise ValueError(f"key has a {segment!r} segment")
+    return key
+
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
@@ -189,9 +257,16 @@ class ModelConsulServiceInstance(BaseModel):
 
 
 class ModelConsulKVEntry(BaseModel):
-    """A key with its value (raw bytes) and the indexes needed for check-and-set."""
+    """A key with its value (raw bytes; base64 in JSON) and the indexes needed for
+    check-and-set."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
 
     key: str
     value: bytes | None
@@ -217,3 +292,201 @@ class ModelConsulKVEntry(BaseModel):
     def json_value(self) -> Any:
         """The value decoded as JSON (``None`` for a key without a value)."""
         return None if self.value is None else json.loads(self.value)
+
+
+# -- typed requests of ``process()`` -------------------------------------------------------
+
+
+class _Request(ModelInfraRequest):
+    timeout_seconds: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+
+
+class ModelConsulRegisterRequest(_Request):
+    """Register (or replace) a service instance and its checks."""
+
+    operation: Literal["register_service"] = "register_service"
+    registration: ModelConsulServiceRegistration
+
+
+class ModelConsulDeregisterRequest(_Request):
+    """Remove a service instance."""
+
+    operation: Literal["deregister_service"] = "deregister_service"
+    service_id: str = Field(min_length=1)
+
+
+class ModelConsulTTLUpdateRequest(_Request):
+    """Set a TTL check to passing, warning or critical."""
+
+    operation: Literal["update_ttl"] = "update_ttl"
+    check_id: str = Field(min_length=1)
+    status: EnumConsulCheckStatus
+    note: str | None = None
+
+
+class ModelConsulHealthyInstancesRequest(_Request):
+    """Instances of a service whose checks all pass (optionally with ``tag``)."""
+
+    operation: Literal["healthy_instances"] = "healthy_instances"
+    service: str = Field(min_length=1)
+    tag: str | None = None
+
+
+class ModelConsulCatalogRequest(_Request):
+    """Every service (with its tags) or every node (with its address) of the datacenter."""
+
+    operation: Literal["catalog_services", "catalog_nodes"] = "catalog_services"
+
+
+class ModelConsulKVReadRequest(_Request):
+    """``kv_get`` one key, ``kv_get_tree`` every key under a prefix, or ``kv_keys`` their
+    names (up to ``separator``)."""
+
+    operation: Literal["kv_get", "kv_get_tree", "kv_keys"] = "kv_get"
+    key: str
+    separator: str | None = None
+
+    @model_validator(mode="after")
+    def _key(self) -> Self:
+        validate_consul_key(self.key, prefix=self.operation != "kv_get")
+        return self
+
+
+class ModelConsulKVPutRequest(_Request):
+    """Write a key; with ``cas`` only if its ``modify_index`` is ``cas`` (0: create only)."""
+
+    operation: Literal["kv_put"] = "kv_put"
+    key: str
+    value: KVValue = None
+    cas: int | None = Field(default=None, ge=0)
+    flags: int | None = Field(default=None, ge=0)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return validate_consul_key(value)
+
+
+class ModelConsulKVDeleteRequest(_Request):
+    """Delete a key (or every key under it with ``recurse``); with ``cas`` only if its
+    ``modify_index`` is ``cas``."""
+
+    operation: Literal["kv_delete"] = "kv_delete"
+    key: str
+    recurse: bool = False
+    cas: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _key(self) -> Self:
+        validate_consul_key(self.key, prefix=self.recurse)
+        return self
+
+
+class ModelConsulSessionCreateRequest(_Request):
+    """Create a session (Consul accepts a TTL from 10 s to 24 h)."""
+
+    operation: Literal["session_create"] = "session_create"
+    name: str | None = None
+    ttl_seconds: float | None = Field(default=None, ge=10, le=86400)
+    lock_delay_seconds: float = Field(default=15, ge=0)
+    behavior: EnumConsulSessionBehavior = EnumConsulSessionBehavior.RELEASE
+
+
+class ModelConsulSessionRequest(_Request):
+    """Renew or destroy a session."""
+
+    operation: Literal["session_renew", "session_destroy"] = "session_renew"
+    session_id: str = Field(min_length=1)
+
+
+type ConsulRequest = (
+    ModelConsulRegisterRequest
+    | ModelConsulDeregisterRequest
+    | ModelConsulTTLUpdateRequest
+    | ModelConsulHealthyInstancesRequest
+    | ModelConsulCatalogRequest
+    | ModelConsulKVReadRequest
+    | ModelConsulKVPutRequest
+    | ModelConsulKVDeleteRequest
+    | ModelConsulSessionCreateRequest
+    | ModelConsulSessionRequest
+)
+
+
+# -- responses -------------------------------------------------------------------------
+
+
+class ModelConsulDone(BaseModel):
+    """An operation that returns nothing succeeded."""
+
+    model_config = _FROZEN
+
+    operation: str
+
+
+class ModelConsulHealthyInstances(BaseModel):
+    """The passing instances of a service."""
+
+    model_config = _FROZEN
+
+    service: str
+    instances: tuple[ModelConsulServiceInstance, ...] = ()
+
+
+class ModelConsulCatalogServices(BaseModel):
+    """Service names with the union of their tags."""
+
+    model_config = _FROZEN
+
+    services: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class ModelConsulCatalogNodes(BaseModel):
+    """Node names with their addresses."""
+
+    model_config = _FROZEN
+
+    nodes: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelConsulKVResult(BaseModel):
+    """What a KV read found: ``entry`` (``kv_get``; ``None`` when there is no such key),
+    ``entries`` (``kv_get_tree``) or ``keys`` (``kv_keys``)."""
+
+    model_config = _FROZEN
+
+    operation: Literal["kv_get", "kv_get_tree", "kv_keys"]
+    key: str
+    entry: ModelConsulKVEntry | None = None
+    entries: tuple[ModelConsulKVEntry, ...] = ()
+    keys: tuple[str, ...] = ()
+
+
+class ModelConsulSession(BaseModel):
+    """A created session."""
+
+    model_config = _FROZEN
+
+    session_id: str
+
+
+_REQUEST_ADAPTER: TypeAdapter[ConsulRequest] = TypeAdapter(
+    Annotated[
+        ModelConsulRegisterRequest
+        | ModelConsulDeregisterRequest
+        | ModelConsulTTLUpdateRequest
+        | ModelConsulHealthyInstancesRequest
+        | ModelConsulCatalogRequest
+        | ModelConsulKVReadRequest
+        | ModelConsulKVPutRequest
+        | ModelConsulKVDeleteRequest
+        | ModelConsulSessionCreateRequest
+        | ModelConsulSessionRequest,
+        Field(discriminator="operation"),
+    ]
+)
+
+
+def parse_consul_request(data: object) -> ConsulRequest:
+    """The typed request for a dict whose ``operation`` names it (pydantic errors otherwise)."""
+    return _REQUEST_ADAPTER.validate_python(data)

@@ -2,10 +2,22 @@
 
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0 import (
     AioConsul,
+    ConsulCatalogWatch,
     ConsulClient,
+    ConsulHealthWatch,
     ConsulKVWatch,
     ConsulLock,
+    ConsulWatch,
     NodeConsulAdapterEffect,
 )
 
-__all__ = ["AioConsul", "ConsulClient", "ConsulKVWatch", "ConsulLock", "NodeConsulAdapterEffect"]
+__all__ = [
+    "AioConsul",
+    "ConsulCatalogWatch",
+    "ConsulClient",
+    "ConsulHealthWatch",
+    "ConsulKVWatch",
+    "ConsulLock",
+    "ConsulWatch",
+    "NodeConsulAdapterEffect",
+]

@@ -12,7 +12,12 @@ from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import (
     AioConsul,
     AioHttpTransport,
 )
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.watch import ConsulKVWatch
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.watch import (
+    ConsulCatalogWatch,
+    ConsulHealthWatch,
+    ConsulKVWatch,
+    ConsulWatch,
+)
 
 CONTRACT_PACKAGE = "omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0"
 CONTRACT_RESOURCE = "contracts/effect_contract.yaml"
@@ -24,9 +29,12 @@ __all__ = [
     "TOKEN_ENV",
     "AioConsul",
     "AioHttpTransport",
+    "ConsulCatalogWatch",
     "ConsulClient",
+    "ConsulHealthWatch",
     "ConsulKVWatch",
     "ConsulLock",
+    "ConsulWatch",
     "KVValue",
     "NodeConsulAdapterEffect",
     "config_from_env",

@@ -4,27 +4,45 @@
 2. through the agent's circuit breaker (one per agent; only transient failures count);
 3. retried with the shared policy only when repeating it is safe (reads, registrations,
    TTL updates, unconditional writes; never a check-and-set);
-4. failing with the taxonomy's error carrying the caller's correlation id.
+4. failing with the taxonomy's error carrying the caller's correlation id;
+5. traced and measured by the shared ``OperationTelemetry``: a CLIENT span
+   ``consul.<operation>`` (a child of the caller's trace when the node's ``process()`` was
+   given one), the histogram ``omnibase.consul.operation.duration`` and the counters
+   ``omnibase.consul.operations`` / ``omnibase.consul.retries``; attributes name the
+   operation and the agent, never a key's value or the token. With ``record_sink`` a
+   ``ModelOperationRecord`` per operation too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 from consul.base import CB  # type: ignore[import-untyped]
+from opentelemetry import metrics, trace
 
-from omnibase_infra.errors import InfraConflictError, InfraTimeoutError
+from omnibase_infra.errors import (
+    InfraConflictError,
+    InfraError,
+    InfraTimeoutError,
+    InfraValidationError,
+)
+from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.models.consul import (
     EnumConsulCheckStatus,
     EnumConsulSessionBehavior,
+    KVValue,
     ModelConsulConfig,
     ModelConsulKVEntry,
     ModelConsulServiceInstance,
     ModelConsulServiceRegistration,
+    validate_consul_key,
 )
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import (
     TRANSPORT,
@@ -32,12 +50,53 @@ from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import (
     CallContext,
     current_call,
 )
+from omnibase_infra.observability.telemetry import (
+    AttributeValue,
+    OperationRecordEmitter,
+    OperationTelemetry,
+    RecordSink,
+    split_target,
+)
 from omnibase_infra.resilience import ModelRetryPolicy, run_with_retry
 from omnibase_infra.resilience.breaker import BreakerRegistry, CircuitBreaker
 
-__all__ = ["ConsulClient", "KVValue"]
+__all__ = ["ConsulClient", "KVValue", "consul_telemetry", "request_correlation"]
 
-type KVValue = bytes | str | dict[str, Any] | list[Any] | int | float | bool | None
+logger = logging.getLogger("omnibase_infra.nodes.node_consul_adapter_effect")
+
+# Spans and records of calls made without a correlation id carry the nil UUID.
+_NO_CORRELATION = ModelCorrelationContext(correlation_id=UUID(int=0))
+_CONTEXT_CACHE_SIZE = 1024
+
+# The full correlation (trace ids) of the request the node's process() is running: the
+# client's methods take only its id, the span is made a child of the caller's trace.
+request_correlation: contextvars.ContextVar[ModelCorrelationContext | None] = (
+    contextvars.ContextVar("consul_request_correlation", default=None)
+)
+
+
+def consul_telemetry(
+    target: str,
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> OperationTelemetry:
+    """Spans ``consul.<operation>`` and metrics ``omnibase.consul.*`` of one agent."""
+    address, port = split_target(target)
+    base: dict[str, AttributeValue] = {"rpc.system": "consul", "server.address": address}
+    if port is not None:
+        base["server.port"] = port
+    return OperationTelemetry(
+        scope=logger.name,
+        span_prefix="consul",
+        duration_metric="omnibase.consul.operation.duration",
+        counter_prefix="omnibase.consul",
+        operation_attributes=("consul.operation",),
+        span_attributes=base,
+        metric_attributes={"rpc.system": "consul"},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
 
 
 def encode_value(value: KVValue) -> bytes | None:
@@ -56,16 +115,66 @@ class ConsulClient:
         *,
         retry_policy: ModelRetryPolicy | None = None,
         breakers: BreakerRegistry | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        record_sink: RecordSink | None = None,
     ) -> None:
         self.config = config
         self._api = AioConsul(config)
         self._retry = retry_policy if retry_policy is not None else ModelRetryPolicy()
         registry = breakers if breakers is not None else BreakerRegistry()
         self.breaker: CircuitBreaker = registry.get(TRANSPORT, config.target)
+        self._telemetry = consul_telemetry(
+            config.target, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        self._contexts: dict[UUID, ModelCorrelationContext] = {}
+        self._records = (
+            OperationRecordEmitter(record_sink, transport=TRANSPORT, logger=logger)
+            if record_sink is not None
+            else None
+        )
 
     async def close(self) -> None:
         """Close the HTTP connections (the client reopens them if used again)."""
         await self._api.http.close()
+
+    def _key(
+        self, key: str, operation: str, correlation_id: UUID | None, *, prefix: bool = False
+    ) -> str:
+        """``key`` if it is safe (see ``validate_consul_key``), else ``InfraValidationError``:
+        an HTTP client would collapse ``a/../b`` or ``a//b`` into another key."""
+        try:
+            return validate_consul_key(key, prefix=prefix)
+        except ValueError as exc:
+            raise InfraValidationError(
+                f"invalid consul key: {exc}",
+                transport=TRANSPORT,
+                operation=operation,
+                target=self.config.target,
+                correlation_id=correlation_id,
+            ) from None
+
+    async def _blocking[T](
+        self,
+        operation: str,
+        send: Callable[[str], Awaitable[tuple[str, T]]],
+        *,
+        wait_seconds: float,
+        correlation_id: UUID | None,
+        allow_404: bool = False,
+    ) -> tuple[int, T]:
+        """One blocking query: ``send(wait)`` carries the caller's index; its deadline is
+        ``wait + wait/16`` (Consul's jitter) plus the configured timeout."""
+        wait = f"{max(1, round(wait_seconds))}s"
+        index, result = await self._call(
+            operation,
+            lambda: send(wait),
+            idempotent=True,
+            correlation_id=correlation_id,
+            timeout_seconds=wait_seconds * 17 / 16 + self.config.timeout_seconds,
+            allow_404=allow_404,
+        )
+        return int(index), result
 
     async def _call[T](
         self,
@@ -79,27 +188,85 @@ class ConsulClient:
     ) -> T:
         timeout = timeout_seconds if timeout_seconds is not None else self.config.timeout_seconds
         token = current_call.set(CallContext(operation, correlation_id, allow_404))
+        attempts = 0
 
         async def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
             async with self.breaker.guard(operation=operation, correlation_id=correlation_id):
                 return await send()
 
+        correlation = request_correlation.get()
+        if correlation is None or correlation.correlation_id != correlation_id:
+            correlation = self._correlation(correlation_id)
+        started = time.perf_counter()
+        span = self._telemetry.start(operation, correlation)
+        error: InfraError | None = None
+        cancelled = False
         try:
             async with asyncio.timeout(timeout):
                 if idempotent:
                     return await run_with_retry(self._retry, attempt, operation=operation)
                 return await attempt()
         except TimeoutError as exc:
-            raise InfraTimeoutError(
+            error = InfraTimeoutError(
                 f"consul {operation} did not finish within {timeout:g}s",
                 transport=TRANSPORT,
                 operation=operation,
                 target=self.config.target,
                 correlation_id=correlation_id,
                 timeout_seconds=timeout,
-            ) from exc
+            )
+            raise error from exc
+        except InfraError as exc:
+            error = exc
+            raise
+        except asyncio.CancelledError:
+            cancelled = True  # a watch going away: no outcome to count
+            span.end()
+            raise
         finally:
             current_call.reset(token)
+            if not cancelled:
+                self._finish(
+                    operation, correlation, span, started, attempts=max(attempts, 1), error=error
+                )
+
+    def _correlation(self, correlation_id: UUID | None) -> ModelCorrelationContext:
+        """A context without a caller trace (a root span) for a bare correlation id: built
+        once per id (a blocking-read loop reuses one), the nil UUID when there is none."""
+        if correlation_id is None:
+            return _NO_CORRELATION
+        context = self._contexts.get(correlation_id)
+        if context is None:
+            if len(self._contexts) >= _CONTEXT_CACHE_SIZE:
+                self._contexts.clear()
+            context = self._contexts[correlation_id] = ModelCorrelationContext(
+                correlation_id=correlation_id
+            )
+        return context
+
+    def _finish(
+        self,
+        operation: str,
+        correlation: ModelCorrelationContext,
+        span: trace.Span,
+        started: float,
+        *,
+        attempts: int,
+        error: InfraError | None,
+    ) -> None:
+        duration = time.perf_counter() - started
+        self._telemetry.finish(span, operation, duration, attempts=attempts, error=error)
+        if self._records is not None:
+            self._records.emit(
+                operation=operation,
+                correlation=correlation,
+                duration_seconds=duration,
+                error=error,
+                target=self.config.target,
+                attributes={"consul.operation": operation},
+            )
 
     # -- services ---------------------------------------------------------------------
 
@@ -280,6 +447,7 @@ class ConsulClient:
         timeout_seconds: float | None = None,
     ) -> bool:
         """Try to take the lock on ``key`` for ``session_id``; ``False`` if another holds it."""
+        key = self._key(key, "kv_acquire", correlation_id)
         data = encode_value(value)
         acquired: bool = await self._call(
             "kv_acquire",
@@ -299,6 +467,7 @@ class ConsulClient:
         timeout_seconds: float | None = None,
     ) -> bool:
         """Release ``session_id``'s lock on ``key``; ``False`` if it did not hold it."""
+        key = self._key(key, "kv_release", correlation_id)
         released: bool = await self._call(
             "kv_release",
             lambda: self._api.kv.put(key, None, release=session_id),
@@ -319,17 +488,53 @@ class ConsulClient:
         """A blocking read: returns when ``key`` changes after ``index`` or ``wait_seconds``
         pass, with the new index. The deadline is ``wait + wait/16`` (Consul's jitter) plus
         the configured timeout."""
-        wait = f"{max(1, round(wait_seconds))}s"
-        new_index, item = await self._call(
+        key = self._key(key, "kv_wait", correlation_id)
+        new_index, item = await self._blocking(
             "kv_wait",
-            lambda: self._api.kv.get(key, index=index, wait=wait),
-            idempotent=True,
+            lambda wait: self._api.kv.get(key, index=index, wait=wait),
+            wait_seconds=wait_seconds,
             correlation_id=correlation_id,
-            timeout_seconds=wait_seconds * 17 / 16 + self.config.timeout_seconds,
             allow_404=True,
         )
-        entry = None if item is None else ModelConsulKVEntry.from_api(item)
-        return int(new_index), entry
+        return new_index, None if item is None else ModelConsulKVEntry.from_api(item)
+
+    async def health_wait(
+        self,
+        service: str,
+        *,
+        index: int,
+        wait_seconds: float,
+        tag: str | None = None,
+        correlation_id: UUID | None = None,
+    ) -> tuple[int, list[ModelConsulServiceInstance]]:
+        """A blocking read of ``/v1/health/service/<service>`` (passing instances only):
+        returns when the service's health changes after ``index`` or ``wait_seconds`` pass."""
+        new_index, entries = await self._blocking(
+            "health_wait",
+            lambda wait: self._api.health.service(
+                service, index=index, wait=wait, passing=True, tag=tag
+            ),
+            wait_seconds=wait_seconds,
+            correlation_id=correlation_id,
+        )
+        return new_index, [ModelConsulServiceInstance.from_health_entry(e) for e in entries]
+
+    async def catalog_wait(
+        self,
+        *,
+        index: int,
+        wait_seconds: float,
+        correlation_id: UUID | None = None,
+    ) -> tuple[int, dict[str, list[str]]]:
+        """A blocking read of ``/v1/catalog/services``: returns when a service is added,
+        removed or its tags change after ``index``, or ``wait_seconds`` pass."""
+        new_index, services = await self._blocking(
+            "catalog_wait",
+            lambda wait: self._api.catalog.services(index=index, wait=wait),
+            wait_seconds=wait_seconds,
+            correlation_id=correlation_id,
+        )
+        return new_index, {name: list(tags or ()) for name, tags in services.items()}
 
     # -- KV ---------------------------------------------------------------------------
 
@@ -341,6 +546,7 @@ class ConsulClient:
         timeout_seconds: float | None = None,
     ) -> ModelConsulKVEntry | None:
         """One key, or ``None`` when it does not exist."""
+        key = self._key(key, "kv_get", correlation_id)
         _, item = await self._call(
             "kv_get",
             lambda: self._api.kv.get(key),
@@ -359,6 +565,7 @@ class ConsulClient:
         timeout_seconds: float | None = None,
     ) -> list[ModelConsulKVEntry]:
         """Every key under ``prefix`` with its value, sorted by key."""
+        prefix = self._key(prefix, "kv_get_tree", correlation_id, prefix=True)
         _, items = await self._call(
             "kv_get_tree",
             lambda: self._api.kv.get(prefix, recurse=True),
@@ -378,6 +585,7 @@ class ConsulClient:
         timeout_seconds: float | None = None,
     ) -> list[str]:
         """The key names under ``prefix`` (up to ``separator`` when given)."""
+        prefix = self._key(prefix, "kv_keys", correlation_id, prefix=True)
         _, keys = await self._call(
             "kv_keys",
             lambda: self._api.kv.get(prefix, keys=True, separator=separator),
@@ -400,16 +608,20 @@ class ConsulClient:
     ) -> None:
         """Write a key. With ``cas`` the write happens only if the key's ``modify_index`` is
         ``cas`` (``0``: only if the key does not exist); otherwise ``InfraConflictError``."""
+        key = self._key(key, "kv_put", correlation_id)
         data = encode_value(value)
-        written = await self._call(
+
+        async def put() -> None:
+            if not await self._api.kv.put(key, data, cas=cas, flags=flags):
+                raise self._conflict(key, cas, "kv_put", correlation_id)
+
+        await self._call(
             "kv_put",
-            lambda: self._api.kv.put(key, data, cas=cas, flags=flags),
+            put,
             idempotent=cas is None,
             correlation_id=correlation_id,
             timeout_seconds=timeout_seconds,
         )
-        if not written:
-            raise self._conflict(key, cas, "kv_put", correlation_id)
 
     async def kv_delete(
         self,
@@ -422,15 +634,19 @@ class ConsulClient:
     ) -> None:
         """Delete a key (or every key under it with ``recurse``). With ``cas`` only if the
         key's ``modify_index`` is ``cas``; otherwise ``InfraConflictError``."""
-        deleted = await self._call(
+        key = self._key(key, "kv_delete", correlation_id, prefix=recurse)
+
+        async def delete() -> None:
+            if not await self._api.kv.delete(key, recurse=recurse or None, cas=cas):
+                raise self._conflict(key, cas, "kv_delete", correlation_id)
+
+        await self._call(
             "kv_delete",
-            lambda: self._api.kv.delete(key, recurse=recurse or None, cas=cas),
+            delete,
             idempotent=cas is None,
             correlation_id=correlation_id,
             timeout_seconds=timeout_seconds,
         )
-        if not deleted:
-            raise self._conflict(key, cas, "kv_delete", correlation_id)
 
     def _conflict(
         self, key: str, cas: int | None, operation: str, cid: UUID | None

@@ -1,23 +1,57 @@
 """``NodeConsulAdapterEffect``: Consul service discovery and KV as an ONEX EFFECT node.
 
 The node owns a :class:`ConsulClient` (one agent, one breaker, an aiohttp transport for
-python-consul) and exposes it as :attr:`client`. Typed dispatch through ``process()`` is not
-built yet (see the package README's Status section).
+python-consul) and exposes it as :attr:`client`. ``process(request)`` runs any request of
+``omnibase_infra.models.consul`` and returns its typed response; core's
+``ModelEffectInput`` (``API_CALL``, the request as ``operation_data``) is accepted too.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Final
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, overload
 
+from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
-from omnibase_core.nodes import NodeEffect
-from pydantic import SecretStr
+from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
+from opentelemetry import metrics, trace
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from omnibase_infra.errors import InfraConfigurationError
-from omnibase_infra.models.consul import ModelConsulConfig
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import ConsulClient
+from omnibase_infra.errors import (
+    InfraConfigurationError,
+    InfraValidationError,
+    summarize_validation_error,
+)
+from omnibase_infra.models.consul import (
+    ConsulRequest,
+    ModelConsulCatalogNodes,
+    ModelConsulCatalogRequest,
+    ModelConsulCatalogServices,
+    ModelConsulConfig,
+    ModelConsulDeregisterRequest,
+    ModelConsulDone,
+    ModelConsulHealthyInstances,
+    ModelConsulHealthyInstancesRequest,
+    ModelConsulKVDeleteRequest,
+    ModelConsulKVPutRequest,
+    ModelConsulKVReadRequest,
+    ModelConsulKVResult,
+    ModelConsulRegisterRequest,
+    ModelConsulSession,
+    ModelConsulSessionCreateRequest,
+    ModelConsulSessionRequest,
+    ModelConsulTTLUpdateRequest,
+    parse_consul_request,
+)
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import (
+    ConsulClient,
+    request_correlation,
+)
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import TRANSPORT
+from omnibase_infra.observability import CORRELATION_ID, extract
+from omnibase_infra.observability.telemetry import RecordSink
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import BreakerRegistry
 
@@ -60,14 +94,189 @@ class NodeConsulAdapterEffect(NodeEffect):
         config: ModelConsulConfig | None = None,
         retry_policy: ModelRetryPolicy | None = None,
         breakers: BreakerRegistry | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        record_sink: RecordSink | None = None,
     ) -> None:
         super().__init__(container if container is not None else ModelONEXContainer())
         self.client = ConsulClient(
             config if config is not None else config_from_env(),
             retry_policy=retry_policy,
             breakers=breakers,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            record_sink=record_sink,
         )
 
     async def close(self) -> None:
         """Close the node's HTTP connections."""
         await self.client.close()
+
+    # -- one entry point for every request -------------------------------------------
+
+    async def _register(self, request: ModelConsulRegisterRequest) -> ModelConsulDone:
+        await self.client.register_service(request.registration, **_call(request))
+        return ModelConsulDone(operation=request.operation)
+
+    async def _deregister(self, request: ModelConsulDeregisterRequest) -> ModelConsulDone:
+        await self.client.deregister_service(request.service_id, **_call(request))
+        return ModelConsulDone(operation=request.operation)
+
+    async def _update_ttl(self, request: ModelConsulTTLUpdateRequest) -> ModelConsulDone:
+        await self.client.update_ttl(
+            request.check_id, request.status, note=request.note, **_call(request)
+        )
+        return ModelConsulDone(operation=request.operation)
+
+    async def _healthy(
+        self, request: ModelConsulHealthyInstancesRequest
+    ) -> ModelConsulHealthyInstances:
+        instances = await self.client.healthy_instances(
+            request.service, tag=request.tag, **_call(request)
+        )
+        return ModelConsulHealthyInstances(service=request.service, instances=tuple(instances))
+
+    async def _catalog(
+        self, request: ModelConsulCatalogRequest
+    ) -> ModelConsulCatalogServices | ModelConsulCatalogNodes:
+        if request.operation == "catalog_nodes":
+            return ModelConsulCatalogNodes(nodes=await self.client.catalog_nodes(**_call(request)))
+        return ModelConsulCatalogServices(
+            services=await self.client.catalog_services(**_call(request))
+        )
+
+    async def _kv_read(self, request: ModelConsulKVReadRequest) -> ModelConsulKVResult:
+        key, op = request.key, request.operation
+        if op == "kv_get_tree":
+            entries = await self.client.kv_get_tree(key, **_call(request))
+            return ModelConsulKVResult(operation=op, key=key, entries=tuple(entries))
+        if op == "kv_keys":
+            keys = await self.client.kv_keys(key, separator=request.separator, **_call(request))
+            return ModelConsulKVResult(operation=op, key=key, keys=tuple(keys))
+        entry = await self.client.kv_get(key, **_call(request))
+        return ModelConsulKVResult(operation=op, key=key, entry=entry)
+
+    async def _kv_put(self, request: ModelConsulKVPutRequest) -> ModelConsulDone:
+        await self.client.kv_put(
+            request.key, request.value, cas=request.cas, flags=request.flags, **_call(request)
+        )
+        return ModelConsulDone(operation=request.operation)
+
+    async def _kv_delete(self, request: ModelConsulKVDeleteRequest) -> ModelConsulDone:
+        await self.client.kv_delete(
+            request.key, recurse=request.recurse, cas=request.cas, **_call(request)
+        )
+        return ModelConsulDone(operation=request.operation)
+
+    async def _session_create(self, request: ModelConsulSessionCreateRequest) -> ModelConsulSession:
+        session_id = await self.client.session_create(
+            name=request.name,
+            ttl_seconds=request.ttl_seconds,
+            lock_delay_seconds=request.lock_delay_seconds,
+            behavior=request.behavior,
+            **_call(request),
+        )
+        return ModelConsulSession(session_id=session_id)
+
+    async def _session(self, request: ModelConsulSessionRequest) -> ModelConsulDone:
+        if request.operation == "session_destroy":
+            await self.client.session_destroy(request.session_id, **_call(request))
+        else:
+            await self.client.session_renew(request.session_id, **_call(request))
+        return ModelConsulDone(operation=request.operation)
+
+    @overload
+    async def process(self, input_data: ModelEffectInput) -> ModelEffectOutput: ...
+    @overload
+    async def process(self, input_data: ModelConsulRegisterRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(self, input_data: ModelConsulDeregisterRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(self, input_data: ModelConsulTTLUpdateRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(
+        self, input_data: ModelConsulHealthyInstancesRequest
+    ) -> ModelConsulHealthyInstances: ...
+    @overload
+    async def process(
+        self, input_data: ModelConsulCatalogRequest
+    ) -> ModelConsulCatalogServices | ModelConsulCatalogNodes: ...
+    @overload
+    async def process(self, input_data: ModelConsulKVReadRequest) -> ModelConsulKVResult: ...
+    @overload
+    async def process(self, input_data: ModelConsulKVPutRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(self, input_data: ModelConsulKVDeleteRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(self, input_data: ModelConsulSessionCreateRequest) -> ModelConsulSession: ...
+    @overload
+    async def process(self, input_data: ModelConsulSessionRequest) -> ModelConsulDone: ...
+    @overload
+    async def process(self, input_data: ConsulRequest) -> BaseModel: ...
+    async def process(self, input_data: ModelEffectInput | ConsulRequest) -> BaseModel:
+        """Run a typed request, or core's envelope (``API_CALL``, the request as
+        ``operation_data``; the result is the response as JSON, KV values in base64)."""
+        if isinstance(input_data, ModelEffectInput):
+            return await self._process_effect_input(input_data)
+        handlers: dict[type[BaseModel], Callable[[Any], Awaitable[BaseModel]]] = {
+            ModelConsulRegisterRequest: self._register,
+            ModelConsulDeregisterRequest: self._deregister,
+            ModelConsulTTLUpdateRequest: self._update_ttl,
+            ModelConsulHealthyInstancesRequest: self._healthy,
+            ModelConsulCatalogRequest: self._catalog,
+            ModelConsulKVReadRequest: self._kv_read,
+            ModelConsulKVPutRequest: self._kv_put,
+            ModelConsulKVDeleteRequest: self._kv_delete,
+            ModelConsulSessionCreateRequest: self._session_create,
+            ModelConsulSessionRequest: self._session,
+        }
+        handler = handlers.get(type(input_data))
+        if handler is None:
+            raise InfraValidationError(
+                f"unsupported request type {type(input_data).__name__}",
+                transport=TRANSPORT,
+                operation="process",
+                target=self.client.config.target,
+            )
+        token = request_correlation.set(input_data.correlation)  # spans join its trace
+        try:
+            return await handler(input_data)
+        finally:
+            request_correlation.reset(token)
+
+    async def _process_effect_input(self, input_data: ModelEffectInput) -> ModelEffectOutput:
+        metadata = {k: v for k, v in input_data.metadata.items() if isinstance(v, str)}
+        metadata.setdefault(CORRELATION_ID, str(input_data.operation_id))
+        correlation = extract(metadata).correlation
+        data = {
+            "correlation": correlation,
+            "timeout_seconds": input_data.timeout_ms / 1000,
+            **input_data.operation_data,
+        }
+        try:
+            request = parse_consul_request(data)
+        except ValidationError as exc:
+            raise InfraValidationError(
+                f"invalid request: {summarize_validation_error(exc, root='request')}",
+                transport=TRANSPORT,
+                operation=str(data.get("operation", "process")),
+                target=self.client.config.target,
+                correlation_id=correlation.correlation_id,
+            ) from None
+        started = time.perf_counter()
+        response = await self.process(request)
+        return ModelEffectOutput(
+            result=response.model_dump(mode="json"),
+            operation_id=input_data.operation_id,
+            effect_type=EnumEffectType.API_CALL,
+            transaction_state=EnumTransactionState.COMMITTED,
+            processing_time_ms=(time.perf_counter() - started) * 1000,
+            metadata={"operation": request.operation, "target": self.client.config.target},
+        )
+
+
+def _call(request: ConsulRequest) -> dict[str, Any]:
+    return {
+        "correlation_id": request.correlation_id,
+        "timeout_seconds": request.timeout_seconds,
+    }

@@ -1,18 +1,18 @@
 """``ConsulLock``: a distributed lock / leader election on one key, held by a session that
-is renewed in the background. Losing the session is reported (``lost``, ``lost_error``),
-never ignored: a holder must stop acting as leader once ``lost`` is set."""
+is renewed in the background by the shared ``LifetimeManager`` (``omnibase_infra.lifetime``).
+Losing the session is reported (``lost``, ``lost_error``), never ignored: a holder must stop
+acting as leader once ``lost`` is set."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from omnibase_infra.errors import InfraError, InfraTimeoutError
+from omnibase_infra.errors import InfraError, InfraNotFoundError, InfraTimeoutError
+from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
 from omnibase_infra.models.consul import EnumConsulSessionBehavior
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import ConsulClient, KVValue
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import TRANSPORT
@@ -24,8 +24,14 @@ logger = logging.getLogger("omnibase_infra.nodes.node_consul_adapter_effect")
 
 class ConsulLock:
     """Acquire with :meth:`acquire` (waiting on blocking queries, not polling), hold while
-    the session is renewed every ``renew_interval_seconds`` (default a third of the TTL),
-    release with :meth:`release`; or ``async with lock:``."""
+    the session is renewed at ``renew_fraction`` of its TTL (default a third, jittered; a
+    transient failure is retried with back-off until the TTL has passed), release with
+    :meth:`release`; or ``async with lock:``.
+
+    The session is lost when a renewal is refused (404: it was destroyed or expired) or
+    when none succeeded for a whole TTL: ``lost`` is set, ``lost_error`` names why and a
+    warning is logged. A Consul session cannot be re-obtained (the lock went with it), so
+    the lifetime manager's login step is where the loss is reported."""
 
     def __init__(
         self,
@@ -36,7 +42,7 @@ class ConsulLock:
         session_ttl_seconds: float = 15,
         lock_delay_seconds: float = 0,
         behavior: EnumConsulSessionBehavior = EnumConsulSessionBehavior.RELEASE,
-        renew_interval_seconds: float | None = None,
+        renew_fraction: float = 1 / 3,
         wait_seconds: float = 10,
         correlation_id: UUID | None = None,
     ) -> None:
@@ -46,17 +52,22 @@ class ConsulLock:
         self._ttl = session_ttl_seconds
         self._lock_delay = lock_delay_seconds
         self._behavior = behavior
-        self._renew_every = renew_interval_seconds or session_ttl_seconds / 3
+        self._renew_fraction = renew_fraction
         self._wait = wait_seconds
         self._cid = correlation_id
         self.session_id: str | None = None
         self.lost = asyncio.Event()
         self.lost_error: InfraError | None = None
-        self._renewal: asyncio.Task[None] | None = None
+        self._lifetime: LifetimeManager | None = None
 
     @property
     def held(self) -> bool:
-        return self._renewal is not None and not self.lost.is_set()
+        return self._lifetime is not None and not self.lost.is_set()
+
+    @property
+    def lifetime(self) -> LifetimeManager | None:
+        """The manager renewing the session while the lock is held."""
+        return self._lifetime
 
     async def acquire(self, *, timeout_seconds: float | None = None) -> None:
         """Wait until the lock is ours (``InfraTimeoutError`` after ``timeout_seconds``)."""
@@ -93,33 +104,49 @@ class ConsulLock:
                     timeout_seconds=timeout_seconds or 0.0,
                 ) from exc
             raise
-        self._renewal = asyncio.create_task(self._renew(self.session_id))
+        self._lifetime = self._manager(self.session_id)
+        self._lifetime.start(LeaseGrant(self._ttl, renewable=True))
 
-    async def _renew(self, session_id: str) -> None:
-        last_ok = time.monotonic()
-        while True:
-            await asyncio.sleep(self._renew_every)
-            try:
-                await self._client.session_renew(session_id, correlation_id=self._cid)
-                last_ok = time.monotonic()
-            except InfraError as exc:
-                # A transient failure is survivable until the TTL has passed without renewal.
-                if exc.retryable and time.monotonic() - last_ok < self._ttl:
-                    continue
-                self.lost_error = exc
-                self.lost.set()
-                logger.warning(
-                    "consul lock %s lost: %s", self.key, exc, extra={"correlation_id": self._cid}
-                )
-                return
+    def _manager(self, session_id: str) -> LifetimeManager:
+        async def renew() -> LeaseGrant:
+            await self._client.session_renew(session_id, correlation_id=self._cid)
+            return LeaseGrant(self._ttl, renewable=True)
+
+        async def lost() -> LeaseGrant:
+            # Renewal failed for good (or for a whole TTL): the session and the lock are gone.
+            manager = self._lifetime
+            cause = manager.last_error if manager is not None else None
+            self.lost_error = cause if isinstance(cause, InfraError) else None
+            self.lost.set()
+            logger.warning(
+                "consul lock %s lost: %s",
+                self.key,
+                type(cause).__name__,
+                extra={"correlation_id": self._cid},
+            )
+            # Not transient: the manager stops (EXPIRED) instead of retrying this step.
+            raise InfraNotFoundError(
+                f"session of lock {self.key!r} lost",
+                transport=TRANSPORT,
+                operation="session_renew",
+                target=self._client.config.target,
+                correlation_id=self._cid,
+            ) from cause
+
+        return LifetimeManager(
+            renew,
+            lost,
+            name=f"consul lock {self.key}",
+            renew_fraction=self._renew_fraction,
+            backoff_base_seconds=min(0.5, self._ttl / 20),
+            backoff_max_seconds=self._ttl / 3,
+        )
 
     async def release(self) -> None:
         """Stop renewing, release the key and destroy the session."""
-        if self._renewal is not None:
-            self._renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewal
-            self._renewal = None
+        if self._lifetime is not None:
+            await self._lifetime.stop()
+            self._lifetime = None
         if self.session_id is not None and not self.lost.is_set():
             await self._client.kv_release(self.key, self.session_id, correlation_id=self._cid)
         await self._destroy_session()

@@ -21,7 +21,6 @@ from uuid import UUID
 
 import aiohttp
 from consul import base  # type: ignore[import-untyped]  # python-consul ships no types
-from pydantic import SecretStr
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
@@ -35,6 +34,7 @@ from omnibase_infra.errors import (
     InfraUnavailableError,
 )
 from omnibase_infra.models.consul import ModelConsulConfig
+from omnibase_infra.redaction import register_secret
 
 __all__ = ["AioConsul", "AioHttpTransport", "CallContext", "call_context", "current_call"]
 
@@ -111,7 +111,12 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     def __init__(self, config: ModelConsulConfig) -> None:
         super().__init__(config.host, config.port, config.scheme, verify=config.verify_tls)
         self._target = config.target
-        self._token: SecretStr | None = config.token
+        # Built once (not on every request); the token is masked by the redaction registry.
+        self._headers: dict[str, str] = {}
+        if config.token is not None:
+            token = config.token.get_secret_value()
+            register_secret(token)
+            self._headers["X-Consul-Token"] = token
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -130,12 +135,11 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
         data: str | bytes | None = None,
     ) -> Any:
         """Send one request and hand the response to python-consul's ``callback``."""
-        headers = {}
-        if self._token is not None:
-            headers["X-Consul-Token"] = self._token.get_secret_value()
-        url = self.uri(path, _without_token(params))
+        url = self.uri(path, _without_token(params) if params else None)
         try:
-            async with self._client().request(method, url, data=data, headers=headers) as resp:
+            async with self._client().request(
+                method, url, data=data, headers=self._headers
+            ) as resp:
                 body = await resp.text(encoding="utf-8")
                 status, resp_headers = resp.status, resp.headers
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
