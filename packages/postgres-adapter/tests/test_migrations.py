@@ -174,6 +174,21 @@ async def test_migrations_from_package_data(
     assert done.table == "app_meta.history"
 
 
+async def test_unqualified_names_land_in_schema_name(fresh_db: str, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "m", {"001_items.sql": FIRST})
+    request = ModelPostgresMigrateRequest(
+        source=ModelPostgresMigrationSource(directory=str(folder)), schema_name="svc_a"
+    )
+    async with _node(fresh_db) as node:
+        await node.process(request)
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('svc_a.items')::text") == "svc_a.items"
+        assert await conn.fetchval("SELECT to_regclass('public.items')") is None
+    finally:
+        await conn.close()
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

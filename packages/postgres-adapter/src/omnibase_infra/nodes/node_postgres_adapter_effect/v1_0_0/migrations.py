@@ -186,7 +186,7 @@ async def _apply_locked(
     done: list[ModelPostgresMigrationRecord] = []
     if not req.dry_run:
         for migration in pending:
-            done.append(await _apply_one(conn, migration, table))
+            done.append(await _apply_one(conn, migration, table, req.schema_name))
     current = done[-1].version if done else highest
     return {
         "table": f"{req.schema_name}.{req.table}",
@@ -199,11 +199,14 @@ async def _apply_locked(
 
 
 async def _apply_one(
-    conn: PgConnection, migration: Migration, table: str
+    conn: PgConnection, migration: Migration, table: str, schema_name: str
 ) -> ModelPostgresMigrationRecord:
     tx = conn.transaction()
     await tx.start()
     try:
+        # Unqualified names in the file land in schema_name (as with Flyway's default
+        # schema); SET LOCAL ends with the transaction, so the pooled session is untouched.
+        await conn.execute(f"SET LOCAL search_path TO {quote_identifier(schema_name)}, public")
         started = time.perf_counter()
         try:
             await conn.execute(migration.sql)
