@@ -18,6 +18,7 @@ from omnibase_infra.models.keycloak import EnumKeycloakOperation, ModelKeycloakT
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.nodes.node_keycloak_adapter_effect import NodeKeycloakAdapterEffect
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
+    AUDIENCE_ENV,
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
     CONTRACT_PACKAGE,
@@ -58,8 +59,10 @@ async def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(ISSUER_ENV, "https://kc.internal:8443/realms/ops/")
     monkeypatch.setenv(CLIENT_ID_ENV, "svc")
     monkeypatch.setenv(CLIENT_SECRET_ENV, "env-secret-value")
+    monkeypatch.setenv(AUDIENCE_ENV, "account, billing,")
     node = NodeKeycloakAdapterEffect()
     assert node.config.issuer == "https://kc.internal:8443/realms/ops"
+    assert node.config.audience == ("account", "billing")
     assert node.config.target == "kc.internal:8443"
     assert repr(node) == (
         "NodeKeycloakAdapterEffect(issuer='https://kc.internal:8443/realms/ops', client_id='svc')"

@@ -92,11 +92,18 @@ from omnibase_infra.resilience.breaker import (
     ModelCircuitBreakerConfig,
 )
 
-__all__ = ["CLIENT_ID_ENV", "CLIENT_SECRET_ENV", "ISSUER_ENV", "NodeKeycloakAdapterEffect"]
+__all__ = [
+    "AUDIENCE_ENV",
+    "CLIENT_ID_ENV",
+    "CLIENT_SECRET_ENV",
+    "ISSUER_ENV",
+    "NodeKeycloakAdapterEffect",
+]
 
 ISSUER_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_ISSUER"
 CLIENT_ID_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID"
 CLIENT_SECRET_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET"  # noqa: S105 - a name
+AUDIENCE_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_AUDIENCE"  # comma-separated
 
 logger = logging.getLogger("omnibase_infra.nodes.node_keycloak_adapter_effect")
 
@@ -110,6 +117,7 @@ def _env_config() -> ModelKeycloakConfig | None:
         issuer=issuer,
         client_id=os.environ.get(CLIENT_ID_ENV, "").strip() or "omnibase",
         client_secret=SecretStr(secret) if secret else None,
+        audience=tuple(a.strip() for a in os.environ.get(AUDIENCE_ENV, "").split(",") if a.strip()),
     )
 
 
