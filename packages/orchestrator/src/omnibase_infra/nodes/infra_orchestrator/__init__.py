@@ -1,0 +1,2 @@
+"""infra_orchestrator: declarative infrastructure workflows and the runtime that runs them
+(versions below)."""

@@ -1,0 +1,347 @@
+"""``onex-infra``: validate, deploy, decommission, status, resume (``--json`` everywhere).
+
+Exit codes: 0 success, 1 the run failed (compensated) or validation found problems,
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from omnibase_infra.errors import InfraError
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
+    ModelRunResult,
+    ModelWorkflowEvent,
+    WorkflowRuntime,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import EnumRunStatus, SqliteWorkflowStore
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
+    BUILTIN_WORKFLOWS,
+    ModelWorkflow,
+    load_builtin_workflow,
+    load_workflow,
+)
+
+__all__ = ["build_parser", "default_store_path", "main"]
+
+STORE_ENV: Final = "ONEX_INFRA_STORE"
+INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
+_STATUS_STYLE: Final = {
+    "completed": "green",
+    "compensated": "yellow",
+    "skipped": "dim",
+    "failed": "red",
+    "compensation_failed": "bold red",
+    "running": "cyan",
+    "compensating": "yellow",
+}
+
+
+def _styled(status: str) -> str:
+    style = _STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def default_store_path() -> Path:
+    """``$ONEX_INFRA_STORE``, else ``$XDG_STATE_HOME/onex-infra/workflows.sqlite3``."""
+    if os.environ.get(STORE_ENV):
+        return Path(os.environ[STORE_ENV])
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "onex-infra" / "workflows.sqlite3"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="onex-infra", description="Run and inspect omnibase_infra workflows."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--store", type=Path, help=f"run store (default ${STORE_ENV} or XDG)")
+
+    def runner(p: argparse.ArgumentParser) -> None:
+        common(p)
+        p.add_argument("--config", type=Path, help="services file: {env: {NAME: value}}")
+        p.add_argument(
+            "--node",
+            action="append",
+            default=[],
+            metavar="NAME=MODULE:ATTR",
+            help="use this factory/class for a node instead of its entry point",
+        )
+
+    validate = sub.add_parser("validate", help="validate a workflow file (or a built-in name)")
+    validate.add_argument("workflow", help=f"a YAML file or one of {sorted(BUILTIN_WORKFLOWS)}")
+    validate.add_argument(
+        "--check-nodes", action="store_true", help="also check nodes/operations are installed"
+    )
+    validate.add_argument("--json", action="store_true")
+    for name in ("deploy", "decommission"):
+        p = sub.add_parser(name, help=f"run the {name} workflow (or --workflow FILE)")
+        runner(p)
+        p.add_argument("--workflow", help="a workflow YAML file instead of the built-in one")
+        p.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+        p.add_argument("--inputs-file", type=Path, help="YAML mapping of inputs")
+        p.add_argument("--run-id", help="the run id (default: a new UUID)")
+    status = sub.add_parser("status", help="a run's state, or the latest runs")
+    common(status)
+    status.add_argument("run_id", nargs="?")
+    resume = sub.add_parser("resume", help="continue a run after a crash")
+    runner(resume)
+    resume.add_argument("run_id")
+    resume.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    return parser
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _UsageError(f"{what} {item!r}: expected NAME=VALUE")
+        result[name] = value
+    return result
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _load_node(spec: str) -> object:
+    module, sep, attr = spec.partition(":")
+    if not sep:
+        raise _UsageError(f"--node {spec!r}: expected MODULE:ATTR")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise _UsageError(f"--node {spec!r}: {exc}") from exc
+
+
+def _workflow(args: argparse.Namespace, registry: NodeRegistry | None = None) -> ModelWorkflow:
+    name = getattr(args, "workflow", None) or args.command
+    if name in BUILTIN_WORKFLOWS:
+        return load_builtin_workflow(name, registry=registry)
+    return load_workflow(name, registry=registry)
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for name, value in os.environ.items():
+        if name.startswith(INPUT_ENV_PREFIX):
+            inputs[name.removeprefix(INPUT_ENV_PREFIX).lower()] = value
+    if getattr(args, "inputs_file", None):
+        try:
+            data = json.loads(json.dumps(_yaml_load(args.inputs_file)))
+        except (OSError, ValueError) as exc:
+            raise _UsageError(f"--inputs-file: {exc}") from exc
+        if not isinstance(data, dict):
+            raise _UsageError("--inputs-file must hold a mapping")
+        inputs.update(data)
+    inputs.update(_pairs(args.input, "--input"))
+    return inputs
+
+
+def _yaml_load(path: Path) -> object:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+class _Progress:
+    """A live table of the steps (or one line per event with --json off and no tty)."""
+
+    def __init__(self, console: Console, order: list[str]) -> None:
+        self.console = console
+        self.rows: dict[str, list[str]] = {sid: [sid, "pending", "", ""] for sid in order}
+        self.live: Live | None = None
+        self.stream = False
+
+    def table(self) -> Table:
+        table = Table(title="workflow steps")
+        for column in ("step", "status", "attempts", "detail"):
+            table.add_column(column)
+        for name, status, attempts, detail in self.rows.values():
+            table.add_row(name, _styled(status), attempts, escape(detail))
+        return table
+
+    def __call__(self, event: ModelWorkflowEvent) -> None:
+        sid = event.step_id
+        if sid is not None and sid in self.rows:
+            status = event.kind.removeprefix("step.")
+            self.rows[sid][1] = status
+            if "attempts" in event.detail:
+                self.rows[sid][2] = str(event.detail["attempts"])
+            error = event.detail.get("error")
+            if isinstance(error, dict):
+                self.rows[sid][3] = str(error.get("message", ""))[:80]
+        elif event.kind.startswith("reducer.transition"):
+            self.console.print(
+                f"[dim]reducer:[/] {event.detail.get('previous_state')} -> "
+                f"[bold]{event.detail.get('state')}[/] ({event.detail.get('trigger')})"
+            )
+        if self.live is not None:
+            self.live.update(self.table())
+        elif self.stream and sid is not None:
+            self.console.print(f"{event.kind:<26} {sid}")
+
+
+def _emit_json(data: object) -> None:
+    """Machine-readable output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _print_result(console: Console, result: ModelRunResult, as_json: bool) -> None:
+    if as_json:
+        _emit_json(result.to_json_dict())
+        return
+    table = Table(title=f"run {result.run_id} ({result.run.workflow_name})")
+    for column in ("step", "status", "attempts", "error"):
+        table.add_column(column)
+    for sid in result.order:
+        rec = result.steps.get(sid)
+        if rec is None:
+            continue
+        message = (rec.error or rec.compensation_error or {}).get("message", "")
+        table.add_row(sid, _styled(rec.status.value), str(rec.attempts), escape(str(message)[:80]))
+    console.print(table)
+    style = "green" if result.status is EnumRunStatus.COMPLETED else "red"
+    console.print(f"status: [{style}]{result.status.value}[/]  reducer: {result.reducer_state}")
+    for note in result.run.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+
+
+async def _execute(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "validate":
+        registry = NodeRegistry() if args.check_nodes else None
+        workflow = _workflow(args, registry)
+        if args.json:
+            _emit_json({"valid": True, "workflow": workflow.name, "steps": workflow.step_ids})
+        else:
+            console.print(f"[green]valid[/]: {workflow.name} ({len(workflow.steps)} steps)")
+            for step in workflow.steps:
+                if step.marker:
+                    console.print(f"  [yellow]{step.id}[/]: {step.marker}")
+        return 0
+    store = SqliteWorkflowStore(args.store or default_store_path())
+    try:
+        if args.command == "status":
+            return await _status(args, store, console)
+        return await _run(args, store, console)
+    finally:
+        await store.close()
+
+
+async def _status(args: argparse.Namespace, store: SqliteWorkflowStore, console: Console) -> int:
+    runtime = WorkflowRuntime(NodeRegistry(entry_points=False), store)
+    if args.run_id:
+        _print_result(console, await runtime.status(args.run_id), args.json)
+        return 0
+    runs = await store.list_runs()
+    if args.json:
+        _emit_json(
+            [
+                {
+                    "run_id": r.run_id,
+                    "workflow": r.workflow_name,
+                    "status": r.status.value,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in runs
+            ]
+        )
+        return 0
+    table = Table(title="workflow runs")
+    for column in ("run", "workflow", "status", "created"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(r.run_id, r.workflow_name, r.status.value, r.created_at.isoformat())
+    console.print(table)
+    return 0
+
+
+async def _run(args: argparse.Namespace, store: SqliteWorkflowStore, console: Console) -> int:
+    nodes = {name: _load_node(spec) for name, spec in _pairs(args.node, "--node").items()}
+    embedded: services.EmbeddedServices | None = None
+    if args.config:
+        services.apply_services_file(args.config)
+    elif not nodes and services.needs_embedded():
+        embedded = await services.start_embedded_services()
+        os.environ.update(embedded.env)
+        if not args.json:
+            console.print("[yellow]no services configured: started the embedded services[/]")
+            for line in embedded.description:
+                console.print(f"  {line}")
+    registry = NodeRegistry(nodes)
+    runtime = WorkflowRuntime(registry, store)
+    try:
+        if args.command == "resume":
+            status = await runtime.status(args.run_id)
+            progress = _Progress(console, status.order)
+            runtime.subscribe(progress)
+            result = await _live(
+                progress, args.json, runtime.resume(args.run_id, secret_inputs=_inputs(args))
+            )
+        else:
+            workflow = _workflow(args)
+            progress = _Progress(console, workflow.step_ids)
+            runtime.subscribe(progress)
+            result = await _live(
+                progress, args.json, runtime.run(workflow, _inputs(args), run_id=args.run_id)
+            )
+    finally:
+        await registry.close()
+        if embedded is not None:
+            await embedded.stop()
+    _print_result(console, result, args.json)
+    return 0 if result.status is EnumRunStatus.COMPLETED else 1
+
+
+async def _live(
+    progress: _Progress, as_json: bool, job: Coroutine[Any, Any, ModelRunResult]
+) -> ModelRunResult:
+    if as_json or not progress.console.is_terminal:
+        progress.stream = not as_json
+        result: ModelRunResult = await job
+        return result
+    with Live(progress.table(), console=progress.console, refresh_per_second=8) as live:
+        progress.live = live
+        return await job
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``onex-infra``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=bool(getattr(args, "json", False)))
+    try:
+        return asyncio.run(_execute(args, console))
+    except _UsageError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+    except InfraError as exc:
+        if getattr(args, "json", False):
+            _emit_json({"error": exc.to_safe_dict()})
+        else:
+            console.print(f"[red]error:[/] {escape(exc.message)}")
+        return 1 if args.command == "validate" else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,834 @@
+"""The workflow runtime: executes an :class:`InfraOrchestrator` plan, durably.
+
+- Independent steps run concurrently (a step starts as soon as its dependencies are done).
+- Each attempt of a step is bounded by the step's ``timeout_ms`` (``InfraTimeoutError``);
+  the step's ``retry`` policy retries transient errors only (``is_transient``).
+- On a failure the runtime stops starting steps, lets running ones finish, then runs the
+  compensations of the completed steps in reverse completion order (saga).
+- Outcomes are fed to the infra_reducer (loaded like every node, by name) in plan order,
+  and the reducer's intents are handled per the workflow's ``reducer.intents`` bindings.
+- Every node call gets the run's correlation id, a child trace context (``traceparent``
+  in the request metadata) and an idempotency key ``<run_id>:<step_id>``.
+- Progress is written to a :class:`~.store.WorkflowStore` before and after every step;
+  :meth:`WorkflowRuntime.resume` continues a crashed run and never calls a completed step
+  again (a step that was running when the process died is called again with the same
+  idempotency key).
+- Workflow, step, reducer and intent events are published on the event bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+from uuid import UUID, uuid4, uuid5
+
+from opentelemetry import metrics, trace
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from omnibase_infra.enums import EnumTransport
+from omnibase_infra.errors import (
+    InfraError,
+    InfraTimeoutError,
+    InfraValidationError,
+    error_to_safe_dict,
+)
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.models.fsm import ModelFSMEvent, ModelFSMIntent, ModelFSMSnapshot
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.bindings import (
+    BindingScope,
+    evaluate_condition,
+    resolve,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.orchestrator import (
+    InfraOrchestrator,
+    ModelWorkflowPlan,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import CallContext, NodeRegistry
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
+    SECRET_MARKER,
+    EnumRunStatus,
+    EnumStepStatus,
+    InMemoryWorkflowStore,
+    ModelRunRecord,
+    ModelStepRecord,
+    WorkflowStore,
+    is_secret_marker,
+    to_storable,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
+    ModelCall,
+    ModelWorkflow,
+    parse_workflow,
+)
+from omnibase_infra.observability import start_trace
+from omnibase_infra.observability.telemetry import OperationTelemetry
+from omnibase_infra.resilience import ModelRetryPolicy, run_with_retry
+
+__all__ = [
+    "EventBus",
+    "ModelRunResult",
+    "ModelWorkflowEvent",
+    "WorkflowRuntime",
+    "workflow_telemetry",
+]
+
+logger = logging.getLogger(__name__)
+
+_NAMESPACE: Final = UUID("0e0b3a57-61a4-5f0e-8f6c-2f2b8f3f6a10")
+_OPERATION: Final = "run_workflow"
+_PLAN_CACHE_SIZE: Final = 64
+_DONE: Final = frozenset({EnumStepStatus.COMPLETED, EnumStepStatus.SKIPPED})
+_TO_COMPENSATE: Final = frozenset(
+    {
+        EnumStepStatus.COMPLETED,
+        EnumStepStatus.COMPENSATING,
+        EnumStepStatus.COMPENSATION_FAILED,
+    }
+)
+
+
+class EventBus(Protocol):
+    """What the runtime needs of an event bus (``InMemoryEventBus`` fits)."""
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: Any = None
+    ) -> None:
+        """Publish one message."""
+        ...
+
+
+class ModelWorkflowEvent(BaseModel):
+    """A workflow, step, reducer or intent event (secrets masked)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    run_id: str
+    workflow: str
+    step_id: str | None = None
+    correlation_id: str
+    traceparent: str | None = None
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelRunResult(BaseModel):
+    """Where a run stands: its record and its steps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: ModelRunRecord
+    steps: dict[str, ModelStepRecord]
+    order: list[str]
+
+    @property
+    def status(self) -> EnumRunStatus:
+        """The run's status."""
+        return self.run.status
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self.run.run_id
+
+    @property
+    def reducer_state(self) -> str | None:
+        """The infra_reducer state the run left the resource in, if any."""
+        snapshot = self.run.reducer_snapshot
+        return None if snapshot is None else str(snapshot.get("state"))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (secrets are already masked in records)."""
+        return {
+            "run_id": self.run.run_id,
+            "workflow": self.run.workflow_name,
+            "status": self.run.status.value,
+            "correlation_id": self.run.correlation_id,
+            "traceparent": self.run.traceparent,
+            "failed_step": self.run.failed_step,
+            "error": self.run.error,
+            "reducer_state": self.reducer_state,
+            "notes": list(self.run.notes),
+            "steps": [
+                self.steps[sid].model_dump(mode="json", exclude={"run_id"})
+                for sid in self.order
+                if sid in self.steps
+            ],
+        }
+
+
+type Listener = Callable[[ModelWorkflowEvent], None]
+
+
+class _Run:
+    """The live state of one run."""
+
+    def __init__(
+        self,
+        record: ModelRunRecord,
+        workflow: ModelWorkflow,
+        plan: ModelWorkflowPlan,
+        inputs: dict[str, Any],
+        steps: dict[str, ModelStepRecord],
+    ) -> None:
+        self.record = record
+        self.workflow = workflow
+        self.plan = plan
+        self.inputs = inputs
+        self.steps = steps
+        self.outputs: dict[str, Any] = {
+            sid: rec.output for sid, rec in steps.items() if rec.status in _TO_COMPENSATE
+        }
+        done = [rec.sequence for rec in steps.values() if rec.sequence is not None]
+        self.sequence = itertools.count(max(done, default=0) + 1)
+        self.root = _root_context(record)
+        self.reducer_lock = asyncio.Lock()
+        self.save_lock = asyncio.Lock()
+
+    @property
+    def run_uuid(self) -> UUID:
+        return uuid5(_NAMESPACE, self.record.run_id)
+
+    def scope(self, intent: Mapping[str, Any] | None = None) -> BindingScope:
+        return BindingScope(
+            inputs=self.inputs,
+            outputs=self.outputs,
+            run={
+                "run_id": self.record.run_id,
+                "correlation_id": self.record.correlation_id,
+                "workflow": self.record.workflow_name,
+            },
+            intent=intent,
+        )
+
+
+def _root_context(record: ModelRunRecord) -> ModelCorrelationContext:
+    correlation_id = UUID(record.correlation_id)
+    if record.traceparent:
+        return ModelCorrelationContext.from_traceparent(
+            record.traceparent, correlation_id=correlation_id
+        )
+    return start_trace(correlation_id)
+
+
+def workflow_telemetry(
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> OperationTelemetry:
+    """Spans ``workflow.step.<node>.<operation>`` (one per step or compensation call,
+    retries included, a child of the run's trace; the node's own spans are its children)
+    and the ``omnibase.workflow.step.*`` metrics. No-ops without an OpenTelemetry SDK."""
+    return OperationTelemetry(
+        scope="omnibase_infra.nodes.infra_orchestrator",
+        span_prefix="workflow.step",
+        duration_metric="omnibase.workflow.step.duration",
+        counter_prefix="omnibase.workflow.step",
+        span_attributes={"omnibase.component": "infra_orchestrator"},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+
+
+def _span_context(root: ModelCorrelationContext, span: trace.Span) -> ModelCorrelationContext:
+    """The context a node call carries: the step span when one is recorded, else a new
+    child span id of the run's root."""
+    recorded = span.get_span_context()
+    if not recorded.is_valid or root.trace_id is None:
+        return root.child()
+    return root.model_copy(
+        update={"span_id": format(recorded.span_id, "016x"), "parent_span_id": root.span_id}
+    )
+
+
+def _live_output(result: object) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="python")
+    return result
+
+
+def _find_secret_markers(value: Any, path: str) -> list[str]:
+    if is_secret_marker(value):
+        return [path]
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _find_secret_markers(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _find_secret_markers(v, f"{path}[{i}]")]
+    return []
+
+
+class WorkflowRuntime:
+    """Executes workflows through the nodes of a :class:`NodeRegistry` (see the module
+    docstring). ``store`` defaults to a non-durable in-memory store; pass a
+    :class:`~.store.SqliteWorkflowStore` for crash safety."""
+
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        store: WorkflowStore | None = None,
+        *,
+        event_bus: EventBus | None = None,
+        topic_prefix: str = "onex.infra.workflow",
+        planner: InfraOrchestrator | None = None,
+        listeners: Sequence[Listener] = (),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        telemetry: OperationTelemetry | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store: WorkflowStore = store if store is not None else InMemoryWorkflowStore()
+        self.event_bus = event_bus
+        self.topic_prefix = topic_prefix
+        self.planner = planner if planner is not None else InfraOrchestrator()
+        self._listeners = list(listeners)
+        self._sleep = sleep
+        self.telemetry = telemetry if telemetry is not None else workflow_telemetry()
+        self._plans: dict[int, tuple[ModelWorkflow, ModelWorkflowPlan, dict[str, Any]]] = {}
+
+    async def _plan(self, workflow: ModelWorkflow) -> tuple[ModelWorkflowPlan, dict[str, Any]]:
+        """The plan and the stored form of ``workflow``; both are pure functions of the
+        (immutable) workflow, so they are kept per workflow object."""
+        cached = self._plans.get(id(workflow))
+        if cached is not None and cached[0] is workflow:
+            return cached[1], cached[2]
+        plan = await self.planner.plan(workflow)
+        dumped = workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[id(workflow)] = (workflow, plan, dumped)
+        return plan, dumped
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every event (synchronously, in order)."""
+        self._listeners.append(listener)
+
+    # -- entry points --------------------------------------------------------------------
+
+    async def run(
+        self,
+        workflow: ModelWorkflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        correlation_id: UUID | None = None,
+        traceparent: str | None = None,
+    ) -> ModelRunResult:
+        """Run ``workflow`` with ``inputs`` to its end (completed, or failed and compensated)."""
+        live, stored, secret = self._bind_inputs(workflow, inputs or {})
+        plan, dumped = await self._plan(workflow)
+        correlation = correlation_id or uuid4()
+        root = (
+            ModelCorrelationContext.from_traceparent(traceparent, correlation_id=correlation)
+            if traceparent
+            else start_trace(correlation)
+        )
+        record = ModelRunRecord(
+            run_id=run_id or str(uuid4()),
+            workflow_name=workflow.name,
+            workflow=dumped,
+            inputs=stored,
+            secret_inputs=secret,
+            correlation_id=str(correlation),
+            traceparent=root.traceparent,
+        )
+        steps = {sid: ModelStepRecord(run_id=record.run_id, step_id=sid) for sid in plan.order}
+        await self.store.save_run(record)
+        for step in steps.values():
+            await self.store.save_step(step)
+        run = _Run(record, workflow, plan, live, steps)
+        await self._emit(run, "workflow.started", inputs=stored, order=plan.order)
+        return await self._drive(run)
+
+    async def resume(
+        self, run_id: str, *, secret_inputs: Mapping[str, Any] | None = None
+    ) -> ModelRunResult:
+        """Continue a run from its last durable state (a finished run is returned as is)."""
+        record = await self.store.get_run(run_id)
+        workflow = parse_workflow(record.workflow, source=f"run {run_id}")
+        plan = await self.planner.plan(workflow)
+        steps = await self.store.get_steps(run_id)
+        for sid in plan.order:
+            steps.setdefault(sid, ModelStepRecord(run_id=run_id, step_id=sid))
+        if record.status.finished:
+            return ModelRunResult(run=record, steps=steps, order=plan.order)
+        given = dict(secret_inputs or {})
+        missing = [name for name in record.secret_inputs if name not in given]
+        if missing:
+            raise InfraValidationError(
+                f"resume of {run_id} needs the secret inputs {missing} again "
+                "(secrets are never stored)",
+                transport=EnumTransport.INTERNAL,
+                operation="resume_workflow",
+                target=run_id,
+                missing_inputs=missing,
+            )
+        live = dict(record.inputs)
+        for name in record.secret_inputs:
+            value = given[name]
+            live[name] = value if isinstance(value, SecretStr) else SecretStr(str(value))
+        run = _Run(record, workflow, plan, live, steps)
+        await self._emit(run, "workflow.resumed", status=record.status.value)
+        return await self._drive(run)
+
+    async def status(self, run_id: str) -> ModelRunResult:
+        """The stored state of a run."""
+        record = await self.store.get_run(run_id)
+        steps = await self.store.get_steps(run_id)
+        order = [s["id"] for s in record.workflow.get("steps", [])]
+        return ModelRunResult(run=record, steps=steps, order=order)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _bind_inputs(
+        self, workflow: ModelWorkflow, given: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        unknown = sorted(set(given) - set(workflow.inputs))
+        missing = sorted(
+            name
+            for name, spec in workflow.inputs.items()
+            if name not in given and spec.required and spec.default is None
+        )
+        if unknown or missing:
+            raise InfraValidationError(
+                f"workflow {workflow.name!r} inputs: unknown {unknown}, missing {missing}",
+                transport=EnumTransport.INTERNAL,
+                operation=_OPERATION,
+                target=workflow.name,
+                unknown_inputs=unknown,
+                missing_inputs=missing,
+            )
+        live: dict[str, Any] = {}
+        stored: dict[str, Any] = {}
+        secret: list[str] = []
+        for name, spec in workflow.inputs.items():
+            value = given.get(name, spec.default)
+            if spec.pattern is not None and value is not None:
+                text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                if re.fullmatch(spec.pattern, text) is None:
+                    raise InfraValidationError(
+                        f"workflow {workflow.name!r} input {name!r} does not match "
+                        f"{spec.pattern!r}",
+                        transport=EnumTransport.INTERNAL,
+                        operation=_OPERATION,
+                        target=workflow.name,
+                    )
+            if spec.secret and value is not None:
+                live[name] = value if isinstance(value, SecretStr) else SecretStr(str(value))
+                stored[name] = dict(SECRET_MARKER)
+                secret.append(name)
+            else:
+                live[name] = value
+                stored[name] = to_storable(value)
+        return live, stored, secret
+
+    # -- driving -------------------------------------------------------------------------
+
+    async def _drive(self, run: _Run) -> ModelRunResult:
+        record = run.record
+        if record.status is EnumRunStatus.RUNNING:
+            await self._feed(run, "start")
+            failure = await self._execute_steps(run)
+            if failure is None:
+                record.status = EnumRunStatus.COMPLETED
+                await self._save_run(run)
+                await self._emit(run, "workflow.completed")
+                return self._result(run)
+            sid, error = failure
+            record.status = EnumRunStatus.COMPENSATING
+            record.failed_step = sid
+            record.error = error
+            await self._save_run(run)
+            await self._emit(run, "workflow.compensating", failed_step=sid, error=error)
+        await self._feed(run, "failure")
+        clean = await self._compensate(run)
+        record.status = EnumRunStatus.FAILED if clean else EnumRunStatus.COMPENSATION_FAILED
+        await self._save_run(run)
+        await self._emit(
+            run, "workflow.failed", status=record.status.value, failed_step=record.failed_step
+        )
+        return self._result(run)
+
+    def _result(self, run: _Run) -> ModelRunResult:
+        # The run is over: its records are not changed again, so no copy is needed.
+        return ModelRunResult(run=run.record, steps=dict(run.steps), order=run.plan.order)
+
+    async def _execute_steps(self, run: _Run) -> tuple[str, dict[str, Any]] | None:
+        order = run.plan.order
+        for sid in order:
+            rec = run.steps[sid]
+            if rec.status is EnumStepStatus.FAILED:  # died between the failure and its record
+                return sid, rec.error or {}
+        done = {sid for sid in order if run.steps[sid].status in _DONE}
+        started: set[str] = set(done)
+        running: dict[asyncio.Task[dict[str, Any] | None], str] = {}
+        failure: tuple[str, dict[str, Any]] | None = None
+        deadline = asyncio.get_running_loop().time() + run.workflow.workflow.timeout_ms / 1000
+        await self._feed_progress(run)
+        while True:
+            if failure is None:
+                for sid in order:
+                    step = run.workflow.step(sid)
+                    if sid not in started and set(step.depends_on) <= done:
+                        started.add(sid)
+                        task = asyncio.create_task(self._run_step(run, sid), name=f"step:{sid}")
+                        running[task] = sid
+            if not running:
+                break
+            remaining = deadline - asyncio.get_running_loop().time()
+            finished, _ = await asyncio.wait(
+                running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not finished:
+                failure = failure or await self._workflow_timeout(run, running)
+                continue
+            for task in finished:
+                sid = running.pop(task)
+                error = task.result()
+                if error is not None:
+                    failure = failure or (sid, error)
+                else:
+                    done.add(sid)
+            await self._feed_progress(run)
+        return failure
+
+    async def _workflow_timeout(
+        self, run: _Run, running: dict[asyncio.Task[dict[str, Any] | None], str]
+    ) -> tuple[str, dict[str, Any]]:
+        timeout = run.workflow.workflow.timeout_ms / 1000
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        first = ""
+        error: dict[str, Any] = {}
+        for sid in list(running.values()):
+            exc = InfraTimeoutError(
+                f"workflow {run.workflow.name!r} ran out of its {timeout:g}s budget "
+                f"in step {sid!r}",
+                transport=EnumTransport.INTERNAL,
+                operation=_OPERATION,
+                timeout_seconds=timeout,
+                target=sid,
+                correlation_id=run.root.correlation_id,
+                retryable=False,
+            )
+            error = error or error_to_safe_dict(exc)
+            first = first or sid
+            rec = run.steps[sid]
+            rec.status = EnumStepStatus.FAILED
+            rec.error = error_to_safe_dict(exc)
+            rec.finished_at = datetime.now(UTC)
+            await self.store.save_step(rec)
+            await self._emit(run, "step.failed", sid, error=rec.error)
+        running.clear()
+        return first, error
+
+    async def _run_step(self, run: _Run, sid: str) -> dict[str, Any] | None:
+        """Run one step; returns its error (safe dict) or None."""
+        step = run.workflow.step(sid)
+        rec = run.steps[sid]
+        where = f"step {sid!r}"
+        try:
+            if step.condition is not None and not evaluate_condition(
+                step.condition, run.scope(), where
+            ):
+                rec.status = EnumStepStatus.SKIPPED
+                rec.finished_at = datetime.now(UTC)
+                run.outputs[sid] = None
+                await self.store.save_step(rec)
+                await self._emit(run, "step.skipped", sid)
+                return None
+            inputs = self._inputs(run, step, sid, step.inputs, where)
+            rec.status = EnumStepStatus.RUNNING
+            rec.started_at = datetime.now(UTC)
+            rec.error = None
+            await self.store.save_step(rec)
+            await self._emit(run, "step.started", sid, node=step.node, operation=step.operation)
+            result, attempts = await self._call(run, step, inputs, f"{run.record.run_id}:{sid}")
+        except Exception as exc:  # every failure of a step is recorded, none escapes
+            rec.status = EnumStepStatus.FAILED
+            rec.error = error_to_safe_dict(exc)
+            rec.finished_at = datetime.now(UTC)
+            rec.attempts += getattr(exc, "_workflow_attempts", 1)
+            await self.store.save_step(rec)
+            await self._emit(run, "step.failed", sid, error=rec.error)
+            return rec.error
+        live = _live_output(result)
+        run.outputs[sid] = live
+        rec.status = EnumStepStatus.COMPLETED
+        rec.output = to_storable(live)
+        rec.attempts += attempts
+        rec.sequence = next(run.sequence)
+        rec.finished_at = datetime.now(UTC)
+        await self.store.save_step(rec)
+        await self._emit(run, "step.completed", sid, attempts=attempts, output=rec.output)
+        return None
+
+    def _inputs(
+        self, run: _Run, step: ModelCall, sid: str, raw: Mapping[str, Any], where: str
+    ) -> dict[str, Any]:
+        inputs = resolve(dict(raw), run.scope(), where)
+        lost = _find_secret_markers(inputs, "inputs")
+        if lost:
+            raise InfraValidationError(
+                f"{where}: {lost} come from secret outputs stored before a restart; "
+                "secrets are never stored, so this step cannot be resumed",
+                transport=EnumTransport.INTERNAL,
+                operation=_OPERATION,
+                target=f"{step.node}.{step.operation}",
+                correlation_id=run.root.correlation_id,
+            )
+        return dict(inputs)
+
+    async def _call(
+        self, run: _Run, call: ModelCall, inputs: Mapping[str, Any], key: str
+    ) -> tuple[Any, int]:
+        """Call ``call.node``.``call.operation`` under its timeout and retry policy."""
+        instance, spec = await self.registry.operation(call.node, call.operation)
+        target = f"{call.node}.{call.operation}"
+        span = self.telemetry.start(target, run.root)
+        context = _span_context(run.root, span)
+        timeout = call.timeout_ms / 1000
+        attempts = 0
+        started = time.perf_counter()
+
+        async def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            call_context = CallContext(context, key, timeout)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await spec.call(instance, inputs, call_context)
+            except TimeoutError as exc:
+                raise InfraTimeoutError(
+                    f"{target} did not finish within {timeout:g}s (attempt {attempts})",
+                    transport=EnumTransport.INTERNAL,
+                    operation=call.operation,
+                    timeout_seconds=timeout,
+                    target=target,
+                    correlation_id=context.correlation_id,
+                ) from exc
+
+        def on_retry(attempt_number: int, error: BaseException, delay: float) -> None:
+            logger.info(
+                "%s attempt %d failed (%s), retrying in %.3fs (correlation_id=%s)",
+                target,
+                attempt_number,
+                type(error).__name__,
+                delay,
+                context.correlation_id,
+            )
+
+        try:
+            if call.retry is None:
+                result = await attempt()
+            else:
+                policy: ModelRetryPolicy = call.retry
+                result = await run_with_retry(
+                    policy, attempt, on_retry=on_retry, sleep=self._sleep, operation=call.operation
+                )
+        except Exception as exc:
+            exc._workflow_attempts = attempts  # type: ignore[attr-defined]
+            error = exc if isinstance(exc, InfraError) else None
+            self.telemetry.finish(
+                span, target, time.perf_counter() - started, attempts=attempts, error=error
+            )
+            raise
+        self.telemetry.finish(span, target, time.perf_counter() - started, attempts=attempts)
+        return result, attempts
+
+    # -- compensation --------------------------------------------------------------------
+
+    async def _compensate(self, run: _Run) -> bool:
+        """Compensate completed steps in reverse completion order; True when all ran."""
+        candidates = sorted(
+            (rec for rec in run.steps.values() if rec.status in _TO_COMPENSATE),
+            key=lambda rec: rec.sequence or 0,
+            reverse=True,
+        )
+        clean = True
+        for rec in candidates:
+            step = run.workflow.step(rec.step_id)
+            if step.compensation is None:
+                continue
+            where = f"compensation of step {rec.step_id!r}"
+            rec.status = EnumStepStatus.COMPENSATING
+            await self.store.save_step(rec)
+            await self._emit(run, "step.compensating", rec.step_id)
+            try:
+                inputs = self._inputs(
+                    run, step.compensation, rec.step_id, step.compensation.inputs, where
+                )
+                await self._call(
+                    run,
+                    step.compensation,
+                    inputs,
+                    f"{run.record.run_id}:{rec.step_id}:compensate",
+                )
+            except Exception as exc:  # a failed compensation must not stop the others
+                clean = False
+                rec.status = EnumStepStatus.COMPENSATION_FAILED
+                rec.compensation_error = error_to_safe_dict(exc)
+                await self.store.save_step(rec)
+                await self._emit(
+                    run, "step.compensation_failed", rec.step_id, error=rec.compensation_error
+                )
+                continue
+            rec.status = EnumStepStatus.COMPENSATED
+            rec.compensation_error = None
+            await self.store.save_step(rec)
+            await self._emit(run, "step.compensated", rec.step_id)
+        return clean
+
+    # -- reducer -------------------------------------------------------------------------
+
+    async def _feed_progress(self, run: _Run) -> None:
+        """Feed completed steps' triggers in plan order (the FSM is sequential even when
+        steps complete out of order)."""
+        if run.workflow.reducer is None:
+            return
+        for sid in run.plan.order:
+            rec = run.steps[sid]
+            if rec.status not in _DONE:
+                return
+            step = run.workflow.step(sid)
+            if rec.status is EnumStepStatus.COMPLETED and step.reducer_trigger:
+                await self._feed(run, sid)
+
+    async def _feed(self, run: _Run, key: str) -> None:
+        binding = run.workflow.reducer
+        if binding is None:
+            return
+        async with run.reducer_lock:
+            if key in run.record.reducer_fed:
+                return
+            if key == "start":
+                trigger, raw = binding.start.trigger, binding.start.data
+            elif key == "failure":
+                if binding.failure is None:
+                    return
+                trigger = binding.failure.trigger
+                raw = {"failed_step": run.record.failed_step, **binding.failure.data}
+                code = (run.record.error or {}).get("code")
+                if isinstance(code, str):
+                    raw.setdefault("error_code", code)
+            else:
+                trigger, raw = str(run.workflow.step(key).reducer_trigger), {}
+            await self._apply(run, key, trigger, raw)
+
+    async def _apply(self, run: _Run, key: str, trigger: str, raw: Mapping[str, Any]) -> None:
+        binding = run.workflow.reducer
+        assert binding is not None  # noqa: S101 - checked by the caller
+        try:
+            reducer: Any = await self.registry.instance(binding.node)
+            resource_id = str(resolve(binding.resource_id, run.scope(), "reducer.resource_id"))
+            data = resolve(dict(raw), run.scope(), f"reducer event {key!r}")
+            if run.record.reducer_snapshot is not None:
+                snapshot = ModelFSMSnapshot.model_validate(run.record.reducer_snapshot)
+            else:
+                snapshot = reducer.initial_snapshot(resource_id)
+            event = ModelFSMEvent(
+                resource_id=resource_id,
+                trigger=trigger,
+                data=data,
+                event_id=uuid5(run.run_uuid, f"reducer:{key}"),
+                correlation_id=run.root.correlation_id,
+            )
+            result = await reducer.apply(snapshot, event)
+        except Exception as exc:  # the reducer tracks state; it never fails the run
+            note = f"reducer rejected {trigger!r} ({key}): {error_to_safe_dict(exc).get('message')}"
+            run.record.notes.append(note)
+            run.record.reducer_fed.append(key)
+            await self._save_run(run)
+            await self._emit(
+                run, "reducer.rejected", trigger=trigger, error=error_to_safe_dict(exc)
+            )
+            return
+        run.record.reducer_snapshot = result.snapshot.model_dump(mode="json")
+        run.record.reducer_fed.append(key)
+        await self._save_run(run)
+        await self._emit(
+            run,
+            "reducer.transition",
+            trigger=trigger,
+            outcome=str(result.outcome),
+            state=result.snapshot.state,
+            previous_state=result.previous_state,
+            intents=[f"{i.target_node}.{i.operation}" for i in result.intents],
+        )
+        for intent in result.intents:
+            await self._handle_intent(run, intent)
+
+    async def _handle_intent(self, run: _Run, intent: ModelFSMIntent) -> None:
+        binding = run.workflow.reducer
+        assert binding is not None  # noqa: S101 - only called with a reducer
+        intent_key = str(intent.intent_id)
+        if intent_key in run.record.intents_done:
+            return
+        name = f"{intent.target_node}.{intent.operation}"
+        handler = binding.intents.get(f"{name}@{intent.state}") or binding.intents.get(name)
+        detail: dict[str, Any] = {"intent": name, "intent_id": intent_key}
+        if handler is None:
+            kind = "intent.unhandled"
+        elif handler.satisfied_by is not None:
+            kind, detail["satisfied_by"] = "intent.satisfied", handler.satisfied_by
+        else:
+            assert handler.call is not None  # noqa: S101 - the model guarantees one
+            kind = "intent.executed"
+            try:
+                scope = run.scope(intent=intent.model_dump(mode="python"))
+                inputs = resolve(dict(handler.call.inputs), scope, f"intent {name}")
+                result, _ = await self._call(run, handler.call, inputs, intent_key)
+                detail["output"] = to_storable(_live_output(result))
+            except Exception as exc:  # recorded; a critical intent's failure is noted
+                kind = "intent.failed"
+                detail["error"] = error_to_safe_dict(exc)
+                run.record.notes.append(
+                    f"{'critical ' if intent.is_critical else ''}intent {name} failed: "
+                    f"{detail['error'].get('message')}"
+                )
+        run.record.intents_done.append(intent_key)
+        await self._save_run(run)
+        await self._emit(run, kind, **detail)
+
+    # -- persistence and events ----------------------------------------------------------
+
+    async def _save_run(self, run: _Run) -> None:
+        async with run.save_lock:
+            run.record.updated_at = datetime.now(UTC)
+            await self.store.save_run(run.record)
+
+    async def _emit(self, run: _Run, kind: str, step_id: str | None = None, **detail: Any) -> None:
+        event = ModelWorkflowEvent(
+            kind=kind,
+            run_id=run.record.run_id,
+            workflow=run.record.workflow_name,
+            step_id=step_id,
+            correlation_id=run.record.correlation_id,
+            traceparent=run.record.traceparent,
+            detail=to_storable(detail),
+        )
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the run
+                logger.exception("workflow event listener failed on %s", kind)
+        if self.event_bus is None:
+            return
+        try:
+            await self.event_bus.publish(
+                f"{self.topic_prefix}.{kind}",
+                run.record.run_id.encode(),
+                event.model_dump_json().encode(),
+            )
+        except (InfraError, OSError, TypeError, ValueError) as exc:
+            logger.warning(
+                "could not publish %s for run %s: %s (correlation_id=%s)",
+                kind,
+                run.record.run_id,
+                type(exc).__name__,
+                run.record.correlation_id,
+            )

@@ -1,0 +1,219 @@
+"""``onex-infra``: validate, deploy (with --node factories), status, resume, --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import default_store_path, main
+
+WORKFLOW = """
+workflow: {name: cli_demo}
+inputs:
+  name: {}
+  pw: {secret: true, required: false}
+steps:
+  - {id: a, node: node_a_effect, operation: create, inputs: {value: "${input.name}"}}
+  - {id: b, node: node_b_effect, operation: create, depends_on: [a],
+     marker: "operation name not final"}
+"""
+
+
+@pytest.fixture
+def wf(tmp_path: Path) -> Path:
+    path = tmp_path / "wf.yaml"
+    path.write_text(WORKFLOW)
+    return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate(wf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["validate", str(wf)], capsys)
+    assert code == 0
+    assert "valid" in out
+    assert "operation name not final" in out
+    code, out, _ = run_cli(["validate", "deployment", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["workflow"] == "deployment"
+    code, out, _ = run_cli(["validate", "deployment", "--check-nodes", "--json"], capsys)
+    assert code == 1
+    assert "pip install omnibase-infra-vault-adapter" in json.loads(out)["error"]["message"]
+    code, out, _ = run_cli(["validate", str(wf.with_name("nope.yaml"))], capsys)
+    assert code == 1
+    assert "cannot read" in out
+
+
+def test_deploy_status_and_resume_with_json(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "runs.sqlite3"
+    node = "tests.orchestrator_fakes:cli_node"
+    code, out, _ = run_cli(
+        [
+            "deploy",
+            "--workflow",
+            str(wf),
+            "--store",
+            str(store),
+            "--json",
+            "--run-id",
+            "r1",
+            "--node",
+            f"node_a_effect={node}",
+            "--node",
+            f"node_b_effect={node}",
+            "--input",
+            "name=svc",
+            "--input",
+            "pw=top-secret-pw",
+        ],
+        capsys,
+    )
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["status"] == "completed"
+    assert [s["step_id"] for s in result["steps"]] == ["a", "b"]
+    assert "top-secret-pw" not in out
+    code, out, _ = run_cli(["status", "r1", "--store", str(store), "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["status"] == "completed"
+    code, out, _ = run_cli(["status", "--store", str(store), "--json"], capsys)
+    assert [r["run_id"] for r in json.loads(out)] == ["r1"]
+    code, out, _ = run_cli(["status", "--store", str(store)], capsys)
+    assert code == 0
+    assert "r1" in out
+    code, out, _ = run_cli(
+        [
+            "resume",
+            "r1",
+            "--store",
+            str(store),
+            "--node",
+            f"node_a_effect={node}",
+            "--node",
+            f"node_b_effect={node}",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "completed" in out
+
+
+def test_a_failed_deploy_exits_1_and_prints_the_table(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONEX_INFRA_INPUT_NAME", "from-env")
+    monkeypatch.setenv("ONEX_INFRA_STORE", str(tmp_path / "env.sqlite3"))
+    assert default_store_path() == tmp_path / "env.sqlite3"
+    inputs = tmp_path / "inputs.yaml"
+    inputs.write_text("pw: x\n")
+    code, out, _ = run_cli(
+        [
+            "deploy",
+            "--workflow",
+            str(wf),
+            "--inputs-file",
+            str(inputs),
+            "--node",
+            "node_a_effect=tests.orchestrator_fakes:failing_cli_node",
+            "--node",
+            "node_b_effect=tests.orchestrator_fakes:cli_node",
+        ],
+        capsys,
+    )
+    assert code == 1
+    assert "failed" in out
+    assert "refused" in out
+    assert "step.failed" in out
+
+
+def test_usage_and_configuration_errors(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = str(tmp_path / "s.sqlite3")
+    code, out, _ = run_cli(
+        ["deploy", "--workflow", str(wf), "--store", store, "--node", "bogus"], capsys
+    )
+    assert code == 2
+    assert "NAME=VALUE" in out
+    code, out, _ = run_cli(
+        ["deploy", "--workflow", str(wf), "--store", store, "--node", "node_a_effect=nomodule"],
+        capsys,
+    )
+    assert code == 2
+    assert "MODULE:ATTR" in out
+    code, out, _ = run_cli(
+        [
+            "deploy",
+            "--workflow",
+            str(wf),
+            "--store",
+            store,
+            "--node",
+            "node_a_effect=no_such_mod_xyz:f",
+        ],
+        capsys,
+    )
+    assert code == 2
+    code, out, _ = run_cli(["status", "ghost", "--store", store], capsys)
+    assert code == 2
+    assert "no workflow run 'ghost'" in out
+    for name in [n for n in list(__import__("os").environ) if n.startswith("OMNIBASE_INFRA_")]:
+        monkeypatch.delenv(name)
+    code, out, _ = run_cli(["deploy", "--store", store, "--input", "x=1"], capsys)
+    assert code == 2
+    assert "embedded services are not available" in out
+    bad = tmp_path / "inputs.yaml"
+    bad.write_text("- a\n")
+    code, out, _ = run_cli(
+        [
+            "deploy",
+            "--workflow",
+            str(wf),
+            "--store",
+            store,
+            "--inputs-file",
+            str(bad),
+            "--node",
+            "node_a_effect=tests.orchestrator_fakes:cli_node",
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "mapping" in out
+
+
+async def test_the_embedded_hook_and_services_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped: list[bool] = []
+
+    async def stop() -> None:
+        stopped.append(True)
+
+    async def hook() -> services.EmbeddedServices:
+        return services.EmbeddedServices({"OMNIBASE_INFRA_X": "1"}, stop, ["x on 1"])
+
+    monkeypatch.setattr(services, "EMBEDDED_HOOK", hook)
+    started = await services.start_embedded_services()
+    assert started.env == {"OMNIBASE_INFRA_X": "1"}
+    assert services.needs_embedded({})
+    assert not services.needs_embedded({"OMNIBASE_INFRA_A": "1"})
+    good = tmp_path / "services.yaml"
+    good.write_text("env: {OMNIBASE_INFRA_A: a, OMNIBASE_INFRA_B: 2}\n")
+    env = {"OMNIBASE_INFRA_A": "kept"}
+    assert services.apply_services_file(good, env) == {"OMNIBASE_INFRA_B": "2"}
+    assert env["OMNIBASE_INFRA_A"] == "kept"
+    for text in ("[", "other: 1\n", "env: {HOME: x}\n"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(Exception, match=r"services file|names start with"):
+            services.apply_services_file(bad, {})
