@@ -1,0 +1,132 @@
+"""The CLI (send, dead-letters, replay), the entry point and the contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from importlib.resources import files
+
+import pytest
+import standardwebhooks
+from omnibase_core.models.contracts.model_contract_effect import ModelContractEffect
+from pydantic import SecretStr
+
+from omnibase_infra.contracts import load_node_contract, node_kind
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import (
+    CONTRACT_PACKAGE,
+    CONTRACT_RESOURCE,
+    NodeWebhookEffect,
+)
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0.__main__ import SECRET_ENV, main
+from omnibase_infra_testing.services.receiver import WebhookReceiver
+
+MODULE = "omnibase_infra.nodes.node_webhook_effect.v1_0_0"
+
+
+def _cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    stdin: str = "",
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.real_service
+def test_send_dead_letters_and_replay(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    webhook_receiver: WebhookReceiver,
+    secret: SecretStr,
+    outbox_path: str,
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, secret.get_secret_value())
+    base = ["--outbox", outbox_path, "--allow-network", "127.0.0.0/8", "--timeout", "5"]
+    url = webhook_receiver.url_for("/cli")
+    code, out, _ = _cli(
+        monkeypatch,
+        capsys,
+        [*base, "send", url, "--event-type", "a.b", "--message-id", "msg_1"],
+        '{"hello": "world"}',
+    )
+    assert code == 0
+    assert json.loads(out)["outcome"] == "delivered"
+    (recorded,) = webhook_receiver.requests
+    standardwebhooks.Webhook(secret.get_secret_value()).verify(
+        recorded.body, dict(recorded.headers)
+    )
+
+    webhook_receiver.respond_with(404)
+    code, out, _ = _cli(monkeypatch, capsys, [*base, "send", url, "--message-id", "msg_2"], "1")
+    assert code == 1
+    assert json.loads(out)["outcome"] == "dead_lettered"
+    code, out, _ = _cli(monkeypatch, capsys, [*base, "dead-letters"])
+    letters = json.loads(out)
+    assert code == 0
+    assert [letter["message_id"] for letter in letters] == ["msg_2"]
+    assert secret.get_secret_value() not in out
+
+    webhook_receiver.respond_with(200)
+    code, out, _ = _cli(monkeypatch, capsys, [*base, "replay", "msg_2"])
+    assert code == 0
+    assert json.loads(out)["outcome"] == "delivered"
+    assert webhook_receiver.requests[-1].header("webhook-id") == "msg_2"
+
+    code, _, err = _cli(monkeypatch, capsys, [*base, "replay", "msg_unknown"])
+    assert code == 1
+    assert "no dead letter" in err
+
+
+def test_cli_errors_are_reported_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outbox_path: str
+) -> None:
+    base = ["--outbox", outbox_path]
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    code, _, err = _cli(monkeypatch, capsys, [*base, "send", "http://127.0.0.1:1/x"], "{}")
+    assert code == 1
+    assert SECRET_ENV in err
+    monkeypatch.setenv(SECRET_ENV, "whsec_tooshort")
+    code, _, err = _cli(monkeypatch, capsys, [*base, "send", "http://127.0.0.1:1/x"], "{}")
+    assert code == 1
+    assert "tooshort" not in err
+    monkeypatch.setenv(SECRET_ENV, "whsec_" + "A" * 44)
+    code, _, err = _cli(monkeypatch, capsys, [*base, "send", "http://127.0.0.1:1/x"], "{}")
+    assert code == 1
+    assert "not a public address" in err
+
+
+def test_python_dash_m_runs(outbox_path: str) -> None:
+    done = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", MODULE, "--outbox", outbox_path, "dead-letters"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_entry_point_and_contract() -> None:
+    (ep,) = [
+        e for e in entry_points(group="omnibase_infra.nodes") if e.name == "node_webhook_effect"
+    ]
+    assert ep.load() is NodeWebhookEffect
+    assert files(CONTRACT_PACKAGE).joinpath(CONTRACT_RESOURCE).is_file()
+    contract = load_node_contract(CONTRACT_PACKAGE, CONTRACT_RESOURCE, ModelContractEffect)
+    assert contract.name == "node_webhook_effect"
+    assert str(node_kind(contract.node_type)).lower() == "effect"
+    assert [op.operation_type for op in contract.io_operations] == ["send"]
+
+
+async def test_repr_and_close_are_safe(secret: SecretStr) -> None:
+    node = NodeWebhookEffect()
+    assert "memory" in repr(node)
+    await node.close()
+    await node.close()
