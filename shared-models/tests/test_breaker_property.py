@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -181,6 +182,7 @@ def _check(engine: CircuitBreakerEngine, model: Reference, now: float) -> None:
     assert engine.probes_in_flight <= model.config.half_open_max_probes
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config=configs(), ops=st.lists(operations, min_size=10, max_size=150))
 def test_engine_matches_the_reference_model(  # noqa: PLR0912 - a branch per operation

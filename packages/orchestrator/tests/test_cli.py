@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
+from tests.orchestrator_fakes import cli_node, failing_cli_node
 
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
-from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import default_store_path, main
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import (
+    EMBEDDED_MODULE,
+    _workflow,
+    build_parser,
+    default_store_path,
+    main,
+)
 
 WORKFLOW = """
 workflow: {name: cli_demo}
@@ -20,6 +30,12 @@ steps:
   - {id: b, node: node_b_effect, operation: create, depends_on: [a],
      marker: "operation name not final"}
 """
+
+
+@pytest.fixture(autouse=True)
+def configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Services count as configured (the fake nodes need none), unless a test unsets it."""
+    monkeypatch.setenv("OMNIBASE_INFRA_CLI_TESTS", "1")
 
 
 @pytest.fixture
@@ -166,11 +182,6 @@ def test_usage_and_configuration_errors(
     code, out, _ = run_cli(["status", "ghost", "--store", store], capsys)
     assert code == 2
     assert "no workflow run 'ghost'" in out
-    for name in [n for n in list(__import__("os").environ) if n.startswith("OMNIBASE_INFRA_")]:
-        monkeypatch.delenv(name)
-    code, out, _ = run_cli(["deploy", "--store", store, "--input", "x=1"], capsys)
-    assert code == 2
-    assert "embedded services are not available" in out
     bad = tmp_path / "inputs.yaml"
     bad.write_text("- a\n")
     code, out, _ = run_cli(
@@ -217,3 +228,76 @@ async def test_the_embedded_hook_and_services_file(
         bad.write_text(text)
         with pytest.raises(Exception, match=r"services file|names start with"):
             services.apply_services_file(bad, {})
+
+
+def test_commands_run_their_built_in_workflows() -> None:
+    parser = build_parser()
+    assert _workflow(parser.parse_args(["deploy"])).name == "deployment"
+    assert _workflow(parser.parse_args(["decommission"])).name == "decommission"
+
+
+def _unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(services.ENV_PREFIX):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(services, "EMBEDDED_HOOK", None)
+
+
+def test_without_configuration_the_cli_starts_the_testing_embedded_services(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unconfigured(monkeypatch)
+    stopped: list[bool] = []
+
+    async def stop() -> None:
+        stopped.append(True)
+
+    async def hook() -> services.EmbeddedServices:
+        env = {
+            "OMNIBASE_INFRA_EMBEDDED": "1",
+            "ONEX_INFRA_INPUT_NAME": "svc-from-embedded",
+            "ONEX_INFRA_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW": "ignored",
+        }
+        # the hook's node wins over the entry point; --node wins over the hook's
+        nodes: dict[str, object] = {"node_a_effect": failing_cli_node, "node_b_effect": cli_node}
+        return services.EmbeddedServices(env, stop, ["fake service on 1"], nodes=nodes)
+
+    module = types.ModuleType(EMBEDDED_MODULE)
+    module.install = lambda: setattr(services, "EMBEDDED_HOOK", hook)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, EMBEDDED_MODULE, module)
+    node = "tests.orchestrator_fakes:cli_node"
+    try:
+        code, out, _ = run_cli(
+            [
+                "deploy",
+                "--workflow",
+                str(wf),
+                "--store",
+                str(tmp_path / "s.sqlite3"),
+                "--node",  # --node does not turn the embedded services off
+                f"node_a_effect={node}",
+            ],
+            capsys,
+        )
+    finally:
+        for name in ("OMNIBASE_INFRA_EMBEDDED", "ONEX_INFRA_INPUT_NAME"):
+            os.environ.pop(name, None)
+        os.environ.pop("ONEX_INFRA_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW", None)
+    assert code == 0, out
+    assert "started the embedded services" in out
+    assert "fake service on 1" in out
+    assert stopped == [True]
+
+
+def test_without_configuration_or_the_testing_package_the_error_says_what_to_do(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unconfigured(monkeypatch)
+    monkeypatch.setitem(sys.modules, EMBEDDED_MODULE, None)  # import fails
+    code, out, _ = run_cli(
+        ["deploy", "--workflow", str(wf), "--store", str(tmp_path / "s.sqlite3")], capsys
+    )
+    assert code == 2
+    assert "embedded services are not available" in out
+    assert "--config services.yaml" in out
+    assert "omnibase-infra-testing" in out

@@ -14,6 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import EnumRunStatus, SqliteWorkflowStore
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -43,6 +45,7 @@ def _calls(folder: Path) -> int:
     return len(path.read_text().split()) if path.exists() else 0
 
 
+@pytest.mark.slow
 async def test_sigkill_at_random_points_then_resume_completes_every_run_once(
     tmp_path: Path,
 ) -> None:

@@ -3,8 +3,10 @@ like every node) in plan order, and handles the reducer's intents."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.orchestrator_fakes import Journal, ScriptedNode
 
 from omnibase_infra.enums import EnumTransport
@@ -16,6 +18,10 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import (
     NodeRegistry,
     WorkflowRuntime,
     parse_workflow,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
+    SqliteWorkflowStore,
+    WorkflowStore,
 )
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import ModelWorkflow
 
@@ -156,3 +162,62 @@ async def test_a_failing_intent_call_is_noted(
     assert result.reducer_state == "failed"
     assert any("intent node_webhook_effect.send_notification failed" in n for n in result.run.notes)
     assert any(e.kind == "intent.failed" for e in events)
+
+
+def decommission_like() -> ModelWorkflow:
+    return parse_workflow(
+        {
+            "workflow": {"name": "decommission_fake"},
+            "inputs": {"service": {}},
+            "steps": [
+                {
+                    "id": "deregister",
+                    "node": "node_a_effect",
+                    "operation": "create",
+                    "reducer_trigger": "service_deregistered",
+                },
+            ],
+            "reducer": {
+                "resource_id": "${input.service}",
+                "start": {"trigger": "decommission", "data": {"requested_by": "tests"}},
+                "intents": {
+                    "node_vault_adapter_effect.revoke_credentials": {"satisfied_by": "deregister"},
+                    "node_webhook_effect.send_notification": {"satisfied_by": "deregister"},
+                },
+            },
+        },
+        source="decommission_fake.yaml",
+    )
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_the_reducer_snapshot_of_a_resource_carries_over_to_its_next_run(
+    nodes: dict[str, ScriptedNode], tmp_path: Path, kind: str
+) -> None:
+    store: WorkflowStore = (
+        InMemoryWorkflowStore() if kind == "memory" else SqliteWorkflowStore(tmp_path / "s.db")
+    )
+    events: list[ModelWorkflowEvent] = []
+    runtime = WorkflowRuntime(NodeRegistry(nodes), store, listeners=[events.append])
+    try:
+        deployed = await runtime.run(deployment_like(), {"service": "billing"})
+        assert deployed.reducer_state == "healthy"
+        events.clear()
+        result = await runtime.run(decommission_like(), {"service": "billing"})
+        # another resource is unaffected: it starts from the initial snapshot
+        other = await runtime.run(deployment_like(), {"service": "other"})
+        kept = await store.get_resource_snapshot("billing")
+    finally:
+        await store.close()
+    assert result.status is EnumRunStatus.COMPLETED
+    assert not result.run.notes
+    transitions = [
+        (e.detail["previous_state"], e.detail["state"])
+        for e in events
+        if e.kind == "reducer.transition" and e.run_id == result.run_id
+    ]
+    assert transitions == [("healthy", "decommissioning"), ("decommissioning", "decommissioned")]
+    assert result.reducer_state == "decommissioned"
+    assert other.reducer_state == "healthy"
+    assert kept is not None
+    assert kept["state"] == "decommissioned"

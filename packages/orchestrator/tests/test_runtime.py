@@ -15,6 +15,7 @@ from tests.orchestrator_fakes import Journal, ScriptedNode, until
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
+    InfraConfigurationError,
     InfraConnectionError,
     InfraNotFoundError,
     InfraValidationError,
@@ -505,3 +506,92 @@ async def test_status_and_unknown_runs(nodes: dict[str, ScriptedNode]) -> None:
         await rt.status("nope")
     assert result.reducer_state is None
     assert isinstance(UUID(result.run.correlation_id), UUID)
+
+
+def _token_workflow(*, rerun: bool = True) -> ModelWorkflow:
+    return workflow(
+        step("issue", operation="issue", rerun_on_resume=rerun),
+        step("other", "node_c_effect"),
+        step(
+            "use",
+            "node_b_effect",
+            operation="use",
+            depends_on=["issue", "other"],
+            inputs={"secret": "${steps.issue.output.token}"},
+        ),
+    )
+
+
+async def _crash_before_use(
+    nodes: dict[str, ScriptedNode], journal: Journal, store: InMemoryWorkflowStore, run_id: str
+) -> None:
+    nodes["node_b_effect"].script["use"] = [30.0]
+    task = asyncio.create_task(runtime(nodes, store=store).run(_token_workflow(), run_id=run_id))
+    await until(lambda: "node_b_effect.use" in journal.ops())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_rerun_on_resume_step_is_called_again_for_its_lost_secret(
+    nodes: dict[str, ScriptedNode], journal: Journal
+) -> None:
+    store = InMemoryWorkflowStore()
+    await _crash_before_use(nodes, journal, store, "rerun")
+    events: list[ModelWorkflowEvent] = []
+    result = await runtime(nodes, store=store, listeners=[events.append]).resume("rerun")
+    assert result.status is EnumRunStatus.COMPLETED, result.run.error
+    # issue ran again (once), other (no secret, no flag) did not
+    assert journal.ops().count("node_a_effect.issue") == 2
+    assert journal.ops().count("node_c_effect.create") == 1
+    used = [c for c in journal.calls if c.operation == "use"][-1].request.secret
+    assert used is not None
+    assert used.get_secret_value() == "tok-node_a_effect-issue"
+    kinds = [e.kind for e in events if e.step_id == "issue"]
+    assert kinds == ["step.rerun", "step.rerun_completed"]
+    assert result.steps["issue"].attempts == 2
+    assert "tok-node_a_effect-issue" not in json.dumps(result.to_json_dict())
+
+
+async def test_a_completed_run_or_a_step_nobody_needs_is_not_rerun(
+    nodes: dict[str, ScriptedNode], journal: Journal
+) -> None:
+    store = InMemoryWorkflowStore()
+    result = await runtime(nodes, store=store).run(_token_workflow(), run_id="done")
+    assert result.status is EnumRunStatus.COMPLETED
+    # pretend the process died after the last step's record but before the run's
+    await store.save_run(result.run.model_copy(update={"status": EnumRunStatus.RUNNING}))
+    resumed = await runtime(nodes, store=store).resume("done")
+    assert resumed.status is EnumRunStatus.COMPLETED
+    assert journal.ops().count("node_a_effect.issue") == 1
+
+
+async def test_a_failed_rerun_is_noted_and_the_dependent_step_names_the_lost_secret(
+    nodes: dict[str, ScriptedNode], journal: Journal
+) -> None:
+    store = InMemoryWorkflowStore()
+    await _crash_before_use(nodes, journal, store, "rerun-fails")
+    nodes["node_a_effect"].script["issue"] = [permanent("token endpoint says no")]
+    result = await runtime(nodes, store=store).resume("rerun-fails")
+    assert result.status is EnumRunStatus.FAILED
+    assert result.run.failed_step == "use"
+    assert "secret outputs stored before a restart" in str(result.steps["use"].error)
+    assert any("rerun of step 'issue'" in note for note in result.run.notes)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"rerun_on_resume": "yes"}, "rerun_on_resume"),
+        (
+            {
+                "rerun_on_resume": True,
+                "compensation": {"node": "node_a_effect", "operation": "delete"},
+            },
+            "cannot have a compensation",
+        ),
+    ],
+)
+def test_rerun_on_resume_is_validated_strictly(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(InfraConfigurationError, match=message):
+        workflow(step("issue", operation="issue", **extra))

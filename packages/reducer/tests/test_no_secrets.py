@@ -87,6 +87,7 @@ _declared = st.sampled_from(["service_name", "database_name", "environment", "re
 _undeclared = st.sampled_from(["note", "owner", "zone", "ticket"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

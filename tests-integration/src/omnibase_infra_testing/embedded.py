@@ -5,23 +5,80 @@
 ``CONSUL_HTTP_ADDR``), the Keycloak-compatible OIDC server and a recording webhook receiver
 on 127.0.0.1, side by side in threads, and stops all of them when the block ends (also when
 one of them failed to start). The same start functions serve the pytest fixtures.
+
+:func:`prepare_workflow` readies them for the deployment workflow of ``onex-infra``: Vault's
+database secrets engine against the PostgreSQL server (a role that creates a login role and
+whose revocation drops it again), the OIDC client of the service token, a receiver path and
+a ``whsec_`` secret; it returns the ``OMNIBASE_INFRA_*`` environment of every node and the
+workflow inputs that depend on the services.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import secrets
+import urllib.error
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
+from urllib.parse import urlsplit
 
 from omnibase_infra_testing.services.consul import ConsulService, get_consul
 from omnibase_infra_testing.services.oidc import OidcService, start_oidc
-from omnibase_infra_testing.services.openbao import OpenBaoService, start_openbao
+from omnibase_infra_testing.services.openbao import OpenBaoService, _api, start_openbao
 from omnibase_infra_testing.services.postgres import PostgresService, start_postgres
 from omnibase_infra_testing.services.receiver import WebhookReceiver, start_webhook_receiver
 
-__all__ = ["EmbeddedServices", "embedded_services"]
+__all__ = [
+    "VAULT_DATABASE_MOUNT",
+    "VAULT_DATABASE_ROLE",
+    "WEBHOOK_PATH",
+    "EmbeddedServices",
+    "WorkflowSetup",
+    "configure_vault_database",
+    "embedded_services",
+    "new_webhook_secret",
+    "node_environment",
+    "prepare_workflow",
+]
+
+VAULT_DATABASE_MOUNT = "database"
+VAULT_DATABASE_ROLE = "service-db"
+WEBHOOK_PATH = "/hooks/onex-infra"
+OIDC_SERVICE_CLIENT = "omnibase-service"
+# The login role Vault creates for a service, and its revocation. Vault splits statements at
+# semicolons, so the revocation calls a function the harness installs: it waits (up to 5 s)
+# for schemas the role owns to be dropped (a decommission drops the schema side by side with
+# the revocation; touching the schema concurrently fails one of them with "tuple
+# concurrently updated"), then hands whatever is left to the connection user and drops the
+# role, so that revoking a lease never fails on objects that depend on the role.
+DROP_ROLE_FUNCTION = "public.onex_infra_drop_login_role"
+CREATION_STATEMENTS = (
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';",
+)
+REVOCATION_STATEMENTS = (f"SELECT {DROP_ROLE_FUNCTION}('{{{{name}}}}');",)
+_DROP_ROLE_SQL = f"""
+CREATE OR REPLACE FUNCTION {DROP_ROLE_FUNCTION}(role_name text, wait_seconds float DEFAULT 5)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  deadline timestamptz := clock_timestamp() + make_interval(secs => wait_seconds);
+BEGIN
+  WHILE clock_timestamp() < deadline AND EXISTS (
+    SELECT 1 FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+    WHERE r.rolname = role_name
+  ) LOOP
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+    EXECUTE format('REASSIGN OWNED BY %I TO %I', role_name, current_user);
+    EXECUTE format('DROP OWNED BY %I', role_name);
+    EXECUTE format('DROP ROLE %I', role_name);
+  END IF;
+END
+$fn$
+"""  # noqa: S608 - a constant function name
 
 
 class _Stoppable(Protocol):
@@ -79,3 +136,118 @@ def embedded_services() -> Iterator[EmbeddedServices]:
             oidc=cast(OidcService, started["oidc"]),
             receiver=cast(WebhookReceiver, started["receiver"]),
         )
+
+
+@dataclass(frozen=True)
+class WorkflowSetup:
+    """What a workflow run against the embedded services needs (secrets kept out of repr).
+
+    ``env``: the ``OMNIBASE_INFRA_*`` variables every node reads; ``inputs``: the deployment
+    workflow's inputs that depend on the services (``vault_database_role``, ``webhook_url``,
+    ``webhook_secret``); ``webhook_secret``: the ``whsec_`` secret the receiver verifies with.
+    """
+
+    env: dict[str, str] = field(repr=False)
+    inputs: dict[str, str] = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    webhook_url: str = ""
+    vault_database_role: str = VAULT_DATABASE_ROLE
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks secret: ``whsec_`` and base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def node_environment(services: EmbeddedServices) -> dict[str, str]:
+    """The ``OMNIBASE_INFRA_*`` configuration of each node for the running services."""
+    client = services.oidc.client(OIDC_SERVICE_CLIENT)
+    env = {
+        "OMNIBASE_INFRA_POSTGRES_DSN": services.postgres.dsn,
+        "OMNIBASE_INFRA_VAULT_ADDR": services.openbao.addr,
+        "OMNIBASE_INFRA_VAULT_TOKEN": services.openbao.root_token,
+        "OMNIBASE_INFRA_CONSUL_ADDR": services.consul.addr,
+        "OMNIBASE_INFRA_KEYCLOAK_ISSUER": services.oidc.issuer,
+        "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID": client.client_id,
+        # The webhook node must reach the loopback receiver (its SSRF guard refuses
+        # private addresses unless allowed).
+        "OMNIBASE_INFRA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    }
+    if client.secret is not None:
+        env["OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET"] = client.secret
+    if services.consul.token:
+        env["OMNIBASE_INFRA_CONSUL_TOKEN"] = services.consul.token
+    return env
+
+
+def configure_vault_database(
+    services: EmbeddedServices,
+    *,
+    mount: str = VAULT_DATABASE_MOUNT,
+    role: str = VAULT_DATABASE_ROLE,
+    default_ttl: str = "1h",
+) -> None:
+    """Vault's database secrets engine at ``mount`` against the PostgreSQL server, with
+    ``role`` creating a login role (idempotent: an existing mount is reconfigured)."""
+    services.postgres._psql(_DROP_ROLE_SQL)  # the harness's own helper
+    bao, token = services.openbao.addr, services.openbao.root_token
+    mounts = _api(bao, "GET", "sys/mounts", token=token)
+    if f"{mount}/" not in mounts.get("data", mounts):  # type: ignore[operator]
+        _api(bao, "POST", f"sys/mounts/{mount}", {"type": "database"}, token=token)
+    pg = services.postgres
+    parts = urlsplit(pg.dsn)
+    password = parts.password or "unused-with-trust-auth"
+    _api(
+        bao,
+        "POST",
+        f"{mount}/config/pg",
+        {
+            "plugin_name": "postgresql-database-plugin",
+            "allowed_roles": [role],
+            "connection_url": (
+                "postgresql://{{username}}:{{password}}@"
+                f"{pg.host}:{pg.port}/{pg.database}?sslmode=disable"
+            ),
+            "username": pg.user,
+            "password": password,
+            "verify_connection": True,
+        },
+        token=token,
+    )
+    _api(
+        bao,
+        "POST",
+        f"{mount}/roles/{role}",
+        {
+            "db_name": "pg",
+            "creation_statements": list(CREATION_STATEMENTS),
+            "revocation_statements": list(REVOCATION_STATEMENTS),
+            "default_ttl": default_ttl,
+            "max_ttl": "24h",
+        },
+        token=token,
+    )
+
+
+def prepare_workflow(
+    services: EmbeddedServices, *, webhook_secret: str | None = None
+) -> WorkflowSetup:
+    """Configure Vault for the deployment workflow and return its environment and inputs."""
+    try:
+        configure_vault_database(services)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:500]
+        msg = f"configuring Vault's database secrets engine failed: {exc.code} {detail}"
+        raise RuntimeError(msg) from None
+    secret = webhook_secret or new_webhook_secret()
+    url = services.receiver.url_for(WEBHOOK_PATH)
+    return WorkflowSetup(
+        env=node_environment(services),
+        inputs={
+            "vault_database_role": VAULT_DATABASE_ROLE,
+            "webhook_url": url,
+            "webhook_secret": secret,
+        },
+        webhook_secret=secret,
+        webhook_url=url,
+    )

@@ -12,7 +12,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,6 +42,9 @@ __all__ = ["build_parser", "default_store_path", "main"]
 
 STORE_ENV: Final = "ONEX_INFRA_STORE"
 INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
+EMBEDDED_MODULE: Final = "omnibase_infra_testing.onex_embedded"
+COMMAND_WORKFLOWS: Final = {"deploy": "deployment", "decommission": "decommission"}
+"""The built-in workflow each command runs without ``--workflow``."""
 _STATUS_STYLE: Final = {
     "completed": "green",
     "compensated": "yellow",
@@ -136,17 +139,21 @@ def _load_node(spec: str) -> object:
 
 
 def _workflow(args: argparse.Namespace, registry: NodeRegistry | None = None) -> ModelWorkflow:
-    name = getattr(args, "workflow", None) or args.command
+    name = getattr(args, "workflow", None) or COMMAND_WORKFLOWS.get(args.command, args.command)
     if name in BUILTIN_WORKFLOWS:
         return load_builtin_workflow(name, registry=registry)
     return load_workflow(name, registry=registry)
 
 
-def _inputs(args: argparse.Namespace) -> dict[str, Any]:
+def _inputs(args: argparse.Namespace, declared: Collection[str] | None = None) -> dict[str, Any]:
+    """Inputs from ``ONEX_INFRA_INPUT_*`` (only those in ``declared``, when given: one
+    environment serves several workflows), then ``--inputs-file``, then ``--input``."""
     inputs: dict[str, Any] = {}
     for name, value in os.environ.items():
         if name.startswith(INPUT_ENV_PREFIX):
-            inputs[name.removeprefix(INPUT_ENV_PREFIX).lower()] = value
+            key = name.removeprefix(INPUT_ENV_PREFIX).lower()
+            if declared is None or key in declared:
+                inputs[key] = value
     if getattr(args, "inputs_file", None):
         try:
             data = json.loads(json.dumps(_yaml_load(args.inputs_file)))
@@ -281,9 +288,11 @@ async def _run(args: argparse.Namespace, store: SqliteWorkflowStore, console: Co
     embedded: services.EmbeddedServices | None = None
     if args.config:
         services.apply_services_file(args.config)
-    elif not nodes and services.needs_embedded():
+    elif services.needs_embedded():
+        _install_embedded_hook()
         embedded = await services.start_embedded_services()
         os.environ.update(embedded.env)
+        nodes = {**embedded.nodes, **nodes}
         if not args.json:
             console.print("[yellow]no services configured: started the embedded services[/]")
             for line in embedded.description:
@@ -295,15 +304,17 @@ async def _run(args: argparse.Namespace, store: SqliteWorkflowStore, console: Co
             status = await runtime.status(args.run_id)
             progress = _Progress(console, status.order)
             runtime.subscribe(progress)
+            secrets = _inputs(args, status.run.secret_inputs)
             result = await _live(
-                progress, args.json, runtime.resume(args.run_id, secret_inputs=_inputs(args))
+                progress, args.json, runtime.resume(args.run_id, secret_inputs=secrets)
             )
         else:
             workflow = _workflow(args)
             progress = _Progress(console, workflow.step_ids)
             runtime.subscribe(progress)
+            inputs = _inputs(args, workflow.inputs)
             result = await _live(
-                progress, args.json, runtime.run(workflow, _inputs(args), run_id=args.run_id)
+                progress, args.json, runtime.run(workflow, inputs, run_id=args.run_id)
             )
     finally:
         await registry.close()
@@ -311,6 +322,19 @@ async def _run(args: argparse.Namespace, store: SqliteWorkflowStore, console: Co
             await embedded.stop()
     _print_result(console, result, args.json)
     return 0 if result.status is EnumRunStatus.COMPLETED else 1
+
+
+def _install_embedded_hook() -> None:
+    """Plug in the embedded services of ``omnibase-infra-testing`` when it is installed
+    and no hook is set (without it, :func:`services.start_embedded_services` says what to
+    configure instead)."""
+    if services.EMBEDDED_HOOK is not None:
+        return
+    try:
+        module = importlib.import_module(EMBEDDED_MODULE)
+    except ImportError:
+        return
+    module.install()
 
 
 async def _live(

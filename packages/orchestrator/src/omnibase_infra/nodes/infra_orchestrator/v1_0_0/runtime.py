@@ -12,7 +12,10 @@
 - Progress is written to a :class:`~.store.WorkflowStore` before and after every step;
   :meth:`WorkflowRuntime.resume` continues a crashed run and never calls a completed step
   again (a step that was running when the process died is called again with the same
-  idempotency key).
+  idempotency key), except a step marked ``rerun_on_resume`` whose secret output (never
+  stored) a pending step needs: that one is called again, once, before the run continues.
+- The infra_reducer snapshot of each resource is kept in the store across runs: a run
+  starts from the state the resource's last run left it in.
 - Workflow, step, reducer and intent events are published on the event bus.
 """
 
@@ -64,6 +67,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     ModelCall,
     ModelWorkflow,
+    iter_references,
     parse_workflow,
 )
 from omnibase_infra.observability import start_trace
@@ -372,7 +376,52 @@ class WorkflowRuntime:
             live[name] = value if isinstance(value, SecretStr) else SecretStr(str(value))
         run = _Run(record, workflow, plan, live, steps)
         await self._emit(run, "workflow.resumed", status=record.status.value)
+        if record.status is EnumRunStatus.RUNNING:
+            for sid in self._lost_secrets_needed(run):
+                await self._rerun(run, sid)
         return await self._drive(run)
+
+    @staticmethod
+    def _lost_secrets_needed(run: _Run) -> list[str]:
+        """Completed ``rerun_on_resume`` steps whose stored output lost secrets that a
+        pending step references (in plan order)."""
+        pending = [run.workflow.step(s) for s in run.plan.order if run.steps[s].status not in _DONE]
+        needed: set[str] = set()
+        for step in pending:
+            refs = [*iter_references(step.inputs), *iter_references(step.condition)]
+            needed |= {r.parts[1] for r in refs if r.root == "steps" and len(r.parts) > 1}
+        return [
+            sid
+            for sid in run.plan.order
+            if sid in needed
+            and run.workflow.step(sid).rerun_on_resume
+            and run.steps[sid].status is EnumStepStatus.COMPLETED
+            and _find_secret_markers(run.steps[sid].output, "output")
+        ]
+
+    async def _rerun(self, run: _Run, sid: str) -> None:
+        """Call a completed ``rerun_on_resume`` step again for its secret output. A failure
+        is noted; the step that needs the output then fails naming the lost secret."""
+        step = run.workflow.step(sid)
+        rec = run.steps[sid]
+        await self._emit(run, "step.rerun", sid, reason="secret output lost in a restart")
+        try:
+            inputs = self._inputs(run, step, sid, step.inputs, f"step {sid!r} (rerun)")
+            result, attempts = await self._call(
+                run, step, inputs, f"{run.record.run_id}:{sid}:rerun"
+            )
+        except Exception as exc:  # noted; the dependent step reports the lost secret
+            error = error_to_safe_dict(exc)
+            run.record.notes.append(
+                f"rerun of step {sid!r} on resume failed: {error.get('message')}"
+            )
+            await self._save_run(run)
+            await self._emit(run, "step.rerun_failed", sid, error=error)
+            return
+        run.outputs[sid] = _live_output(result)
+        rec.attempts += attempts
+        await self.store.save_step(rec)
+        await self._emit(run, "step.rerun_completed", sid, attempts=attempts)
 
     async def status(self, run_id: str) -> ModelRunResult:
         """The stored state of a run."""
@@ -726,8 +775,11 @@ class WorkflowRuntime:
             reducer: Any = await self.registry.instance(binding.node)
             resource_id = str(resolve(binding.resource_id, run.scope(), "reducer.resource_id"))
             data = resolve(dict(raw), run.scope(), f"reducer event {key!r}")
-            if run.record.reducer_snapshot is not None:
-                snapshot = ModelFSMSnapshot.model_validate(run.record.reducer_snapshot)
+            kept = run.record.reducer_snapshot
+            if kept is None:  # the run's first event: start where the last run left off
+                kept = await self.store.get_resource_snapshot(resource_id)
+            if kept is not None and kept.get("resource_id") == resource_id:
+                snapshot = ModelFSMSnapshot.model_validate(kept)
             else:
                 snapshot = reducer.initial_snapshot(resource_id)
             event = ModelFSMEvent(
@@ -750,6 +802,9 @@ class WorkflowRuntime:
         run.record.reducer_snapshot = result.snapshot.model_dump(mode="json")
         run.record.reducer_fed.append(key)
         await self._save_run(run)
+        await self.store.save_resource_snapshot(
+            result.snapshot.resource_id, run.record.reducer_snapshot
+        )
         await self._emit(
             run,
             "reducer.transition",

@@ -7,10 +7,10 @@ the environment before any node is built (values already set in the environment 
 
 With no file and no ``OMNIBASE_INFRA_*`` variable, the CLI calls
 :func:`start_embedded_services`: the hook that starts embedded PostgreSQL, an OpenBao dev
-server, Consul, the OIDC server and a webhook receiver and returns their variables. It is
-not implemented in this package yet (see the README's Status): set :data:`EMBEDDED_HOOK`
-(``omnibase_infra.nodes.infra_orchestrator.v1_0_0.services.EMBEDDED_HOOK = my_starter``)
-to plug one in.
+server, Consul, the OIDC server and a webhook receiver and returns their variables. The CLI
+installs ``omnibase_infra_testing.onex_embedded`` as the hook when that package is
+installed; otherwise set :data:`EMBEDDED_HOOK`
+(``omnibase_infra.nodes.infra_orchestrator.v1_0_0.services.EMBEDDED_HOOK = my_starter``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class EmbeddedServices:
     env: dict[str, str]
     stop: Callable[[], Awaitable[None]]
     description: list[str] = field(default_factory=list)
+    nodes: dict[str, object] = field(default_factory=dict)
+    """Node factories/instances by name for what the environment cannot configure (e.g. a
+    webhook node allowed to reach the loopback receiver); ``--node`` wins."""
 
 
 EMBEDDED_HOOK: Callable[[], Awaitable[EmbeddedServices]] | None = None
@@ -88,7 +91,8 @@ async def start_embedded_services() -> EmbeddedServices:
     if EMBEDDED_HOOK is None:
         raise _config_error(
             "no services are configured and embedded services are not available in this "
-            "installation: pass --config services.yaml or set the OMNIBASE_INFRA_* variables",
+            "installation: pass --config services.yaml, set the OMNIBASE_INFRA_* variables, "
+            "or install omnibase-infra-testing (tests-integration/) for the embedded services",
             "embedded",
         )
     return await EMBEDDED_HOOK()

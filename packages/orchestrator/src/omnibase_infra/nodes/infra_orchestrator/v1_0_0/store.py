@@ -2,7 +2,9 @@
 
 The runtime writes a step's record before calling its node (``running``) and after it
 (``completed``/``failed``/...), so a crashed run can be resumed from the last completed
-step. Records hold JSON-safe data only; secrets are never stored (see :func:`to_storable`).
+step. The infra_reducer snapshot of each resource is kept across runs, so a decommission
+starts from the state the deployment left. Records hold JSON-safe data only; secrets are
+never stored (see :func:`to_storable`).
 """
 
 from __future__ import annotations
@@ -178,6 +180,14 @@ class WorkflowStore(Protocol):
         """A run's step records by step id."""
         ...
 
+    async def save_resource_snapshot(self, resource_id: str, snapshot: dict[str, Any]) -> None:
+        """Keep the infra_reducer snapshot of ``resource_id`` (across runs)."""
+        ...
+
+    async def get_resource_snapshot(self, resource_id: str) -> dict[str, Any] | None:
+        """The last infra_reducer snapshot of ``resource_id`` (None: never seen)."""
+        ...
+
     async def close(self) -> None:
         """Release the store."""
         ...
@@ -198,6 +208,7 @@ class InMemoryWorkflowStore:
     def __init__(self) -> None:
         self._runs: dict[str, str] = {}
         self._steps: dict[str, dict[str, str]] = {}
+        self._resources: dict[str, str] = {}
 
     async def save_run(self, run: ModelRunRecord) -> None:
         self._runs[run.run_id] = run.model_dump_json()
@@ -220,6 +231,13 @@ class InMemoryWorkflowStore:
             for sid, raw in self._steps.get(run_id, {}).items()
         }
 
+    async def save_resource_snapshot(self, resource_id: str, snapshot: dict[str, Any]) -> None:
+        self._resources[resource_id] = json.dumps(snapshot)
+
+    async def get_resource_snapshot(self, resource_id: str) -> dict[str, Any] | None:
+        raw = self._resources.get(resource_id)
+        return None if raw is None else dict(json.loads(raw))
+
     async def close(self) -> None:
         return None
 
@@ -238,6 +256,11 @@ CREATE TABLE IF NOT EXISTS workflow_steps (
     status TEXT NOT NULL,
     record TEXT NOT NULL,
     PRIMARY KEY (run_id, step_id)
+);
+CREATE TABLE IF NOT EXISTS workflow_resources (
+    resource_id TEXT PRIMARY KEY,
+    updated_at TEXT NOT NULL,
+    snapshot TEXT NOT NULL
 );
 """
 
@@ -313,6 +336,22 @@ class SqliteWorkflowStore:
             self._read, "SELECT step_id, record FROM workflow_steps WHERE run_id = ?", (run_id,)
         )
         return {sid: ModelStepRecord.model_validate_json(raw) for sid, raw in rows}
+
+    async def save_resource_snapshot(self, resource_id: str, snapshot: dict[str, Any]) -> None:
+        await asyncio.to_thread(
+            self._write,
+            "INSERT OR REPLACE INTO workflow_resources (resource_id, updated_at, snapshot) "
+            "VALUES (?, ?, ?)",
+            (resource_id, _now().isoformat(), json.dumps(snapshot)),
+        )
+
+    async def get_resource_snapshot(self, resource_id: str) -> dict[str, Any] | None:
+        rows = await asyncio.to_thread(
+            self._read,
+            "SELECT snapshot FROM workflow_resources WHERE resource_id = ?",
+            (resource_id,),
+        )
+        return dict(json.loads(rows[0][0])) if rows else None
 
     async def close(self) -> None:
         with self._lock:

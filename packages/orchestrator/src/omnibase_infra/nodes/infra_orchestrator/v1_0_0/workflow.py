@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from omnibase_infra.contracts import ContractProblem, load_yaml_resource, validate_strict
 from omnibase_infra.enums import EnumTransport
@@ -144,6 +144,10 @@ class ModelStep(ModelCall):
     compensation: ModelCall | None = None
     reducer_trigger: Annotated[str, Field(pattern=_NAME)] | None = None
     """The infra_reducer trigger fed when the step completes (in plan order)."""
+    rerun_on_resume: StrictBool = False
+    """The step's effect is safe to repeat: when a run is resumed and a pending step
+    references this completed step's output that held secrets (never stored), the step is
+    called again to obtain them (e.g. an OAuth client-credentials token)."""
     marker: str | None = None
     """Free-form note (e.g. "operation name not final") shown by ``validate``."""
 
@@ -410,6 +414,14 @@ def check_workflow(
                 step.compensation.inputs, f"{comp_where}.inputs", workflow, allowed | {step.id}
             )
             problems += _check_call(step.compensation, comp_where, registry)
+        if step.rerun_on_resume and step.compensation is not None:
+            problems.append(
+                ContractProblem(
+                    f"{where}.rerun_on_resume",
+                    "a step re-run on resume must be safe to repeat: it cannot have a "
+                    "compensation (the first effect would never be undone)",
+                )
+            )
     cycle = _find_cycle(workflow)
     if cycle:
         index = seen[cycle[0]]
