@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 import standardwebhooks
@@ -21,6 +22,12 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import (
     NodeWebhookEffect,
 )
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.__main__ import SECRET_ENV, main
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0.effect import (
+    ALLOW_HOSTS_ENV,
+    ALLOW_NETWORKS_ENV,
+    OUTBOX_PATH_ENV,
+    env_config,
+)
 from omnibase_infra_testing.services.receiver import WebhookReceiver
 
 MODULE = "omnibase_infra.nodes.node_webhook_effect.v1_0_0"
@@ -130,3 +137,31 @@ async def test_repr_and_close_are_safe(secret: SecretStr) -> None:
     assert "memory" in repr(node)
     await node.close()
     await node.close()
+
+
+async def test_configuration_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.sqlite"
+    monkeypatch.setenv(OUTBOX_PATH_ENV, str(outbox))
+    monkeypatch.setenv(ALLOW_NETWORKS_ENV, "127.0.0.0/8, ::1/128,")
+    monkeypatch.setenv(ALLOW_HOSTS_ENV, "Hooks.Internal.")
+    config = env_config()
+    assert config.outbox_path == str(outbox)
+    assert config.allow_networks == ("127.0.0.0/8", "::1/128")
+    assert config.allow_hosts == ("hooks.internal",)
+    node = NodeWebhookEffect()
+    try:
+        assert str(outbox) in repr(node)
+    finally:
+        await node.close()
+    assert outbox.exists()
+
+
+def test_an_empty_environment_is_the_default_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    config = env_config()
+    assert (config.outbox_path, config.allow_networks, config.allow_hosts) == (None, (), ())

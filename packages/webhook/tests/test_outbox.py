@@ -79,6 +79,25 @@ async def test_store_lifecycle(outbox_path: str, synchronous: Literal["NORMAL", 
     await reopened.close()
 
 
+async def test_checkpoints_run_off_the_loop_and_keep_every_write(outbox_path: str) -> None:
+    # Inline commits: SQLite's auto-checkpoint is off; a helper thread checkpoints instead.
+    store = SqliteOutboxStore(outbox_path, checkpoint_every=10)
+    assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for batch in range(6):
+        ids = [f"msg_{batch}_{i}" for i in range(8)]
+        added = await asyncio.gather(
+            *(store.add(StoredMessage(m, "http://x.test/h", "t", b"x" * 4000)) for m in ids)
+        )
+        assert all(added)
+        await asyncio.gather(*(store.finish(m, "delivered", _attempt(1, 200), None) for m in ids))
+        await asyncio.sleep(0.01)  # let a started checkpoint finish
+    assert store._checkpoint_conn is not None  # a checkpoint ran on the helper thread
+    await store.close()
+    reopened = SqliteOutboxStore(outbox_path)
+    assert await reopened.count("delivered") == 48
+    await reopened.close()
+
+
 async def test_message_is_stored_before_the_first_attempt(
     make_node: NodeFactory, webhook_receiver: WebhookReceiver, secret: SecretStr
 ) -> None:
@@ -129,6 +148,7 @@ async def test_drain_leaves_messages_without_known_secret_pending(
 
 
 @pytest.mark.real_service
+@pytest.mark.slow
 async def test_crash_with_messages_in_flight_loses_nothing(
     make_node: NodeFactory, webhook_receiver: WebhookReceiver, secret: SecretStr, outbox_path: str
 ) -> None:

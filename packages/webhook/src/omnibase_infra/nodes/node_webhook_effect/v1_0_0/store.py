@@ -10,6 +10,10 @@ crash of the process: the WAL is in the OS's hands once committed) a commit does
 for the disk, so transactions run inline on the event loop (tens of microseconds; a thread
 hop per write costs more than the write). With ``FULL`` (survives power loss too) every
 commit waits for an fsync, so they run on one worker thread instead (``offload``).
+Inline, SQLite's automatic WAL checkpoint (which fsyncs the WAL and the database file)
+would stall the event loop every ~1,000 pages; it is turned off and a ``PASSIVE``
+checkpoint runs on a helper thread with its own connection every ``checkpoint_every``
+statements instead (checkpoints move committed pages; they do not change durability).
 One process writes a file at a time (others wait up to ``busy_timeout_seconds``).
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -30,6 +35,8 @@ from omnibase_infra.errors import InfraNotFoundError
 from omnibase_infra.models.webhook import ModelWebhookAttempt, ModelWebhookDeadLetter
 
 __all__ = ["MessageStatus", "OutboxStore", "SqliteOutboxStore", "StoredMessage"]
+
+logger = logging.getLogger("omnibase_infra.nodes.node_webhook_effect")
 
 type MessageStatus = Literal["pending", "delivered", "dead"]
 type _Queued = tuple[str, tuple[object, ...], asyncio.Future[int]]
@@ -147,6 +154,29 @@ def _row_to_message(row: sqlite3.Row) -> StoredMessage:
     )
 
 
+def _commit(conn: sqlite3.Connection, batch: list[_Queued]) -> list[int]:
+    """Run a batch of queued writes as one transaction; their row counts."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        counts = [conn.execute(sql, params).rowcount for sql, params, _ in batch]
+    except BaseException:  # pragma: no cover - sqlite errors on a healthy file are rare
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return counts
+
+
+def _settle(batch: list[_Queued], outcome: list[int] | Exception) -> None:
+    """Resolve a committed batch's futures with their row counts (or the failure)."""
+    for index, (_, _, future) in enumerate(batch):
+        if future.done():  # pragma: no cover - the writer was cancelled meanwhile
+            continue
+        if isinstance(outcome, Exception):  # pragma: no cover - as in _commit
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome[index])
+
+
 class SqliteOutboxStore:
     """:class:`OutboxStore` in one SQLite file (``:memory:`` for a non-durable one)."""
 
@@ -157,9 +187,11 @@ class SqliteOutboxStore:
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         offload: bool | None = None,
         busy_timeout_seconds: float = 5.0,
+        checkpoint_every: int = 2000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._path = path
+        self._busy_timeout = busy_timeout_seconds
         self._clock = clock
         self._offload = synchronous == "FULL" if offload is None else offload
         self._executor = (
@@ -177,6 +209,17 @@ class SqliteOutboxStore:
         self._closed = False
         self._batch: list[_Queued] = []
         self._flushes: set[asyncio.Future[None]] = set()
+        # Off-loop checkpoints (inline commits on a file only; see the module docstring).
+        self._checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
+        if not self._offload and path != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="webhook-checkpoint"
+            )
 
     def __repr__(self) -> str:
         return f"SqliteOutboxStore(path={self._path!r})"
@@ -201,31 +244,54 @@ class SqliteOutboxStore:
         batch, self._batch = self._batch, []
         if not batch:
             return
+        if self._executor is None:
+            # Inline commits (no fsync to wait for): settle the batch now, no task per flush.
+            try:
+                counts = _commit(self._conn, batch)
+            except Exception as exc:  # pragma: no cover - sqlite errors on a healthy file are rare
+                _settle(batch, exc)
+                return
+            _settle(batch, counts)
+            self._maybe_checkpoint(len(batch))
+            return
         task = asyncio.ensure_future(self._flush(batch))
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Queued]) -> None:
-        def commit(conn: sqlite3.Connection) -> list[int]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                counts = [conn.execute(sql, params).rowcount for sql, params, _ in batch]
-            except BaseException:  # pragma: no cover - sqlite errors on a healthy file are rare
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return counts
-
+        """Commit a batch on the worker thread (``offload``)."""
         try:
-            counts = await self._run(commit)
+            counts = await self._run(lambda conn: _commit(conn, batch))
         except Exception as exc:  # pragma: no cover - as above
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _settle(batch, exc)
             return
-        for (_, _, future), count in zip(batch, counts, strict=True):
-            if not future.done():
-                future.set_result(count)
+        _settle(batch, counts)
+
+    def _maybe_checkpoint(self, statements: int) -> None:
+        """Start a PASSIVE checkpoint on the helper thread every ``checkpoint_every``
+        statements (one at a time; writers go on meanwhile)."""
+        if self._checkpointer is None:
+            return
+        self._since_checkpoint += statements
+        if self._since_checkpoint < self._checkpoint_every or self._checkpointing is not None:
+            return
+        self._since_checkpoint = 0
+        future = asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
+        self._checkpointing = future
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint(self) -> None:
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = sqlite3.connect(
+                self._path, check_same_thread=False, timeout=self._busy_timeout
+            )
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:  # pragma: no cover - a failed checkpoint is retried at the next one
+            logger.warning("webhook outbox checkpoint failed: %s", type(exc).__name__)
 
     async def add(self, message: StoredMessage) -> bool:
         now = self._clock()
@@ -387,6 +453,12 @@ class SqliteOutboxStore:
         self._start_flush()
         if self._flushes:
             await asyncio.wait(list(self._flushes))
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True)
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
         await self._run(lambda conn: conn.close())
         if self._executor is not None:
             self._executor.shutdown(wait=True)
