@@ -73,12 +73,10 @@ async def test_frozen_server_trips_the_breaker_then_recovers(server: OidcService
             assert caught.value.target == server.issuer
             assert _state(node) is EnumCircuitState.OPEN
             sent = node.total_network_requests
-            started = time.perf_counter()
             with pytest.raises(InfraUnavailableError) as refused:
                 await node.token(ModelKeycloakTokenRequest(use_cache=False))
             assert refused.value.reason == "circuit_open"
-            assert time.perf_counter() - started < 0.2  # refused at once, not timed out
-            assert node.total_network_requests == sent  # nothing was sent
+            assert node.total_network_requests == sent  # refused at once: nothing was sent
             # Tokens of known keys still verify: no network needed.
             assert (await node.verify_token(warm.access_token)).authorized_party == "fragile"
         finally:
