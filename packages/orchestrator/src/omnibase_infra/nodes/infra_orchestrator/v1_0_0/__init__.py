@@ -22,6 +22,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
     InMemoryWorkflowStore,
     ModelRunRecord,
     ModelStepRecord,
+    PostgresWorkflowStore,
     SqliteWorkflowStore,
     WorkflowStore,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ModelWorkflowEvent",
     "ModelWorkflowPlan",
     "NodeRegistry",
+    "PostgresWorkflowStore",
     "SqliteWorkflowStore",
     "WorkflowRuntime",
     "WorkflowStore",

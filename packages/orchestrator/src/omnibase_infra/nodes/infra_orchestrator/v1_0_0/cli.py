@@ -30,7 +30,13 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
     ModelWorkflowEvent,
     WorkflowRuntime,
 )
-from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import EnumRunStatus, SqliteWorkflowStore
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
+    DEFAULT_POSTGRES_SCHEMA,
+    EnumRunStatus,
+    PostgresWorkflowStore,
+    SqliteWorkflowStore,
+    WorkflowStore,
+)
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     BUILTIN_WORKFLOWS,
     ModelWorkflow,
@@ -38,9 +44,12 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     load_workflow,
 )
 
-__all__ = ["build_parser", "default_store_path", "main"]
+__all__ = ["build_parser", "default_store_path", "main", "open_store"]
 
 STORE_ENV: Final = "ONEX_INFRA_STORE"
+STORE_SCHEMA_ENV: Final = "ONEX_INFRA_STORE_SCHEMA"
+POSTGRES_STORE: Final = "postgres"
+"""The ``--store``/``$ONEX_INFRA_STORE`` value that selects the PostgreSQL store."""
 INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
 EMBEDDED_MODULE: Final = "omnibase_infra_testing.onex_embedded"
 COMMAND_WORKFLOWS: Final = {"deploy": "deployment", "decommission": "decommission"}
@@ -69,6 +78,18 @@ def default_store_path() -> Path:
     return Path(state) / "onex-infra" / "workflows.sqlite3"
 
 
+def open_store(choice: str | None = None) -> WorkflowStore:
+    """The run store ``choice`` names (default ``$ONEX_INFRA_STORE``): ``postgres`` is
+    PostgreSQL through the Postgres node (its own ``OMNIBASE_INFRA_POSTGRES_DSN``; schema
+    ``$ONEX_INFRA_STORE_SCHEMA``, default ``onex_orchestrator``), anything else a SQLite
+    file (``./postgres`` for a file of that name); none: the SQLite file in XDG state."""
+    choice = choice or os.environ.get(STORE_ENV) or None
+    if choice == POSTGRES_STORE:
+        schema = os.environ.get(STORE_SCHEMA_ENV) or DEFAULT_POSTGRES_SCHEMA
+        return PostgresWorkflowStore(schema=schema)
+    return SqliteWorkflowStore(Path(choice) if choice else default_store_path())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(
@@ -78,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.add_argument("--store", type=Path, help=f"run store (default ${STORE_ENV} or XDG)")
+        p.add_argument(
+            "--store",
+            help=f"run store: a SQLite file or {POSTGRES_STORE!r} (default ${STORE_ENV} or XDG)",
+        )
 
     def runner(p: argparse.ArgumentParser) -> None:
         common(p)
@@ -246,7 +270,7 @@ async def _execute(args: argparse.Namespace, console: Console) -> int:
                 if step.marker:
                     console.print(f"  [yellow]{step.id}[/]: {step.marker}")
         return 0
-    store = SqliteWorkflowStore(args.store or default_store_path())
+    store = open_store(args.store)
     try:
         if args.command == "status":
             return await _status(args, store, console)
@@ -255,7 +279,7 @@ async def _execute(args: argparse.Namespace, console: Console) -> int:
         await store.close()
 
 
-async def _status(args: argparse.Namespace, store: SqliteWorkflowStore, console: Console) -> int:
+async def _status(args: argparse.Namespace, store: WorkflowStore, console: Console) -> int:
     runtime = WorkflowRuntime(NodeRegistry(entry_points=False), store)
     if args.run_id:
         _print_result(console, await runtime.status(args.run_id), args.json)
@@ -283,7 +307,7 @@ async def _status(args: argparse.Namespace, store: SqliteWorkflowStore, console:
     return 0
 
 
-async def _run(args: argparse.Namespace, store: SqliteWorkflowStore, console: Console) -> int:
+async def _run(args: argparse.Namespace, store: WorkflowStore, console: Console) -> int:
     nodes = {name: _load_node(spec) for name, spec in _pairs(args.node, "--node").items()}
     embedded: services.EmbeddedServices | None = None
     if args.config:

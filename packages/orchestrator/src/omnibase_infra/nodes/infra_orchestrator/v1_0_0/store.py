@@ -1,4 +1,5 @@
-"""Durable workflow progress: the store protocol and the default SQLite store.
+"""Durable workflow progress: the store protocol, the default SQLite store and the
+PostgreSQL store (through the Postgres node).
 
 The runtime writes a step's record before calling its node (``running``) and after it
 (``completed``/``failed``/...), so a crashed run can be resumed from the last completed
@@ -13,6 +14,8 @@ import asyncio
 import json
 import sqlite3
 import threading
+import typing
+import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,7 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConfigurationError, InfraNotFoundError
+from omnibase_infra.models.postgres import (
+    ModelPostgresExecuteRequest,
+    ModelPostgresFetchOneRequest,
+    ModelPostgresFetchRequest,
+    ModelPostgresStatement,
+    ModelPostgresTransactionRequest,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
 from omnibase_infra.redaction import is_sensitive_key
+from omnibase_infra.sql import quote_identifier
 
 __all__ = [
     "SECRET_MARKER",
@@ -32,6 +44,7 @@ __all__ = [
     "InMemoryWorkflowStore",
     "ModelRunRecord",
     "ModelStepRecord",
+    "PostgresWorkflowStore",
     "SqliteWorkflowStore",
     "WorkflowStore",
     "is_secret_marker",
@@ -356,6 +369,188 @@ class SqliteWorkflowStore:
     async def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+POSTGRES_NODE: Final = "node_postgres_adapter_effect"
+"""The entry point (group ``omnibase_infra.nodes``) of the Postgres node."""
+DEFAULT_POSTGRES_SCHEMA: Final = "onex_orchestrator"
+
+
+class _PostgresNode(Protocol):
+    async def process(self, request: Any) -> Any: ...
+
+
+class PostgresWorkflowStore:
+    """A durable store in PostgreSQL, reached through the Postgres node (never a driver).
+
+    ``node`` is a Postgres node instance (the caller closes it); without one, the node
+    class is loaded from its ``omnibase_infra.nodes`` entry point on first use and built
+    with no arguments, so it reads ``OMNIBASE_INFRA_POSTGRES_DSN``; that node is closed by
+    :meth:`close`. The tables (same as the SQLite store's, records in ``jsonb``) are created
+    in ``schema`` on first use; every save is an upsert, values are always ``$n``
+    parameters and identifiers are quoted. ``timeout_seconds`` bounds each call (retries
+    included).
+    """
+
+    def __init__(
+        self,
+        node: object | None = None,
+        *,
+        schema: str = DEFAULT_POSTGRES_SCHEMA,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.schema = schema
+        quoted = quote_identifier(schema)
+        self._runs = f"{quoted}.workflow_runs"
+        self._steps = f"{quoted}.workflow_steps"
+        self._resources = f"{quoted}.workflow_resources"
+        self._timeout = timeout_seconds
+        self._node = _as_postgres_node(node) if node is not None else None
+        self._owns_node = node is None
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def _ensure(self) -> _PostgresNode:
+        if self._node is not None and self._ready:
+            return self._node
+        async with self._lock:
+            if self._node is None:
+                self._node = _as_postgres_node(NodeRegistry().node_class(POSTGRES_NODE)())
+            if not self._ready:
+                await self._node.process(self._schema_request())
+                self._ready = True
+        return self._node
+
+    def _schema_request(self) -> ModelPostgresTransactionRequest:
+        # The advisory lock serializes concurrent first uses: CREATE ... IF NOT EXISTS
+        # alone can still collide in the catalog.
+        key = zlib.crc32(self.schema.encode())
+        ddl = (
+            "SELECT pg_advisory_xact_lock($1)",
+            f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}",
+            f"CREATE TABLE IF NOT EXISTS {self._runs} (run_id text PRIMARY KEY, "
+            "created_at timestamptz NOT NULL, status text NOT NULL, record jsonb NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self._steps} (run_id text NOT NULL, "
+            "step_id text NOT NULL, status text NOT NULL, record jsonb NOT NULL, "
+            "PRIMARY KEY (run_id, step_id))",
+            f"CREATE TABLE IF NOT EXISTS {self._resources} (resource_id text PRIMARY KEY, "
+            "updated_at timestamptz NOT NULL, snapshot jsonb NOT NULL)",
+        )
+        return ModelPostgresTransactionRequest(
+            statements=tuple(
+                ModelPostgresStatement(sql=sql, params=(key,) if i == 0 else ())
+                for i, sql in enumerate(ddl)
+            ),
+            timeout_seconds=self._timeout,
+        )
+
+    async def _execute(self, sql: str, *params: object) -> None:
+        node = await self._ensure()
+        await node.process(
+            ModelPostgresExecuteRequest(
+                sql=sql, params=params, idempotent=True, timeout_seconds=self._timeout
+            )
+        )
+
+    async def _fetch(self, sql: str, *params: object, max_rows: int) -> list[dict[str, Any]]:
+        node = await self._ensure()
+        response = await node.process(
+            ModelPostgresFetchRequest(
+                sql=sql, params=params, max_rows=max_rows, timeout_seconds=self._timeout
+            )
+        )
+        return list(response.rows)
+
+    async def _fetch_one(self, sql: str, *params: object) -> dict[str, Any] | None:
+        node = await self._ensure()
+        response = await node.process(
+            ModelPostgresFetchOneRequest(sql=sql, params=params, timeout_seconds=self._timeout)
+        )
+        return None if response.row is None else dict(response.row)
+
+    async def save_run(self, run: ModelRunRecord) -> None:
+        await self._execute(
+            f"INSERT INTO {self._runs} (run_id, created_at, status, record) "  # noqa: S608
+            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (run_id) DO UPDATE SET "
+            "created_at = EXCLUDED.created_at, status = EXCLUDED.status, "
+            "record = EXCLUDED.record",
+            run.run_id,
+            run.created_at,
+            run.status.value,
+            run.model_dump_json(),
+        )
+
+    async def get_run(self, run_id: str) -> ModelRunRecord:
+        sql = f"SELECT record::text AS record FROM {self._runs} WHERE run_id = $1"  # noqa: S608
+        row = await self._fetch_one(sql, run_id)
+        if row is None:
+            raise _not_found(run_id)
+        return ModelRunRecord.model_validate_json(row["record"])
+
+    async def list_runs(self, limit: int = 50) -> list[ModelRunRecord]:
+        rows = await self._fetch(
+            f"SELECT record::text AS record FROM {self._runs} ORDER BY created_at DESC LIMIT $1",  # noqa: S608
+            max(limit, 0),
+            max_rows=max(limit, 1),
+        )
+        return [ModelRunRecord.model_validate_json(row["record"]) for row in rows]
+
+    async def save_step(self, step: ModelStepRecord) -> None:
+        await self._execute(
+            f"INSERT INTO {self._steps} (run_id, step_id, status, record) "  # noqa: S608
+            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (run_id, step_id) DO UPDATE SET "
+            "status = EXCLUDED.status, record = EXCLUDED.record",
+            step.run_id,
+            step.step_id,
+            step.status.value,
+            step.model_dump_json(),
+        )
+
+    async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:
+        rows = await self._fetch(
+            f"SELECT step_id, record::text AS record FROM {self._steps} WHERE run_id = $1",  # noqa: S608
+            run_id,
+            max_rows=100_000,
+        )
+        return {row["step_id"]: ModelStepRecord.model_validate_json(row["record"]) for row in rows}
+
+    async def save_resource_snapshot(self, resource_id: str, snapshot: dict[str, Any]) -> None:
+        await self._execute(
+            f"INSERT INTO {self._resources} (resource_id, updated_at, snapshot) "  # noqa: S608
+            "VALUES ($1, $2, $3::jsonb) ON CONFLICT (resource_id) DO UPDATE SET "
+            "updated_at = EXCLUDED.updated_at, snapshot = EXCLUDED.snapshot",
+            resource_id,
+            _now(),
+            json.dumps(snapshot),
+        )
+
+    async def get_resource_snapshot(self, resource_id: str) -> dict[str, Any] | None:
+        row = await self._fetch_one(
+            f"SELECT snapshot::text AS snapshot FROM {self._resources} WHERE resource_id = $1",  # noqa: S608
+            resource_id,
+        )
+        return None if row is None else dict(json.loads(row["snapshot"]))
+
+    async def close(self) -> None:
+        self._ready = False
+        if not self._owns_node or self._node is None:
+            return  # a given node is the caller's to close
+        node, self._node = self._node, None
+        closer = getattr(node, "close", None)
+        if closer is not None:
+            await closer()
+
+
+def _as_postgres_node(node: object) -> _PostgresNode:
+    """``node`` as a Postgres node (anything with an async ``process(request)``)."""
+    if not callable(getattr(node, "process", None)):
+        raise InfraConfigurationError(
+            f"{type(node).__name__} is not a Postgres node (it has no process())",
+            transport=EnumTransport.INTERNAL,
+            operation="open_store",
+            target=POSTGRES_NODE,
+        )
+    return typing.cast(_PostgresNode, node)
 
 
 def dumps(value: object) -> str:
