@@ -9,20 +9,17 @@ python-consul) and exposes it as :attr:`client`. ``process(request)`` runs any r
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, overload
 
-from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
 from opentelemetry import metrics, trace
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from omnibase_infra.errors import (
     InfraConfigurationError,
     InfraValidationError,
-    summarize_validation_error,
 )
 from omnibase_infra.models.consul import (
     ConsulRequest,
@@ -45,12 +42,12 @@ from omnibase_infra.models.consul import (
     ModelConsulTTLUpdateRequest,
     parse_consul_request,
 )
+from omnibase_infra.models.effect_input import process_effect_input
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import (
     ConsulClient,
     request_correlation,
 )
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import TRANSPORT
-from omnibase_infra.observability import CORRELATION_ID, extract
 from omnibase_infra.observability.telemetry import RecordSink
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import BreakerRegistry
@@ -245,33 +242,12 @@ class NodeConsulAdapterEffect(NodeEffect):
             request_correlation.reset(token)
 
     async def _process_effect_input(self, input_data: ModelEffectInput) -> ModelEffectOutput:
-        metadata = {k: v for k, v in input_data.metadata.items() if isinstance(v, str)}
-        metadata.setdefault(CORRELATION_ID, str(input_data.operation_id))
-        correlation = extract(metadata).correlation
-        data = {
-            "correlation": correlation,
-            "timeout_seconds": input_data.timeout_ms / 1000,
-            **input_data.operation_data,
-        }
-        try:
-            request = parse_consul_request(data)
-        except ValidationError as exc:
-            raise InfraValidationError(
-                f"invalid request: {summarize_validation_error(exc, root='request')}",
-                transport=TRANSPORT,
-                operation=str(data.get("operation", "process")),
-                target=self.client.config.target,
-                correlation_id=correlation.correlation_id,
-            ) from None
-        started = time.perf_counter()
-        response = await self.process(request)
-        return ModelEffectOutput(
-            result=response.model_dump(mode="json"),
-            operation_id=input_data.operation_id,
-            effect_type=EnumEffectType.API_CALL,
-            transaction_state=EnumTransactionState.COMMITTED,
-            processing_time_ms=(time.perf_counter() - started) * 1000,
-            metadata={"operation": request.operation, "target": self.client.config.target},
+        return await process_effect_input(
+            input_data,
+            parse=parse_consul_request,
+            process=self.process,
+            transport=TRANSPORT,
+            target=self.client.config.target,
         )
 
 

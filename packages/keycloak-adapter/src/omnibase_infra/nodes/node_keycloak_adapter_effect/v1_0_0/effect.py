@@ -28,11 +28,10 @@ from typing import Any, Final, overload
 from uuid import UUID
 
 import aiohttp
-from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
 from opentelemetry import metrics, trace
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from omnibase_infra.errors import (
     InfraConfigurationError,
@@ -42,10 +41,10 @@ from omnibase_infra.errors import (
     InfraTimeoutError,
     InfraUnavailableError,
     InfraValidationError,
-    summarize_validation_error,
 )
 from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
 from omnibase_infra.models import ModelCorrelationContext, ModelInfraRequest
+from omnibase_infra.models.effect_input import process_effect_input
 from omnibase_infra.models.keycloak import (
     ModelKeycloakConfig,
     ModelKeycloakEndpoints,
@@ -78,7 +77,6 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.jwt_check import (
     check_claims,
     header_of,
 )
-from omnibase_infra.observability import CORRELATION_ID, extract
 from omnibase_infra.observability.telemetry import (
     AttributeValue,
     OperationTelemetry,
@@ -878,33 +876,12 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         return await handler(input_data)
 
     async def _process_effect_input(self, input_data: ModelEffectInput) -> ModelEffectOutput:
-        metadata = {k: v for k, v in input_data.metadata.items() if isinstance(v, str)}
-        metadata.setdefault(CORRELATION_ID, str(input_data.operation_id))
-        correlation = extract(metadata).correlation
-        data = {
-            "correlation": correlation,
-            "timeout_seconds": input_data.timeout_ms / 1000,
-            **input_data.operation_data,
-        }
-        try:
-            request = parse_keycloak_request(data)
-        except ValidationError as exc:
-            raise InfraValidationError(
-                f"invalid request: {summarize_validation_error(exc, root='request')}",
-                transport=TRANSPORT,
-                operation=str(data.get("operation", "process")),
-                target=self._target,
-                correlation_id=correlation.correlation_id,
-            ) from None
-        started = time.perf_counter()
-        response = await self.process(request)
-        return ModelEffectOutput(
-            result=response.model_dump(mode="json"),
-            operation_id=input_data.operation_id,
-            effect_type=EnumEffectType.API_CALL,
-            transaction_state=EnumTransactionState.COMMITTED,
-            processing_time_ms=(time.perf_counter() - started) * 1000,
-            metadata={"operation": request.operation, "target": self._target},
+        return await process_effect_input(
+            input_data,
+            parse=parse_keycloak_request,
+            process=self.process,
+            transport=TRANSPORT,
+            target=self._target,
         )
 
 

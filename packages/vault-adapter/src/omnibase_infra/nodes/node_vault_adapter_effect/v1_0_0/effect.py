@@ -22,11 +22,10 @@ from typing import Any, Final, Literal, cast, overload
 
 import hvac  # type: ignore[import-untyped]
 from hvac import exceptions as hv
-from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
 from opentelemetry import metrics, trace
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
@@ -37,9 +36,9 @@ from omnibase_infra.errors import (
     InfraRejectedRequestError,
     InfraTimeoutError,
     InfraValidationError,
-    summarize_validation_error,
 )
 from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
+from omnibase_infra.models.effect_input import process_effect_input
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.models.vault import (
     ModelVaultConfig,
@@ -70,7 +69,6 @@ from omnibase_infra.models.vault import (
 )
 from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.cache import SecretCache
 from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.errors import to_infra_error
-from omnibase_infra.observability import CORRELATION_ID, extract
 from omnibase_infra.observability.telemetry import (
     AttributeValue,
     OperationRecordEmitter,
@@ -828,31 +826,10 @@ class NodeVaultAdapterEffect(NodeEffect):
         return await handler(input_data)
 
     async def _process_effect_input(self, input_data: ModelEffectInput) -> ModelEffectOutput:
-        metadata = {k: v for k, v in input_data.metadata.items() if isinstance(v, str)}
-        metadata.setdefault(CORRELATION_ID, str(input_data.operation_id))
-        correlation = extract(metadata).correlation
-        data = {
-            "correlation": correlation,
-            "timeout_seconds": input_data.timeout_ms / 1000,
-            **input_data.operation_data,
-        }
-        try:
-            request = parse_vault_request(data)
-        except ValidationError as exc:
-            raise InfraValidationError(
-                f"invalid request: {summarize_validation_error(exc, root='request')}",
-                transport=_TRANSPORT,
-                operation=str(data.get("operation", "process")),
-                target=self._target,
-                correlation_id=correlation.correlation_id,
-            ) from None
-        started = time.perf_counter()
-        response = await self.process(request)
-        return ModelEffectOutput(
-            result=response.model_dump(mode="json"),
-            operation_id=input_data.operation_id,
-            effect_type=EnumEffectType.API_CALL,
-            transaction_state=EnumTransactionState.COMMITTED,
-            processing_time_ms=(time.perf_counter() - started) * 1000,
-            metadata={"operation": request.operation, "target": self._target},
+        return await process_effect_input(
+            input_data,
+            parse=parse_vault_request,
+            process=self.process,
+            transport=_TRANSPORT,
+            target=self._target,
         )
