@@ -97,7 +97,7 @@ class ConsulService:
             msg = "start: only an agent started by the harness can be started again"
             raise RuntimeError(msg)
         addr = self.addr
-        self._process.start(lambda: bool(leader(addr)), timeout=timeout)
+        self._process.start(lambda: ready(addr), timeout=timeout)
 
 
 # --- finding the binary --------------------------------------------------------------------
@@ -296,6 +296,17 @@ def leader(addr: str, token: str | None = None) -> str:
     return value if isinstance(value, str) else ""
 
 
+def ready(addr: str) -> bool:
+    """A leader is elected and the agent's own node is in the catalog: before that, a
+    session create answers 500 "Missing node registration" (seen right after a restart)."""
+    if not leader(addr):
+        return False
+    request = urllib.request.Request(f"{addr}/v1/catalog/nodes")  # noqa: S310
+    with _DIRECT.open(request, timeout=2) as response:
+        nodes = json.loads(response.read())
+    return isinstance(nodes, list) and len(nodes) > 0
+
+
 def external_consul(raw_addr: str) -> ConsulService:
     """Describe the agent at ``CONSUL_HTTP_ADDR`` (``host:port`` or a URL) after checking it."""
     parts = urlsplit(raw_addr if "://" in raw_addr else f"http://{raw_addr}")
@@ -343,7 +354,7 @@ def start_consul(*, binary: Path | None = None, timeout: float = 60.0) -> Consul
         ],
         env=env,
     )
-    process.start(lambda: bool(leader(addr)), timeout=timeout)
+    process.start(lambda: ready(addr), timeout=timeout)
     service = ConsulService(
         addr=addr,
         host=LOOPBACK,
