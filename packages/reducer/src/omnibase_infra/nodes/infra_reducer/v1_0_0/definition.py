@@ -6,16 +6,21 @@ transition for the same state and trigger is never taken, a ``required: false`` 
 never evaluated. :func:`compile_fsm` rejects all of these, and checks the conventions of
 this reducer: actions named ``<node>.<operation>``, context keys declared per state and
 never secret-looking.
+
+It also compiles the transition table: for every state and trigger, the transition, the
+state it enters and the intents core's executor plans for it when its guards pass, asked
+of core once at load rather than on every event.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final, NamedTuple
+from uuid import UUID
 
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
 from omnibase_core.models.contracts.subcontracts.model_fsm_state_transition import (
@@ -25,6 +30,9 @@ from omnibase_core.models.contracts.subcontracts.model_fsm_subcontract import Mo
 from omnibase_core.models.contracts.subcontracts.model_fsm_transition_condition import (
     ModelFSMTransitionCondition,
 )
+from omnibase_core.models.errors.model_onex_error import ModelOnexError
+from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransitionResult
+from omnibase_core.utils.fsm_executor import execute_transition
 
 from omnibase_infra.contracts import (
     load_fsm_contract,
@@ -33,8 +41,8 @@ from omnibase_infra.contracts import (
     resource_label,
 )
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraConfigurationError
-from omnibase_infra.models.fsm import CONTEXT_KEY_PATTERN, NAME_PATTERN
+from omnibase_infra.errors import InfraConfigurationError, InfraProtocolError
+from omnibase_infra.models.fsm import CONTEXT_KEY_PATTERN, NAME_PATTERN, EnumFSMIntentKind
 from omnibase_infra.redaction import is_sensitive_key
 
 __all__ = [
@@ -44,14 +52,17 @@ __all__ = [
     "NODE_CONTRACT_RESOURCE",
     "WILDCARD",
     "ActionSpec",
+    "CompiledStep",
     "FsmDefinition",
     "GuardSpec",
+    "PlannedIntent",
     "StateSpec",
     "TransitionSpec",
     "compile_fsm",
     "load_definition",
     "load_node_definition",
     "parse_definition",
+    "plan_from_core",
 ]
 
 CONTRACTS_PACKAGE: Final = "omnibase_infra.nodes.infra_reducer.v1_0_0"
@@ -81,6 +92,18 @@ _ACTION_RE: Final = re.compile(
 _NAME_RE: Final = re.compile(NAME_PATTERN)
 _KEY_RE: Final = re.compile(CONTEXT_KEY_PATTERN)
 _EFFECT_ACTION_TYPE: Final = "effect"
+_LOAD: Final = "load_contract"
+
+# How core's executor reports the actions it plans (omnibase_core.utils.fsm_executor).
+_STATE_ACTION: Final = "fsm_state_action"
+_TRANSITION_ACTION: Final = "fsm_transition_action"
+_STATE_ACTION_KINDS: Final = {
+    "entry": EnumFSMIntentKind.ENTRY_ACTION,
+    "exit": EnumFSMIntentKind.EXIT_ACTION,
+}
+# Core intents the reducer does not pass on: the snapshot replaces persist_state (which
+# embeds the whole context), the result replaces record_metric and log_event.
+_DROPPED_CORE_INTENTS: Final = frozenset({"persist_state", "record_metric", "log_event"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +157,44 @@ class TransitionSpec:
     actions: tuple[ActionSpec, ...]
 
 
+class PlannedIntent(NamedTuple):
+    """One intent a transition plans: run ``operation`` on ``target_node``. ``state`` is
+    the state left (exit action) or entered (entry and transition actions). A named tuple:
+    guarded transitions build their plan on every event."""
+
+    kind: EnumFSMIntentKind
+    target_node: str
+    operation: str
+    state: str
+    is_critical: bool = False
+    timeout_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStep:
+    """What ``transition.trigger`` does in ``source``: the transition, the state it enters,
+    and ``plan``, the intents core's executor plans for it when its guards pass, in core's
+    order (exit, transition, entry actions), asked of core when the contract is compiled.
+
+    ``guard_check`` (None without guards) is the part of core's contract that decides
+    whether the guards pass: the two states and this one transition, without actions.
+    Core's executor runs it on every event's context: core defines its guard language.
+    """
+
+    transition: TransitionSpec
+    source: StateSpec
+    target: StateSpec
+    plan: tuple[PlannedIntent, ...]
+    guard_check: ModelFSMSubcontract | None
+
+
 @dataclass(frozen=True, slots=True)
 class FsmDefinition:
     """A checked FSM contract with its lookups precomputed.
 
     ``fsm`` is core's model, passed to core's executor unchanged. ``step(state, trigger)``
     resolves exact transitions before ``*`` ones, as core does, but never from a terminal
-    state.
+    state; ``compiled(state, trigger)`` adds the state it enters and core's plan.
     """
 
     fsm: ModelFSMSubcontract
@@ -148,7 +202,7 @@ class FsmDefinition:
     states: Mapping[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
     declared_keys: frozenset[str]
-    _steps: Mapping[tuple[str, str], TransitionSpec]
+    _steps: Mapping[tuple[str, str], CompiledStep]
     _actions: Mapping[str, ActionSpec]
 
     @property
@@ -169,13 +223,18 @@ class FsmDefinition:
 
     def step(self, state: str, trigger: str) -> TransitionSpec | None:
         """The transition ``trigger`` takes from ``state``, or None."""
+        compiled = self._steps.get((state, trigger))
+        return None if compiled is None else compiled.transition
+
+    def compiled(self, state: str, trigger: str) -> CompiledStep | None:
+        """The transition ``trigger`` takes from ``state`` with its target and plan, or None."""
         return self._steps.get((state, trigger))
 
     def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
         """The transitions that can leave ``state`` (none if terminal), sorted by trigger."""
         return tuple(
-            spec
-            for (source, _), spec in sorted(self._steps.items(), key=lambda item: item[0])
+            compiled.transition
+            for (source, _), compiled in sorted(self._steps.items(), key=lambda item: item[0])
             if source == state
         )
 
@@ -186,6 +245,86 @@ class FsmDefinition:
     def action_target(self, name: str) -> ActionSpec | None:
         """The node and operation of the action called ``name``, or None."""
         return self._actions.get(name)
+
+    def plan_from_core(
+        self,
+        result: ModelFSMTransitionResult,
+        target: StateSpec,
+        *,
+        operation: str,
+        where: str,
+        correlation_id: UUID | None = None,
+    ) -> tuple[PlannedIntent, ...]:
+        """:func:`plan_from_core` with this contract's actions."""
+        return plan_from_core(
+            result,
+            target,
+            self._actions,
+            operation=operation,
+            where=where,
+            correlation_id=correlation_id,
+        )
+
+
+def plan_from_core(
+    result: ModelFSMTransitionResult,
+    target: StateSpec,
+    actions: Mapping[str, ActionSpec],
+    *,
+    operation: str,
+    where: str,
+    correlation_id: UUID | None = None,
+) -> tuple[PlannedIntent, ...]:
+    """The intents of a transition core's executor applied, as effect-node actions.
+
+    Core embeds the whole context in each payload; only the action's identity is read from
+    it. Raises ``InfraProtocolError`` (``operation``, target ``where``) when core moved
+    elsewhere than ``target`` or planned something the contract does not say.
+    """
+
+    def protocol_error(message: str) -> InfraProtocolError:
+        return InfraProtocolError(
+            message,
+            transport=EnumTransport.INTERNAL,
+            operation=operation,
+            target=where,
+            correlation_id=correlation_id,
+        )
+
+    if result.new_state != target.name:
+        raise protocol_error(
+            f"core moved to {result.new_state!r}, the contract says {target.name!r}"
+        )
+    planned: list[PlannedIntent] = []
+    for core_intent in result.intents:
+        payload = core_intent.payload
+        if core_intent.intent_type == _STATE_ACTION:
+            kind = _STATE_ACTION_KINDS[payload["action_type"]]
+            state = payload["state"]
+            is_critical, timeout_ms = False, None
+        elif core_intent.intent_type == _TRANSITION_ACTION:
+            kind, state = EnumFSMIntentKind.TRANSITION_ACTION, target.name
+            is_critical, timeout_ms = payload["is_critical"], payload["timeout_ms"]
+        elif core_intent.intent_type in _DROPPED_CORE_INTENTS:
+            continue
+        else:
+            raise protocol_error(
+                f"core planned an intent of unknown type {core_intent.intent_type!r}"
+            )
+        action = actions.get(payload["action_name"])
+        if action is None:  # compile_fsm named every action; core cannot invent one
+            raise protocol_error(f"core planned the undeclared action {payload['action_name']!r}")
+        planned.append(
+            PlannedIntent(
+                kind=kind,
+                target_node=action.target_node,
+                operation=action.operation,
+                state=state,
+                is_critical=is_critical,
+                timeout_ms=timeout_ms,
+            )
+        )
+    return tuple(planned)
 
 
 class _Problems:
@@ -397,6 +536,93 @@ def _steps(
     return steps
 
 
+def _run_pure[T](coroutine: Coroutine[Any, Any, T], *, where: str) -> T:
+    """Run a coroutine that never waits on anything (core's executor is pure: its awaits
+    only call other coroutines) without an event loop, so that contracts compile in
+    synchronous code, also inside a running loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise InfraProtocolError(
+        "core's FSM executor suspended while planning a transition; it is expected to be pure",
+        transport=EnumTransport.INTERNAL,
+        operation=_LOAD,
+        target=where,
+    )
+
+
+def _compile_steps(
+    fsm: ModelFSMSubcontract,
+    states: Mapping[str, StateSpec],
+    steps: Mapping[tuple[str, str], TransitionSpec],
+    actions: Mapping[str, ActionSpec],
+    source: str,
+) -> dict[tuple[str, str], CompiledStep]:
+    """Every step with what core's executor plans for it once its guards pass.
+
+    Core defines which transition a trigger takes and which actions it plans in which
+    order; that does not depend on the event, so core is asked here, once per step, on a
+    copy of the contract without guards. Guards depend on the event and stay core's to
+    evaluate at run time.
+    """
+    unguarded = fsm.model_copy(
+        update={"transitions": [t.model_copy(update={"conditions": []}) for t in fsm.transitions]}
+    )
+    by_name = {t.transition_name: t for t in fsm.transitions}
+    compiled: dict[tuple[str, str], CompiledStep] = {}
+    for (state, trigger), spec in steps.items():
+        where = f"{source}: {state} --{trigger}-->"
+        try:
+            result = _run_pure(execute_transition(unguarded, state, trigger, {}), where=where)
+        except ModelOnexError as exc:
+            raise InfraProtocolError(
+                f"{where}: core's executor rejects a transition the contract declares",
+                transport=EnumTransport.INTERNAL,
+                operation=_LOAD,
+                target=source,
+            ) from exc
+        if not result.success or result.transition_name != spec.name:
+            raise InfraProtocolError(
+                f"{where}: core takes {result.transition_name!r}, the contract {spec.name!r}",
+                transport=EnumTransport.INTERNAL,
+                operation=_LOAD,
+                target=source,
+            )
+        target = states[spec.to_state]
+        plan = plan_from_core(result, target, actions, operation=_LOAD, where=source)
+        compiled[(state, trigger)] = CompiledStep(
+            transition=spec,
+            source=states[state],
+            target=target,
+            plan=plan,
+            guard_check=_guard_check(fsm, state, by_name[spec.name]) if spec.guards else None,
+        )
+    return compiled
+
+
+def _guard_check(
+    fsm: ModelFSMSubcontract, state: str, transition: ModelFSMStateTransition
+) -> ModelFSMSubcontract:
+    """``fsm`` cut down to what core reads to decide ``transition``'s guards from
+    ``state``: the two states and the transition, without actions (their plan is compiled)
+    and without persistence, so core plans nothing but its metric or log intent."""
+    names = {state, transition.to_state}
+    return fsm.model_copy(
+        update={
+            "initial_state": state,
+            "states": [
+                s.model_copy(update={"entry_actions": [], "exit_actions": []})
+                for s in fsm.states
+                if s.state_name in names
+            ],
+            "transitions": [transition.model_copy(update={"actions": []})],
+            "persistence_enabled": False,
+        }
+    )
+
+
 def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
     """Check ``fsm`` against this reducer's rules and precompute its lookups.
 
@@ -416,7 +642,7 @@ def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
             f"{source}: FSM {fsm.state_machine_name!r} is not usable by infra_reducer "
             f"({count} problem{'s' if count != 1 else ''}):\n  " + "\n  ".join(problems.lines),
             transport=EnumTransport.INTERNAL,
-            operation="load_contract",
+            operation=_LOAD,
             target=source,
             problems=problems.lines,
         )
@@ -426,7 +652,7 @@ def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
         states=MappingProxyType(states),
         transitions=transitions,
         declared_keys=declared,
-        _steps=MappingProxyType(steps),
+        _steps=MappingProxyType(_compile_steps(fsm, states, steps, actions, source)),
         _actions=MappingProxyType(actions),
     )
 
@@ -464,7 +690,7 @@ def load_node_definition() -> tuple[ModelContractReducer, FsmDefinition]:
         raise InfraConfigurationError(
             f"{label}: {problem}",
             transport=EnumTransport.INTERNAL,
-            operation="load_contract",
+            operation=_LOAD,
             target=label,
         )
     return contract, load_definition(f"contracts/{ref}")
