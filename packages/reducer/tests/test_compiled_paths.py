@@ -99,7 +99,7 @@ def test_intent_ids_are_uuid5_of_the_event_version_and_position(
     event_id: uuid.UUID, version: int, position: int
 ) -> None:
     name = f"{version}:{position}"
-    fast = reducer_module._intent_id(event_id.bytes, name)
+    fast = reducer_module._intent_id(event_id.bytes + name.encode())
     slow = uuid.uuid5(event_id, name)
     assert fast == slow
     assert (str(fast), hash(fast), fast.version, fast.variant) == (
@@ -191,7 +191,7 @@ def test_guard_checks_hold_only_the_step(reducer: InfraReducer) -> None:
     unguarded = reducer.definition.compiled("provisioning", "credentials_issued")
     assert unguarded is not None
     assert unguarded.guard_check is None
-    assert [(p.target_node, p.operation) for p in unguarded.plan] == [
+    assert [(p.action.target_node, p.action.operation) for p in unguarded.plan] == [
         ("node_postgres_adapter_effect", "prepare_database")
     ]
 

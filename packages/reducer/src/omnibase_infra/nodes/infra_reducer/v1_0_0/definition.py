@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 from uuid import UUID
@@ -158,16 +158,12 @@ class TransitionSpec:
 
 
 class PlannedIntent(NamedTuple):
-    """One intent a transition plans: run ``operation`` on ``target_node``. ``state`` is
-    the state left (exit action) or entered (entry and transition actions). A named tuple:
-    guarded transitions build their plan on every event."""
+    """One intent a transition plans: ``action`` for the state left (exit action) or
+    entered (entry and transition actions)."""
 
     kind: EnumFSMIntentKind
-    target_node: str
-    operation: str
+    action: ActionSpec
     state: str
-    is_critical: bool = False
-    timeout_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,13 +294,13 @@ def plan_from_core(
     planned: list[PlannedIntent] = []
     for core_intent in result.intents:
         payload = core_intent.payload
+        options: dict[str, Any]
         if core_intent.intent_type == _STATE_ACTION:
-            kind = _STATE_ACTION_KINDS[payload["action_type"]]
-            state = payload["state"]
-            is_critical, timeout_ms = False, None
+            kind, state = _STATE_ACTION_KINDS[payload["action_type"]], payload["state"]
+            options = {}
         elif core_intent.intent_type == _TRANSITION_ACTION:
             kind, state = EnumFSMIntentKind.TRANSITION_ACTION, target.name
-            is_critical, timeout_ms = payload["is_critical"], payload["timeout_ms"]
+            options = {"is_critical": payload["is_critical"], "timeout_ms": payload["timeout_ms"]}
         elif core_intent.intent_type in _DROPPED_CORE_INTENTS:
             continue
         else:
@@ -314,16 +310,7 @@ def plan_from_core(
         action = actions.get(payload["action_name"])
         if action is None:  # compile_fsm named every action; core cannot invent one
             raise protocol_error(f"core planned the undeclared action {payload['action_name']!r}")
-        planned.append(
-            PlannedIntent(
-                kind=kind,
-                target_node=action.target_node,
-                operation=action.operation,
-                state=state,
-                is_critical=is_critical,
-                timeout_ms=timeout_ms,
-            )
-        )
+        planned.append(PlannedIntent(kind, replace(action, **options), state))
     return tuple(planned)
 
 

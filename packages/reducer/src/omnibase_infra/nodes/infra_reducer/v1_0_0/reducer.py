@@ -2,6 +2,12 @@
 
 The node plans and runs nothing: the orchestrator's runtime stores the returned snapshot
 (compare-and-set on its version) and then executes the intents in order.
+
+Core's executor defines the semantics. What it plans for a step does not depend on the
+event, so it is asked once per step when the contract is compiled (``definition``); what
+depends on the event, the guards, it decides per event on the step's guard check. The
+snapshot, intents and result are built from already validated parts without validating
+them again.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from omnibase_infra.models.fsm import (
 from omnibase_infra.nodes.infra_reducer.v1_0_0.definition import (
     CompiledStep,
     FsmDefinition,
+    PlannedIntent,
     StateSpec,
     load_node_definition,
 )
@@ -75,7 +82,7 @@ def _trusted[M: BaseModel](model: type[M], values: dict[str, Any]) -> M:
     """``model.model_construct(**values)`` for values that name every field in order,
     without its per-field default handling (it costs more than validating): the reducer
     builds its snapshots, intents and results from parts that are already validated (the
-    snapshot and event passed in, the compiled contract). ``tests/test_performance_paths``
+    snapshot and event passed in, the compiled contract). ``tests/test_compiled_paths.py``
     keeps it equal to ``model_construct`` and to a validated copy."""
     instance = model.__new__(model)
     _set(instance, "__dict__", values)
@@ -90,11 +97,12 @@ _UUID5_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID5_SET: Final = (5 << 76) | (0x8000 << 48)
 
 
-def _intent_id(event_id: bytes, name: str) -> UUID:
-    """``uuid5(UUID(bytes=event_id), name)`` at a third of its cost: no re-import of
-    hashlib, no re-encoding of the id, no argument parsing in ``UUID()`` (its slots are
-    set as ``UUID.__init__`` sets them). A test keeps it equal to ``uuid5``."""
-    value = int.from_bytes(sha1(event_id + name.encode(), usedforsecurity=False).digest()[:16])
+def _intent_id(namespace_and_name: bytes) -> UUID:
+    """``uuid5(namespace, name)`` from ``namespace.bytes + name.encode()``, at a third of
+    its cost: no re-import of hashlib, no argument parsing in ``UUID()`` (its slots are set
+    as ``UUID.__init__`` sets them). A test keeps it equal to ``uuid5``."""
+    digest = sha1(namespace_and_name, usedforsecurity=False).digest()
+    value = int.from_bytes(digest[:16])
     uuid = object.__new__(UUID)
     _set(uuid, "int", (value & _UUID5_CLEAR) | _UUID5_SET)
     _set(uuid, "is_safe", SafeUUID.unknown)
@@ -104,6 +112,39 @@ def _intent_id(event_id: bytes, name: str) -> UUID:
 def _copy_context(context: Mapping[str, FsmContextValue]) -> dict[str, FsmContextValue]:
     """A copy whose lists are copies too, as validation would have made."""
     return {key: list(value) if type(value) is list else value for key, value in context.items()}
+
+
+def _intents(
+    plan: tuple[PlannedIntent, ...], snapshot: ModelFSMSnapshot, event: ModelFSMEvent
+) -> tuple[ModelFSMIntent, ...]:
+    """The plan's intents for the new ``snapshot``. Ids are ``uuid5(event_id,
+    f"{version}:{position}")``: the same event on the same snapshot gets the same ids."""
+    version = snapshot.version
+    prefix = event.event_id.bytes + f"{version}:".encode()
+    context = snapshot.context
+    return tuple(
+        [
+            _trusted(
+                ModelFSMIntent,
+                {
+                    "intent_id": _intent_id(prefix + str(position).encode()),
+                    "kind": planned.kind,
+                    "target_node": planned.action.target_node,
+                    "operation": planned.action.operation,
+                    "resource_id": snapshot.resource_id,
+                    "state": planned.state,
+                    "transition": snapshot.last_transition,
+                    "event_id": event.event_id,
+                    "correlation_id": event.correlation_id,
+                    "snapshot_version": version,
+                    "payload": _copy_context(context),
+                    "is_critical": planned.action.is_critical,
+                    "timeout_ms": planned.action.timeout_ms,
+                },
+            )
+            for position, planned in enumerate(plan)
+        ]
+    )
 
 
 class _Planned(NamedTuple):
@@ -317,31 +358,7 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 "updated_at": event.occurred_at,
             },
         )
-        intents: tuple[ModelFSMIntent, ...] = ()
-        plan = step.plan
-        if plan:
-            id_bytes = event_id.bytes
-            intents = tuple(
-                _trusted(
-                    ModelFSMIntent,
-                    {
-                        "intent_id": _intent_id(id_bytes, f"{version}:{position}"),
-                        "kind": planned.kind,
-                        "target_node": planned.target_node,
-                        "operation": planned.operation,
-                        "resource_id": snapshot.resource_id,
-                        "state": planned.state,
-                        "transition": transition,
-                        "event_id": event_id,
-                        "correlation_id": event.correlation_id,
-                        "snapshot_version": version,
-                        "payload": _copy_context(kept),
-                        "is_critical": planned.is_critical,
-                        "timeout_ms": planned.timeout_ms,
-                    },
-                )
-                for position, planned in enumerate(plan)
-            )
+        intents = _intents(step.plan, new_snapshot, event) if step.plan else ()
         logger.debug(
             "%s: %s -> %s via %s, %d intents (correlation_id=%s)",
             snapshot.resource_id,
