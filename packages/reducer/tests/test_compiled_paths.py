@@ -17,7 +17,7 @@ from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransit
 from omnibase_core.models.model_intent import ModelIntent
 from pydantic import BaseModel
 
-from omnibase_infra.errors import InfraProtocolError
+from omnibase_infra.errors import InfraProtocolError, InfraValidationError
 from omnibase_infra.models.fsm import (
     EnumFSMOutcome,
     ModelFSMEvent,
@@ -200,3 +200,18 @@ def test_the_models_have_nothing_trusted_construction_skips() -> None:
     for model in (ModelFSMResult, ModelFSMSnapshot, ModelFSMIntent):
         assert model.__pydantic_post_init__ is None
         assert not model.__private_attributes__
+
+
+async def test_a_number_core_cannot_compare_is_a_typed_error(
+    reducer: InfraReducer, snapshot_in: SnapshotFactory, make_event: EventFactory
+) -> None:
+    """Core's greater_than raises OverflowError for an int beyond float range."""
+    healthy = snapshot_in("healthy")
+    event = make_event("health_check_failed", consecutive_failures=10**400)
+    with pytest.raises(InfraValidationError, match="cannot be evaluated") as caught:
+        await reducer.apply(healthy, event)
+    assert isinstance(caught.value.__cause__, OverflowError)
+    assert caught.value.correlation_id == event.correlation_id
+    # Nothing moved: the same snapshot still takes a valid event.
+    passing = make_event("health_check_failed", consecutive_failures=3)
+    assert (await reducer.apply(healthy, passing)).applied

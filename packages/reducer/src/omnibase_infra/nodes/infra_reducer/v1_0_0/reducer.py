@@ -303,6 +303,13 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 snapshot,
                 event,
             ) from exc
+        except ArithmeticError as exc:  # e.g. an int beyond float range in greater_than
+            raise self._error(
+                f"the guards of {step.transition.name!r} cannot be evaluated on this event's "
+                "data (a number out of range)",
+                snapshot,
+                event,
+            ) from exc
         if not outcome.success:
             logger.debug(
                 "guard rejected %s for %s in %s (correlation_id=%s)",
