@@ -20,9 +20,8 @@ deregistration. Both contenders run the same events ``--lifecycles`` times per s
 
 What ours adds is the work of a usable reducer: checking the snapshot and the event,
 filtering the event data to declared keys, required-context checks, the new versioned
-snapshot, typed intents with deterministic ids, the result, and stale-snapshot detection;
-for the five guarded events it also runs core's executor on the step's guard check. Both
-contenders run once before timing (warm-up); the rounds rotate their order
+snapshot, typed intents with deterministic ids, the result, and stale-snapshot detection.
+Both contenders run once before timing (warm-up); the rounds rotate their order
 (``benchlib.interleaved_medians``) and the report keeps the medians. Short samples and
 many rounds keep both contenders of a round close in time on a loaded machine.
 """

@@ -1,6 +1,5 @@
 """The fast paths: results built without re-validation equal validated ones, intent ids
-are uuid5, and core disagreeing with the compiled table is a typed error at load and at
-run time."""
+are uuid5, and core disagreeing with the compiled table or guards fails the load."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from omnibase_core.models.errors.model_onex_error import ModelOnexError
 from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransitionResult
-from omnibase_core.models.model_intent import ModelIntent
 from pydantic import BaseModel
 
 from omnibase_infra.errors import InfraProtocolError, InfraValidationError
@@ -146,51 +144,29 @@ def test_core_taking_another_transition_at_load(monkeypatch: pytest.MonkeyPatch)
     assert "core takes 'other'" in _compile_with(monkeypatch, elsewhere).message
 
 
-async def test_core_planning_actions_for_a_guard_check_is_a_protocol_error(
-    reducer: InfraReducer,
-    snapshot_in: SnapshotFactory,
-    make_event: EventFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The guard check has no actions; a declared action in core's answer is a surprise."""
-
-    async def planned(*_: object) -> ModelFSMTransitionResult:
-        action = ModelIntent(
-            intent_type="fsm_state_action",
-            target="action_executor",
-            payload={
-                "action_name": "node_webhook_effect.send_notification",
-                "action_type": "entry",
-                "state": "degraded",
-            },
-        )
-        return ModelFSMTransitionResult(
-            success=True,
-            new_state="degraded",
-            old_state="healthy",
-            transition_name="breaker_opened",
-            intents=[action],
-        )
-
-    monkeypatch.setattr(reducer_module._ResourceMachine, "execute_fsm_transition", planned)
-    event = make_event("breaker_opened", breaker_target="db")
-    with pytest.raises(InfraProtocolError, match="guard check without actions") as caught:
-        await reducer.apply(snapshot_in("healthy"), event)
-    assert caught.value.correlation_id == event.correlation_id
+def test_a_guard_compiled_unlike_core_fails_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Core defines the guard language: a compiled guard that disagrees with core's
+    executor on any probe value (here: one that always passes) is refused at load."""
+    monkeypatch.setattr(definition_module, "guard_predicate", lambda _guard: lambda _ctx: True)
+    with pytest.raises(InfraProtocolError, match="another verdict than core's executor") as caught:
+        definition_module.compile_fsm(DEFINITION.fsm, source="lifecycle.yaml")
+    assert caught.value.operation == "load_contract"
 
 
-def test_guard_checks_hold_only_the_step(reducer: InfraReducer) -> None:
-    step = reducer.definition.compiled("degraded", "decommission")
-    assert step is not None
-    assert step.guard_check is not None
-    check = step.guard_check
-    assert [s.state_name for s in check.states] == ["degraded", "decommissioning"]
-    assert all(not s.entry_actions and not s.exit_actions for s in check.states)
-    assert [t.transition_name for t in check.transitions] == ["decommission"]
-    assert (check.initial_state, check.persistence_enabled) == ("degraded", False)
+def test_compiled_steps(reducer: InfraReducer) -> None:
+    guarded = reducer.definition.compiled("degraded", "decommission")
+    assert guarded is not None
+    assert guarded.guards_pass is not None
+    assert guarded.guards_pass({"requested_by": "ops"})
+    assert not guarded.guards_pass({"requested_by": ""})
+    provision = reducer.definition.compiled("unprovisioned", "provision")
+    assert provision is not None
+    assert provision.guards_pass is not None
+    assert provision.guards_pass({"service_name": "s" * 63})
+    assert not provision.guards_pass({"service_name": "s" * 64})
     unguarded = reducer.definition.compiled("provisioning", "credentials_issued")
     assert unguarded is not None
-    assert unguarded.guard_check is None
+    assert unguarded.guards_pass is None
     assert [(p.action.target_node, p.action.operation) for p in unguarded.plan] == [
         ("node_postgres_adapter_effect", "prepare_database")
     ]

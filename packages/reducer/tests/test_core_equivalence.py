@@ -1,10 +1,11 @@
-"""The compiled transition table and the guard checks are core's executor's semantics.
+"""The compiled transition table and the compiled guards are core's executor's semantics.
 
-The node runs core's ``execute_transition`` once per step at load (its plan) and, for a
-guarded step, on a cut-down contract per event (its guards). These tests hold it to what
-core's executor does on the whole contract: on every transition of the shipped contract
-and of a contract that uses every guard operator, exit, transition and entry actions, a
-wildcard and self-loops, for contexts that pass and that fail each guard.
+The node runs core's ``execute_transition`` once per step at load (its plan) and checks
+its compiled guards against core's executor there; per event it runs nothing of core.
+These tests hold it to what core's executor does on the whole contract: on every
+transition of the shipped contract and of a contract that uses every guard operator,
+exit, transition and entry actions, a wildcard and self-loops, for contexts that pass and
+that fail each guard.
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ async def test_every_transition_plans_what_core_plans(name: str, state: str, tri
     assert core.success, "the context passes every guard in core's executor"
     assert isinstance(ours, ModelFSMResult)
     _assert_equivalent(definition, snapshot, ours, core)
-    assert (step.guard_check is None) == (not step.transition.guards)
+    assert (step.guards_pass is None) == (not step.transition.guards)
 
 
 @pytest.mark.parametrize("name", DEFINITIONS)

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
-from uuid import UUID
 
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
 from omnibase_core.models.contracts.subcontracts.model_fsm_state_transition import (
@@ -62,7 +61,6 @@ __all__ = [
     "load_definition",
     "load_node_definition",
     "parse_definition",
-    "plan_from_core",
 ]
 
 CONTRACTS_PACKAGE: Final = "omnibase_infra.nodes.infra_reducer.v1_0_0"
@@ -166,22 +164,25 @@ class PlannedIntent(NamedTuple):
     state: str
 
 
+type GuardPredicate = Callable[[Mapping[str, Any]], bool]
+"""Whether a context passes one guard, or all guards of a transition."""
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledStep:
     """What ``transition.trigger`` does in ``source``: the transition, the state it enters,
     and ``plan``, the intents core's executor plans for it when its guards pass, in core's
     order (exit, transition, entry actions), asked of core when the contract is compiled.
 
-    ``guard_check`` (None without guards) is the part of core's contract that decides
-    whether the guards pass: the two states and this one transition, without actions.
-    Core's executor runs it on every event's context: core defines its guard language.
+    ``guards_pass`` (None without guards) is the transition's guards compiled from core's
+    guard language (:func:`guard_predicate`), checked against core's executor at load.
     """
 
     transition: TransitionSpec
     source: StateSpec
     target: StateSpec
     plan: tuple[PlannedIntent, ...]
-    guard_check: ModelFSMSubcontract | None
+    guards_pass: GuardPredicate | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,49 +243,24 @@ class FsmDefinition:
         """The node and operation of the action called ``name``, or None."""
         return self._actions.get(name)
 
-    def plan_from_core(
-        self,
-        result: ModelFSMTransitionResult,
-        target: StateSpec,
-        *,
-        operation: str,
-        where: str,
-        correlation_id: UUID | None = None,
-    ) -> tuple[PlannedIntent, ...]:
-        """:func:`plan_from_core` with this contract's actions."""
-        return plan_from_core(
-            result,
-            target,
-            self._actions,
-            operation=operation,
-            where=where,
-            correlation_id=correlation_id,
-        )
 
-
-def plan_from_core(
+def _plan_from_core(
     result: ModelFSMTransitionResult,
     target: StateSpec,
     actions: Mapping[str, ActionSpec],
     *,
-    operation: str,
     where: str,
-    correlation_id: UUID | None = None,
 ) -> tuple[PlannedIntent, ...]:
     """The intents of a transition core's executor applied, as effect-node actions.
 
     Core embeds the whole context in each payload; only the action's identity is read from
-    it. Raises ``InfraProtocolError`` (``operation``, target ``where``) when core moved
-    elsewhere than ``target`` or planned something the contract does not say.
+    it. Raises ``InfraProtocolError`` (target ``where``) when core moved elsewhere than
+    ``target`` or planned something the contract does not say.
     """
 
     def protocol_error(message: str) -> InfraProtocolError:
         return InfraProtocolError(
-            message,
-            transport=EnumTransport.INTERNAL,
-            operation=operation,
-            target=where,
-            correlation_id=correlation_id,
+            message, transport=EnumTransport.INTERNAL, operation=_LOAD, target=where
         )
 
     if result.new_state != target.name:
@@ -551,13 +527,15 @@ def _compile_steps(
 
     Core defines which transition a trigger takes and which actions it plans in which
     order; that does not depend on the event, so core is asked here, once per step, on a
-    copy of the contract without guards. Guards depend on the event and stay core's to
-    evaluate at run time.
+    copy of the contract without guards. Guards depend on the event: they are compiled
+    (:func:`guard_predicate`) and each distinct guard is checked against core's executor
+    on values around its bound (:func:`_check_guard`).
     """
     unguarded = fsm.model_copy(
         update={"transitions": [t.model_copy(update={"conditions": []}) for t in fsm.transitions]}
     )
     by_name = {t.transition_name: t for t in fsm.transitions}
+    predicates: dict[GuardSpec, GuardPredicate] = {}
     compiled: dict[tuple[str, str], CompiledStep] = {}
     for (state, trigger), spec in steps.items():
         where = f"{source}: {state} --{trigger}-->"
@@ -578,36 +556,129 @@ def _compile_steps(
                 target=source,
             )
         target = states[spec.to_state]
-        plan = plan_from_core(result, target, actions, operation=_LOAD, where=source)
+        plan = _plan_from_core(result, target, actions, where=source)
+        transition = by_name[spec.name]
+        for guard, condition in zip(spec.guards, transition.conditions, strict=True):
+            if guard not in predicates:
+                predicates[guard] = guard_predicate(guard)
+                _check_guard(
+                    fsm,
+                    state=state,
+                    transition=transition,
+                    condition=condition,
+                    guard=guard,
+                    predicate=predicates[guard],
+                    where=where,
+                )
         compiled[(state, trigger)] = CompiledStep(
             transition=spec,
             source=states[state],
             target=target,
             plan=plan,
-            guard_check=_guard_check(fsm, state, by_name[spec.name]) if spec.guards else None,
+            guards_pass=_all_of([predicates[g] for g in spec.guards]),
         )
     return compiled
 
 
-def _guard_check(
-    fsm: ModelFSMSubcontract, state: str, transition: ModelFSMStateTransition
-) -> ModelFSMSubcontract:
-    """``fsm`` cut down to what core reads to decide ``transition``'s guards from
-    ``state``: the two states and the transition, without actions (their plan is compiled)
-    and without persistence, so core plans nothing but its metric or log intent."""
-    names = {state, transition.to_state}
-    return fsm.model_copy(
+def guard_predicate(guard: GuardSpec) -> GuardPredicate:
+    """``guard`` as core's executor evaluates it (``omnibase_core.utils.fsm_executor.
+    _evaluate_single_condition``), its operand parsed once: ``equals``/``not_equals``
+    compare ``str()`` forms, ``greater_than``/``less_than`` compare ``float(value or 0)``,
+    ``min_length`` is false and ``max_length`` true for a falsy value, a value that cannot
+    be converted fails the guard, ``exists``/``not_exists`` test the key. Like core's, the
+    numeric ones raise ``OverflowError`` for an int beyond float range."""
+    field, operator = guard.field, guard.operator
+    if operator in {"equals", "not_equals"}:
+        text, equal = str(guard.value), operator == "equals"
+        return lambda context: (str(context.get(field)) == text) is equal
+    if operator in _LENGTH_OPERATORS:
+        size, at_least = int(guard.value or "0"), operator == "min_length"
+
+        def length(context: Mapping[str, Any]) -> bool:
+            value = context.get(field)
+            if not value:
+                return not at_least
+            try:
+                return len(value) >= size if at_least else len(value) <= size
+            except TypeError:
+                return False
+
+        return length
+    if operator in _NUMERIC_OPERATORS:
+        bound, above = float(guard.value or "0"), operator == "greater_than"
+
+        def compare(context: Mapping[str, Any]) -> bool:
+            try:
+                number = float(context.get(field) or 0)
+            except (TypeError, ValueError):
+                return False
+            return number > bound if above else number < bound
+
+        return compare
+    present = operator == "exists"  # or not_exists: compile_fsm admits no other operator
+    return lambda context: (field in context) is present
+
+
+def _all_of(predicates: list[GuardPredicate]) -> GuardPredicate | None:
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda context: all(predicate(context) for predicate in predicates)
+
+
+_ABSENT: Final = object()
+
+
+def _probes(guard: GuardSpec) -> list[object]:
+    """Values of the guard's field around its bound, of every context value type."""
+    probes: list[object] = [_ABSENT, None, True, False, 0, 1, -1, 0.5, "", "x", "None"]
+    probes += [[], ["a"], ["a", "b"], guard.value, f"{guard.value}_x"]
+    if guard.operator in _NUMERIC_OPERATORS:
+        bound = float(guard.value or "0")
+        probes += [bound, bound - 1, bound + 1, str(bound + 1), round(bound) + 1, round(bound)]
+    if guard.operator in _LENGTH_OPERATORS:
+        size = int(guard.value or "0")
+        for n in (max(size - 1, 0), size, size + 1):
+            probes += ["x" * n, ["a"] * n]
+    return probes
+
+
+def _check_guard(
+    fsm: ModelFSMSubcontract,
+    *,
+    state: str,
+    transition: ModelFSMStateTransition,
+    condition: ModelFSMTransitionCondition,
+    guard: GuardSpec,
+    predicate: GuardPredicate,
+    where: str,
+) -> None:
+    """Core's executor and ``predicate`` agree on :func:`_probes`, else loading fails:
+    core defines the guard language, and a core that changed it is caught here."""
+    guard_only = fsm.model_copy(
         update={
-            "initial_state": state,
-            "states": [
-                s.model_copy(update={"entry_actions": [], "exit_actions": []})
-                for s in fsm.states
-                if s.state_name in names
+            "transitions": [
+                transition.model_copy(
+                    update={"from_state": state, "conditions": [condition], "actions": []}
+                )
             ],
-            "transitions": [transition.model_copy(update={"actions": []})],
             "persistence_enabled": False,
         }
     )
+    for probe in _probes(guard):
+        context = {} if probe is _ABSENT else {guard.field: probe}
+        cores = _run_pure(
+            execute_transition(guard_only, state, transition.trigger, context), where=where
+        ).success
+        if predicate(context) is not cores:
+            raise InfraProtocolError(
+                f"{where}: guard {condition.expression!r} compiles to another verdict than "
+                f"core's executor gives ({cores}) for a {type(probe).__name__} value",
+                transport=EnumTransport.INTERNAL,
+                operation=_LOAD,
+                target=where,
+            )
 
 
 def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:

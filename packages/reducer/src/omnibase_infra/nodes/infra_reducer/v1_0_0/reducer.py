@@ -4,10 +4,10 @@ The node plans and runs nothing: the orchestrator's runtime stores the returned 
 (compare-and-set on its version) and then executes the intents in order.
 
 Core's executor defines the semantics. What it plans for a step does not depend on the
-event, so it is asked once per step when the contract is compiled (``definition``); what
-depends on the event, the guards, it decides per event on the step's guard check. The
-snapshot, intents and result are built from already validated parts without validating
-them again.
+event, so it is asked once per step when the contract is compiled (``definition``); the
+guards are compiled from core's guard language and checked against core's executor
+there too. Per event nothing of core runs; the snapshot, intents and result are built
+from already validated parts without validating them again.
 """
 
 from __future__ import annotations
@@ -21,20 +21,15 @@ from uuid import UUID, SafeUUID
 
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
-from omnibase_core.models.contracts.subcontracts.model_fsm_subcontract import ModelFSMSubcontract
-from omnibase_core.models.errors.model_onex_error import ModelOnexError
-from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransitionResult
 from omnibase_core.models.model_intent import ModelIntent
 from omnibase_core.models.model_reducer_input import ModelReducerInput
 from omnibase_core.models.model_reducer_output import ModelReducerOutput
 from omnibase_core.nodes.node_reducer_declarative import NodeReducerDeclarative
-from omnibase_core.utils.fsm_executor import execute_transition
 from pydantic import BaseModel, ValidationError
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
     InfraConflictError,
-    InfraProtocolError,
     InfraValidationError,
     summarize_validation_error,
 )
@@ -49,6 +44,7 @@ from omnibase_infra.models.fsm import (
 from omnibase_infra.nodes.infra_reducer.v1_0_0.definition import (
     CompiledStep,
     FsmDefinition,
+    GuardPredicate,
     PlannedIntent,
     StateSpec,
     load_node_definition,
@@ -61,21 +57,6 @@ logger = logging.getLogger(__name__)
 _OPERATION: Final = "fsm_transition"
 _CORE_INTENT_PRIORITY: Final = 2
 _set: Final = object.__setattr__
-
-
-class _ResourceMachine:
-    """One resource's FSM for one call of core's executor, in the snapshot's state: the
-    snapshot stays the source of truth and concurrent calls share nothing."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str) -> None:
-        self.state = state
-
-    async def execute_fsm_transition(
-        self, fsm_contract: ModelFSMSubcontract, trigger: str, context: dict[str, Any]
-    ) -> ModelFSMTransitionResult:
-        return await execute_transition(fsm_contract, self.state, trigger, context)
 
 
 def _trusted[M: BaseModel](model: type[M], values: dict[str, Any]) -> M:
@@ -223,11 +204,9 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
             retry = snapshot.version == planned.version - 1 and event.event_id == planned.event_id
             if not retry:
                 raise self._conflict(snapshot, event, planned.version)
-        result = await self._reduce(snapshot, event)
+        # Nothing below awaits: no other apply for this resource can run in between.
+        result = self._reduce(snapshot, event)
         if result.outcome is EnumFSMOutcome.APPLIED:
-            latest = self._planned.get(snapshot.resource_id)
-            if latest is not planned:  # another apply for this resource finished first
-                raise self._conflict(snapshot, event, latest.version if latest else 0)
             self._planned[snapshot.resource_id] = _Planned(result.snapshot.version, event.event_id)
         return result
 
@@ -255,11 +234,11 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
         for event in events:
             if snapshot is None:
                 snapshot = self.initial_snapshot(event.resource_id)
-            result = await self._reduce(snapshot, event)
+            result = self._reduce(snapshot, event)
             snapshot = result.snapshot
             yield result
 
-    async def _reduce(self, snapshot: ModelFSMSnapshot, event: ModelFSMEvent) -> ModelFSMResult:
+    def _reduce(self, snapshot: ModelFSMSnapshot, event: ModelFSMEvent) -> ModelFSMResult:
         state = self._check_snapshot(snapshot, event)
         if event.event_id == snapshot.last_event_id:
             return self._unchanged(EnumFSMOutcome.DUPLICATE, snapshot, event, None, ())
@@ -277,32 +256,27 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 event,
                 missing_keys=missing,
             )
-        # The plan is compiled; guards depend on the event: core's executor decides them.
-        check = step.guard_check
-        if check is not None and not await self._guards_pass(check, snapshot, event, step, context):
+        guards_pass = step.guards_pass
+        if guards_pass is not None and not self._guards_pass(
+            guards_pass, snapshot, event, step, context
+        ):
             return self._unchanged(
                 EnumFSMOutcome.GUARD_REJECTED, snapshot, event, step.transition.name, dropped
             )
         return self._applied(snapshot, event, step, context, dropped)
 
-    async def _guards_pass(
+    def _guards_pass(
         self,
-        check: ModelFSMSubcontract,
+        guards_pass: GuardPredicate,
         snapshot: ModelFSMSnapshot,
         event: ModelFSMEvent,
         step: CompiledStep,
         context: dict[str, Any],
     ) -> bool:
-        """Whether core's executor, run on the step's guard check, lets ``context`` pass."""
-        machine = _ResourceMachine(snapshot.state)
+        """The step's compiled guards (core's guard language, checked against core's
+        executor when the contract was compiled) on ``context``."""
         try:
-            outcome = await machine.execute_fsm_transition(check, event.trigger, context)
-        except ModelOnexError as exc:
-            raise self._error(
-                f"core rejected trigger {event.trigger!r} in state {snapshot.state!r}",
-                snapshot,
-                event,
-            ) from exc
+            passed = guards_pass(context)
         except ArithmeticError as exc:  # e.g. an int beyond float range in greater_than
             raise self._error(
                 f"the guards of {step.transition.name!r} cannot be evaluated on this event's "
@@ -310,7 +284,7 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 snapshot,
                 event,
             ) from exc
-        if not outcome.success:
+        if not passed:
             logger.debug(
                 "guard rejected %s for %s in %s (correlation_id=%s)",
                 step.transition.name,
@@ -318,23 +292,7 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 snapshot.state,
                 event.correlation_id,
             )
-            return False
-        own = self.definition.plan_from_core(
-            outcome,
-            step.target,
-            operation=_OPERATION,
-            where=self._target(snapshot),
-            correlation_id=event.correlation_id,
-        )
-        if own:  # the guard check has no actions: the plan was compiled
-            raise InfraProtocolError(
-                f"core planned {len(own)} action(s) for a guard check without actions",
-                transport=EnumTransport.INTERNAL,
-                operation=_OPERATION,
-                target=self._target(snapshot),
-                correlation_id=event.correlation_id,
-            )
-        return True
+        return passed
 
     def _applied(
         self,
