@@ -191,3 +191,20 @@ async def test_a_number_core_cannot_compare_is_a_typed_error(
     # Nothing moved: the same snapshot still takes a valid event.
     passing = make_event("health_check_failed", consecutive_failures=3)
     assert (await reducer.apply(healthy, passing)).applied
+
+
+async def test_apply_never_suspends(
+    reducer: InfraReducer, snapshot_in: SnapshotFactory, make_event: EventFactory
+) -> None:
+    """Nothing in apply() awaits: another apply for the resource cannot run in between
+    (the stale-snapshot check and the version it records are one step)."""
+    healthy = snapshot_in("healthy")
+    for event in (
+        make_event("breaker_opened", breaker_target="db"),  # guarded, applied
+        make_event("health_check_failed", consecutive_failures=1),  # guard rejects
+    ):
+        reducer.forget(healthy.resource_id)
+        running = reducer.apply(healthy, event)
+        with pytest.raises(StopIteration) as done:
+            running.send(None)
+        assert isinstance(done.value.value, ModelFSMResult)
