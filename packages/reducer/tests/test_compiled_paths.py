@@ -148,9 +148,10 @@ def test_a_guard_compiled_unlike_core_fails_the_load(monkeypatch: pytest.MonkeyP
     """Core defines the guard language: a compiled guard that disagrees with core's
     executor on any probe value (here: one that always passes) is refused at load."""
     monkeypatch.setattr(definition_module, "guard_predicate", lambda _guard: lambda _ctx: True)
-    with pytest.raises(InfraProtocolError, match="another verdict than core's executor") as caught:
+    with pytest.raises(InfraProtocolError, match="compiles to another verdict") as caught:
         definition_module.compile_fsm(DEFINITION.fsm, source="lifecycle.yaml")
-    assert caught.value.operation == "load_contract"
+    assert (caught.value.operation, caught.value.target) == ("load_contract", "lifecycle.yaml")
+    assert "core's executor says False" in caught.value.message
 
 
 def test_compiled_steps(reducer: InfraReducer) -> None:

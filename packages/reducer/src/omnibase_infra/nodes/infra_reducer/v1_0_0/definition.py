@@ -529,7 +529,7 @@ def _compile_steps(
     order; that does not depend on the event, so core is asked here, once per step, on a
     copy of the contract without guards. Guards depend on the event: they are compiled
     (:func:`guard_predicate`) and each distinct guard is checked against core's executor
-    on values around its bound (:func:`_check_guard`).
+    on values around its bound (:func:`_disagreement`).
     """
     unguarded = fsm.model_copy(
         update={"transitions": [t.model_copy(update={"conditions": []}) for t in fsm.transitions]}
@@ -559,17 +559,24 @@ def _compile_steps(
         plan = _plan_from_core(result, target, actions, where=source)
         transition = by_name[spec.name]
         for guard, condition in zip(spec.guards, transition.conditions, strict=True):
-            if guard not in predicates:
-                predicates[guard] = guard_predicate(guard)
-                _check_guard(
-                    fsm,
-                    state=state,
-                    transition=transition,
-                    condition=condition,
-                    guard=guard,
-                    predicate=predicates[guard],
-                    where=where,
+            if guard in predicates:
+                continue
+            disagreement = _disagreement(
+                fsm,
+                state=state,
+                transition=transition,
+                condition=condition,
+                guard=guard,
+                where=where,
+            )
+            if disagreement is not None:
+                raise InfraProtocolError(
+                    f"{where}: guard {str(guard)!r} compiles to another verdict: " + disagreement,
+                    transport=EnumTransport.INTERNAL,
+                    operation=_LOAD,
+                    target=source,
                 )
+            predicates[guard] = guard_predicate(guard)
         compiled[(state, trigger)] = CompiledStep(
             transition=spec,
             source=states[state],
@@ -644,18 +651,19 @@ def _probes(guard: GuardSpec) -> list[object]:
     return probes
 
 
-def _check_guard(
+def _disagreement(
     fsm: ModelFSMSubcontract,
     *,
     state: str,
     transition: ModelFSMStateTransition,
     condition: ModelFSMTransitionCondition,
     guard: GuardSpec,
-    predicate: GuardPredicate,
     where: str,
-) -> None:
-    """Core's executor and ``predicate`` agree on :func:`_probes`, else loading fails:
-    core defines the guard language, and a core that changed it is caught here."""
+) -> str | None:
+    """Where core's executor and the compiled guard disagree on :func:`_probes` (the type
+    of the value and core's verdict), or None: core defines the guard language, and a core
+    that changed it is caught when a contract is loaded."""
+    predicate = guard_predicate(guard)
     guard_only = fsm.model_copy(
         update={
             "transitions": [
@@ -672,13 +680,8 @@ def _check_guard(
             execute_transition(guard_only, state, transition.trigger, context), where=where
         ).success
         if predicate(context) is not cores:
-            raise InfraProtocolError(
-                f"{where}: guard {condition.expression!r} compiles to another verdict than "
-                f"core's executor gives ({cores}) for a {type(probe).__name__} value",
-                transport=EnumTransport.INTERNAL,
-                operation=_LOAD,
-                target=where,
-            )
+            return f"core's executor says {cores} for a {type(probe).__name__} value"
+    return None
 
 
 def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
