@@ -96,6 +96,13 @@ class ModelCorrelationContext(BaseModel):
         )
 
     @classmethod
+    def fresh(cls) -> Self:
+        """A new correlation id and no trace: what a request gets when the caller gives none
+        (its span then joins the current OpenTelemetry span). Runs on every defaulted
+        request (pydantic's ``model_construct`` is slower than validating this one field)."""
+        return cls(correlation_id=uuid4())
+
+    @classmethod
     def from_traceparent(
         cls,
         traceparent: str,
