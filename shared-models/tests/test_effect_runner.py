@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from omnibase_infra.effect import (
     Attempt,
@@ -402,7 +403,8 @@ async def test_one_span_current_while_it_runs_child_of_the_callers_span(
     assert all(s.get_span_context().span_id == span.context.span_id for s in seen)
     assert [e.name for e in span.events] == ["retry"]
     attributes = span.events[0].attributes
-    assert attributes is not None and attributes["omnibase.attempt"] == 1
+    assert attributes is not None
+    assert attributes["omnibase.attempt"] == 1
 
 
 async def test_a_correlation_with_a_trace_continues_that_remote_trace(
@@ -415,6 +417,34 @@ async def test_a_correlation_with_a_trace_continues_that_remote_trace(
     assert span.parent is not None
     assert span.parent.is_remote
     assert f"{span.context.trace_id:032x}" == remote.trace_id
+
+
+async def test_tracestate_is_kept_through_a_remote_parent(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    remote = ModelCorrelationContext.new().model_copy(
+        update={"tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"}
+    )
+    sent: list[dict[str, str]] = []
+
+    async def call(attempt: Attempt) -> str:
+        headers: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(headers)  # what an instrumented client sends
+        sent.append(headers)
+        return "ok"
+
+    await _runner(provider=provider).run(_policy(), call, correlation=remote)
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is not None
+    assert span.parent.trace_state.to_header() == remote.tracestate
+    assert span.context.trace_state.to_header() == remote.tracestate
+    (headers,) = sent
+    assert headers["traceparent"].split("-")[1:3] == [
+        remote.trace_id,
+        f"{span.context.span_id:016x}",
+    ]
+    assert headers["tracestate"] == remote.tracestate
 
 
 async def test_records_describe_each_finished_operation() -> None:

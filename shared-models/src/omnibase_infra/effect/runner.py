@@ -52,6 +52,7 @@ from omnibase_infra.errors import (
     InfraTimeoutError,
 )
 from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.observability import semconv
 from omnibase_infra.observability.model_operation_record import RecordAttributeValue
 from omnibase_infra.observability.telemetry import OperationRecordEmitter, OperationTelemetry
 from omnibase_infra.resilience.breaker import CircuitBreaker, CircuitOpenError
@@ -343,9 +344,9 @@ class OperationRunner:
                 span.add_event(
                     "retry",
                     {
-                        "omnibase.attempt": attempt.number,
-                        "error.type": type(last).__name__,
-                        "omnibase.retry_delay_s": round(delay, 6),
+                        semconv.ATTEMPT: attempt.number,
+                        semconv.ERROR_TYPE: type(last).__name__,
+                        semconv.RETRY_DELAY: round(delay, 6),
                     },
                 )
             self._logger.warning(
