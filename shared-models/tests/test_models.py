@@ -145,6 +145,8 @@ def test_from_traceparent_keeps_a_valid_tracestate_and_drops_an_invalid_one() ->
     kept = ModelCorrelationContext.from_traceparent(header, tracestate="rojo=1,congo=2")
     assert kept.tracestate == "rojo=1,congo=2"
     assert ModelCorrelationContext.from_traceparent(header, tracestate="Bad=1").tracestate is None
+    too_long = ",".join(f"k{n}=" + "v" * 200 for n in range(3))
+    assert ModelCorrelationContext.from_traceparent(header, tracestate=too_long).tracestate is None
     for invalid in (f"00-{'0' * 32}-{SPAN_ID}-01", f"ff-{TRACE_ID}-{SPAN_ID}-01", ""):
         with pytest.raises(ValueError, match="traceparent"):
             ModelCorrelationContext.from_traceparent(invalid)

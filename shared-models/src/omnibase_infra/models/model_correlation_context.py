@@ -114,11 +114,11 @@ class ModelCorrelationContext(BaseModel):
         """Continue a W3C ``traceparent`` header as a new context naming the same span.
 
         Parsed by OpenTelemetry's W3C propagator, after lower-casing (``ValueError`` when
-        invalid); an invalid ``tracestate`` is dropped, as the propagator does.
+        invalid); an invalid or over-long ``tracestate`` is dropped, as the propagator does.
         """
         # Lower-cased first: the header is often typed by a person (a CLI option).
         carrier = {"traceparent": traceparent.strip().lower()}
-        if tracestate:
+        if tracestate and len(tracestate) <= MAX_TRACESTATE_LENGTH:
             carrier["tracestate"] = tracestate
         span_context = trace.get_current_span(_TRACE_CONTEXT.extract(carrier)).get_span_context()
         if not span_context.is_valid:
