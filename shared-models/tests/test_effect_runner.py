@@ -402,7 +402,8 @@ async def test_one_span_current_while_it_runs_child_of_the_callers_span(
     assert all(s.get_span_context().span_id == span.context.span_id for s in seen)
     assert [e.name for e in span.events] == ["retry"]
     attributes = span.events[0].attributes
-    assert attributes is not None and attributes["omnibase.attempt"] == 1
+    assert attributes is not None
+    assert attributes["omnibase.attempt"] == 1
 
 
 async def test_a_correlation_with_a_trace_continues_that_remote_trace(
