@@ -6,8 +6,9 @@
 //   node keycloak_admin_fidelity.mjs SETTINGS.json
 //
 // SETTINGS: {baseUrl, realm, admin: {clientId, clientSecret}, viewer: {clientId, clientSecret}
-// (holding only realm-management view-users and view-realm), serviceClientId (confidential,
-// with a service account), publicClientId, user: {username, email}}.
+// (holding only realm-management view-users and view-realm), nobody: {clientId, clientSecret}
+// (no realm-management role), serviceClientId (confidential, with a service account),
+// publicClientId, user: {username, email}}.
 // Prints {"operations": [...]} (every operation checked) on success; exits 1 on the first
 // failure, naming the operation.
 
@@ -52,6 +53,7 @@ async function client(credentials) {
 async function main() {
   const kc = await client(settings.admin);
   const viewer = await client(settings.viewer);
+  const nobody = await client(settings.nobody);
 
   // --- clients, found by clientId --------------------------------------------------------
   let service;
@@ -370,6 +372,12 @@ async function main() {
     await fails(() => viewer.users.addRealmRoleMappings({ id: user.id, roles: [role] }), 403, FORBIDDEN);
     await fails(() => viewer.groups.create({ name: 'fidelity-forbidden' }), 403, FORBIDDEN);
     await fails(() => viewer.clients.getServiceAccountUser({ id: service.id }), 403, FORBIDDEN);
+    // No admin role at all: nothing, and no telling which ids exist (403, not 404).
+    await fails(() => nobody.roles.find(), 403, FORBIDDEN);
+    await fails(() => nobody.users.find({ username: settings.user.username, exact: true }), 403, FORBIDDEN);
+    await fails(() => nobody.users.findOne({ id: 'no-such-user' }), 403, FORBIDDEN);
+    await fails(() => nobody.clients.findOne({ id: 'no-such-client' }), 403, FORBIDDEN);
+    await fails(() => nobody.groups.find(), 403, FORBIDDEN);
   });
   await op('401 without a valid token', async () => {
     const anonymous = new KcAdminClient({ baseUrl: settings.baseUrl, realmName: settings.realm });

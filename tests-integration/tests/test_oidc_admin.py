@@ -93,6 +93,7 @@ def _realm() -> OidcRealmConfig:
         clients=(
             realm_admin_client("fidelity-admin", _secret()),
             realm_admin_client("fidelity-viewer", _secret(), roles=("view-users", "view-realm")),
+            OidcClient("fidelity-nobody", _secret(), grant_types=("client_credentials",)),
             OidcClient(
                 "fidelity-service",
                 _secret(),
@@ -122,7 +123,7 @@ def test_keycloak_admin_client_agrees_with_the_stand_in(
     service = admin_realm
     assert service.node_modules is not None
     node, _ = find_node()
-    viewer = service.client("fidelity-viewer")
+    viewer, nobody = service.client("fidelity-viewer"), service.client("fidelity-nobody")
     settings = {
         "baseUrl": service.base_url,
         "realm": service.realm,
@@ -131,6 +132,7 @@ def test_keycloak_admin_client_agrees_with_the_stand_in(
             "clientSecret": service.admin_client.secret,
         },
         "viewer": {"clientId": viewer.client_id, "clientSecret": viewer.secret},
+        "nobody": {"clientId": nobody.client_id, "clientSecret": nobody.secret},
         "serviceClientId": "fidelity-service",
         "publicClientId": "fidelity-public",
         "user": {"username": "dana", "email": "dana@example.com"},

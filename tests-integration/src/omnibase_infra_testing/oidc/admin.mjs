@@ -268,9 +268,8 @@ export function createAdminApi({ realm, authenticate }) {
     ...roleRoutes(`${prefix}/:role`, (ctx) => {
       const found = container(ctx);
       const role = realm.roleIn(found.id, ctx.params.role);
-      // getRole/delete/update check view or manage of the container first, then 404.
-      const wanted = ['GET'].includes(ctx.method) ? found.view : found.manage;
-      check(wanted(ctx.caller));
+      // Reads need view of the container, changes manage; checked before the 404.
+      check((ctx.method === 'GET' ? found.view : found.manage)(ctx.caller));
       if (!role) throw notFound('Could not find role');
       return role;
     }),

@@ -157,6 +157,8 @@ export class Realm {
   }
 
   #addClient(fields) {
+    const existing = this.clientIds.get(fields.clientId); // a built-in the config names again
+    if (existing) return Object.assign(existing, fields);
     const client = {
       id: this.stableId(`client:${fields.clientId}`),
       name: undefined,
