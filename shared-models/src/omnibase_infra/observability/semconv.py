@@ -264,18 +264,20 @@ def database_client(
 def http_client(
     name: str,
     *,
-    target: str,
+    target: str | None = None,
     method: str | None = None,
     attributes: Mapping[str, AttributeValue] | None = None,
 ) -> ClientConventions:
     """An HTTP client (Keycloak/OIDC, webhooks) named ``name``: spans ``<name>.<operation>``
-    with ``server.*`` (and ``http.request.method`` when every request uses ``method``);
+    with ``server.*`` of ``target`` (none for a client of many servers, such as webhook
+    delivery: it adds :func:`url_attributes` per request) and ``http.request.method`` when
+    every request uses ``method``;
     histogram ``omnibase.<name>.operation.duration`` and counters ``omnibase.<name>.*``
     (an operation may span several requests and retries, so the conventions'
     per-request ``http.client.request.duration`` would misname it). Per request, a node
     adds ``http.request.method``, ``http.response.status_code`` and :func:`url_attributes`
     to the current span."""
-    base = _server(target)
+    base = _server(target) if target is not None else {}
     metric: dict[str, AttributeValue] = {}
     if method is not None:
         base[HTTP_REQUEST_METHOD] = metric[HTTP_REQUEST_METHOD] = method.upper()
