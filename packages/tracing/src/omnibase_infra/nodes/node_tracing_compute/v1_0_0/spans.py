@@ -46,8 +46,9 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _PRODUCE: Final = ("publish", "send", "emit")
 _UNSET: Final = Status(StatusCode.UNSET)
 _RECORDING: Final = frozenset({Decision.RECORD_ONLY, Decision.RECORD_AND_SAMPLE})
-_RANDOM_TRACE_ID: Final = 0x02
-"""W3C Trace Context level 2 ``random`` flag: kept from a parent, never claimed for a root."""
+_RANDOM_TRACE_ID: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+"""W3C Trace Context level 2 ``random`` flag, kept from a parent (never claimed for a root)
+as the SDK does, by SDKs that know it (opentelemetry-sdk 1.3x does not: then no bit)."""
 
 
 @dataclass(frozen=True, slots=True)
