@@ -465,3 +465,22 @@ async def test_records_describe_each_finished_operation() -> None:
     assert [r.outcome.value for r in records] == ["success", "error"]
     assert records[0].statement == "SELECT ?"
     assert records[0].attributes == {"db.system": "x"}
+
+
+async def test_a_record_joins_the_callers_trace_like_the_span(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    records: list[ModelOperationRecord] = []
+    runner = _runner(provider=provider, records=records)
+    with provider.get_tracer("app").start_as_current_span("caller") as caller:
+        await runner.run(_policy(), Script(), correlation=CORRELATION)
+    await runner.run(_policy(), Script(), correlation=CORRELATION)  # no caller: no trace
+    joined, alone = records
+    context = caller.get_span_context()
+    assert joined.correlation.trace_id == f"{context.trace_id:032x}"
+    assert joined.correlation.parent_span_id == f"{context.span_id:016x}"
+    assert joined.correlation.correlation_id == CORRELATION.correlation_id
+    assert alone.correlation.trace_id is None
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "demo.op"][:1]
+    assert span.context.trace_id == context.trace_id

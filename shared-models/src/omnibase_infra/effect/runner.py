@@ -117,6 +117,15 @@ def map_generic_error(
     return InfraProtocolError(f"{attempt.operation}: {type(exc).__name__}", **common)
 
 
+def _in_current_trace(correlation: ModelCorrelationContext) -> ModelCorrelationContext:
+    caller = trace.get_current_span().get_span_context()
+    if not caller.is_valid:
+        return correlation
+    return ModelCorrelationContext.from_span_context(
+        caller, correlation_id=correlation.correlation_id, causation_id=correlation.causation_id
+    )
+
+
 class _Unguarded:
     """The guard of an operation the breaker does not guard: admits, records nothing."""
 
@@ -220,6 +229,11 @@ class OperationRunner:
             timeout,
             loop.time() + timeout,
         )
+        record_correlation = correlation
+        if self._records is not None and correlation.trace_id is None:
+            # The record joins the caller's trace as the span does (its parent: the caller's
+            # current span), instead of starting a trace of its own.
+            record_correlation = _in_current_trace(correlation)
         span = self._telemetry.start(operation, correlation)
         token = (
             otel_context.attach(trace.set_span_in_context(span)) if span.is_recording() else None
@@ -242,7 +256,7 @@ class OperationRunner:
                 span,
                 attempt=attempt,
                 started=started,
-                correlation=correlation,
+                correlation=record_correlation,
                 error=error,
                 statement=statement,
                 record_attributes=record_attributes,
@@ -258,7 +272,7 @@ class OperationRunner:
             span,
             attempt=attempt,
             started=started,
-            correlation=correlation,
+            correlation=record_correlation,
             error=None,
             statement=statement,
             record_attributes=record_attributes,
