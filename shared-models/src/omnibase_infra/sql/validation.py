@@ -8,14 +8,22 @@ from uuid import UUID
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraValidationError
-from omnibase_infra.sql.analysis import EnumSqlAccess, ModelStatementInfo, describe_statements
-from omnibase_infra.sql.sanitize import analyze_sql
+from omnibase_infra.sql.analysis import (
+    CACHE_MAX_TEXT_LENGTH,
+    EnumSqlAccess,
+    ModelStatementInfo,
+    describe_statements,
+    describe_tokens,
+)
+from omnibase_infra.sql.lexer import tokenize
+from omnibase_infra.sql.sanitize import analyze_sql, render_tokens
 
 __all__ = ["READ_ONLY", "READ_WRITE", "validate_statement"]
 
 READ_ONLY = frozenset({EnumSqlAccess.READ})
 READ_WRITE = frozenset({EnumSqlAccess.READ, EnumSqlAccess.WRITE})
 _SHOWN_STATEMENT_LENGTH = 200
+_SHOWN_KINDS = 5
 
 
 def validate_statement(
@@ -31,17 +39,33 @@ def validate_statement(
     Rejects, with an ``InfraValidationError`` (transport postgres) whose message names the
     reason and whose ``details["rule"]`` is one of ``empty``, ``malformed``,
     ``multiple_statements`` or ``access``: empty text; a NUL character, an unterminated
-    literal, quoted identifier or comment, unbalanced parentheses, or a backslash before a
-    quote in a ``'...'`` string (read differently with ``standard_conforming_strings``
-    off); more than one statement; and any access the statement needs beyond ``allow`` (e.g. a
-    data-modifying CTE, ``SELECT ... INTO`` or ``FOR UPDATE`` in a read-only fetch).
-    Returns the statement's description. Results are cached per text.
+    literal, quoted identifier, comment or ``BEGIN ATOMIC`` body, unbalanced parentheses, or a
+    backslash before a quote in a ``'...'`` string (read differently with
+    ``standard_conforming_strings`` off); more than one statement; and any access the
+    statement needs beyond ``allow``: in a read-only operation (``allow`` = ``READ_ONLY``) a
+    data-modifying statement at any depth (a CTE, ``COPY (...) TO``, a ``WITH`` inside either),
+    ``SELECT ... INTO``, ``FOR UPDATE``, and a call to a built-in function that acts beyond
+    the rows it returns (:mod:`omnibase_infra.sql.functions`: ``set_config``, ``nextval``,
+    ``pg_terminate_backend``, ``pg_read_file``, ``lo_*``, session advisory locks,
+    ``pg_notify``, ``dblink*``, ...). User-defined functions are opaque: only a read-only
+    transaction on the server stops what they write.
+
+    Linear in the length of ``sql``; returns the statement's description. Results are cached
+    per text.
     """
     allowed = frozenset(EnumSqlAccess(a) for a in allow)
-    infos = describe_statements(sql)
+    if len(sql) <= CACHE_MAX_TEXT_LENGTH:
+        infos = describe_statements(sql)  # cached
+        tokens = None
+    else:  # lexed once, for the analysis and for the text a rejection shows
+        tokens = tokenize(sql)
+        infos = describe_tokens(tokens)
 
     def reject(message: str, rule: str, **context: Any) -> InfraValidationError:
-        shown = analyze_sql(sql).text
+        if tokens is None:
+            shown = analyze_sql(sql).text
+        else:
+            shown = render_tokens(tokens, keep_comments=False, collapse_in_lists=True)
         if len(shown) > _SHOWN_STATEMENT_LENGTH:
             shown = shown[:_SHOWN_STATEMENT_LENGTH] + "..."
         return InfraValidationError(
@@ -63,7 +87,8 @@ def validate_statement(
         if info.problems:
             raise reject(f"malformed statement: {info.problems[0]}", "malformed")
     if len(infos) > 1:
-        kinds = "; ".join(info.kind or "?" for info in infos)
+        kinds = "; ".join(info.kind or "?" for info in infos[:_SHOWN_KINDS])
+        kinds += "; ..." if len(infos) > _SHOWN_KINDS else ""
         raise reject(
             f"{len(infos)} statements ({kinds}); only one allowed",
             "multiple_statements",
