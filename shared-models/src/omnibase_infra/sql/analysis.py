@@ -91,12 +91,6 @@ _WORD_KINDS = frozenset({_K.KEYWORD, _K.IDENTIFIER})
 _NAME_KINDS = frozenset({_K.IDENTIFIER, _K.QUOTED_IDENTIFIER})
 
 
-def _key(token: Token) -> str:
-    if token.kind in _WORD_KINDS:
-        return token.text.upper()
-    return _MARKERS.get(token.kind, token.text)
-
-
 # --- BEGIN ATOMIC bodies
 #
 # CREATE [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN ATOMIC stmt; stmt; ... END is one
@@ -359,7 +353,6 @@ def _name_list(text: _Text, j: int) -> int:
     return j
 
 
-_SET = frozenset({"SET"})
 _DEFAULT = frozenset({"DEFAULT"})
 _USING = frozenset({"USING"})
 
@@ -838,6 +831,46 @@ def describe_tokens(tokens: list[Token]) -> tuple[ModelStatementInfo, ...]:
         return tuple(_describe(stmt) for stmt in _split(tokens))
     with gc_paused():
         return tuple(_describe(stmt) for stmt in _split(tokens))
+
+
+@dataclass(frozen=True, slots=True)
+class StatementsSummary:
+    """What the validator needs of a text, without describing every one of many statements."""
+
+    count: int
+    problem: str | None  # the first problem of the first malformed statement
+    kinds: tuple[str, ...]  # the kinds of the first statements (up to SUMMARY_KINDS)
+    info: ModelStatementInfo | None  # the description, when there is exactly one statement
+
+
+SUMMARY_KINDS = 5
+
+
+def summarize_infos(infos: tuple[ModelStatementInfo, ...]) -> StatementsSummary:
+    """The summary of already described statements."""
+    return StatementsSummary(
+        count=len(infos),
+        problem=next((info.problems[0] for info in infos if info.problems), None),
+        kinds=tuple(info.kind for info in infos[:SUMMARY_KINDS]),
+        info=infos[0] if len(infos) == 1 else None,
+    )
+
+
+def summarize_tokens(tokens: list[Token]) -> StatementsSummary:
+    """The summary of an already tokenized text: every statement is checked for problems,
+    only the first few are classified, and only a single one is described."""
+    with gc_paused():
+        statements = list(_split(tokens))
+        if len(statements) == 1:
+            return summarize_infos((_describe(statements[0]),))
+        return StatementsSummary(
+            count=len(statements),
+            problem=next((p for stmt in statements for p in _problems(stmt)), None),
+            kinds=tuple(
+                _classify(_Text(stmt.tokens, stmt.keys))[0] for stmt in statements[:SUMMARY_KINDS]
+            ),
+            info=None,
+        )
 
 
 # Statements repeat (parameterised queries): cache descriptions per text, but never hold on

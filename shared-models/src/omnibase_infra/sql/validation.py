@@ -10,10 +10,12 @@ from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraValidationError
 from omnibase_infra.sql.analysis import (
     CACHE_MAX_TEXT_LENGTH,
+    SUMMARY_KINDS,
     EnumSqlAccess,
     ModelStatementInfo,
     describe_statements,
-    describe_tokens,
+    summarize_infos,
+    summarize_tokens,
 )
 from omnibase_infra.sql.lexer import tokenize
 from omnibase_infra.sql.sanitize import analyze_sql, render_tokens
@@ -23,7 +25,6 @@ __all__ = ["READ_ONLY", "READ_WRITE", "validate_statement"]
 READ_ONLY = frozenset({EnumSqlAccess.READ})
 READ_WRITE = frozenset({EnumSqlAccess.READ, EnumSqlAccess.WRITE})
 _SHOWN_STATEMENT_LENGTH = 200
-_SHOWN_KINDS = 5
 
 
 def validate_statement(
@@ -55,11 +56,11 @@ def validate_statement(
     """
     allowed = frozenset(EnumSqlAccess(a) for a in allow)
     if len(sql) <= CACHE_MAX_TEXT_LENGTH:
-        infos = describe_statements(sql)  # cached
+        summary = summarize_infos(describe_statements(sql))  # cached
         tokens = None
     else:  # lexed once, for the analysis and for the text a rejection shows
         tokens = tokenize(sql)
-        infos = describe_tokens(tokens)
+        summary = summarize_tokens(tokens)
 
     def reject(message: str, rule: str, **context: Any) -> InfraValidationError:
         if tokens is None:
@@ -79,22 +80,21 @@ def validate_statement(
             **context,
         )
 
-    if not infos:
+    if not summary.count:
         raise reject("empty statement: no SQL to run", "empty")
     if "\x00" in sql:
         raise reject("malformed statement: NUL character in the text", "malformed")
-    for info in infos:
-        if info.problems:
-            raise reject(f"malformed statement: {info.problems[0]}", "malformed")
-    if len(infos) > 1:
-        kinds = "; ".join(info.kind or "?" for info in infos[:_SHOWN_KINDS])
-        kinds += "; ..." if len(infos) > _SHOWN_KINDS else ""
+    if summary.problem is not None:
+        raise reject(f"malformed statement: {summary.problem}", "malformed")
+    if summary.info is None:
+        kinds = "; ".join(kind or "?" for kind in summary.kinds)
+        kinds += "; ..." if summary.count > SUMMARY_KINDS else ""
         raise reject(
-            f"{len(infos)} statements ({kinds}); only one allowed",
+            f"{summary.count} statements ({kinds}); only one allowed",
             "multiple_statements",
-            statement_count=len(infos),
+            statement_count=summary.count,
         )
-    info = infos[0]
+    info = summary.info
     for need in info.needs:
         if need.access not in allowed:
             permitted = ", ".join(sorted(allowed)) or "nothing"
