@@ -48,7 +48,7 @@ sql_texts = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=4))
 access_sets = st.frozensets(st.sampled_from(list(EnumSqlAccess)))
 
 
-@fuzz_target(examples=400)
+@fuzz_target(examples=200)
 @given(sql_texts)
 def test_fuzz_lexer(sql: str) -> None:
     tokens = tokenize(sql)
@@ -61,7 +61,7 @@ def test_fuzz_lexer(sql: str) -> None:
     assert all(t.kind is not K.UNTERMINATED for t in tokens[:-1])
 
 
-@fuzz_target(examples=400)
+@fuzz_target(examples=200)
 @given(sql_texts)
 def test_fuzz_statement_analysis(sql: str) -> None:
     infos = describe_statements(sql)
@@ -75,7 +75,7 @@ def test_fuzz_statement_analysis(sql: str) -> None:
         assert again.access == info.access or again.problems or info.problems
 
 
-@fuzz_target(examples=400)
+@fuzz_target(examples=200)
 @given(sql_texts, access_sets)
 def test_fuzz_validator(sql: str, allow: frozenset[EnumSqlAccess]) -> None:
     try:
@@ -93,7 +93,7 @@ def test_fuzz_validator(sql: str, allow: frozenset[EnumSqlAccess]) -> None:
     assert "\x00" not in sql
 
 
-@fuzz_target(examples=400)
+@fuzz_target(examples=200)
 @given(sql_texts, st.booleans())
 def test_fuzz_sanitizer(sql: str, keep_comments: bool) -> None:
     out = sanitize_sql(sql, keep_comments=keep_comments)

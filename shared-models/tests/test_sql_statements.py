@@ -229,6 +229,7 @@ def test_split_statements(sql: str, expected: list[str] | None) -> None:
         ("WITH r AS (SELECT 1) SEARCH DEPTH FIRST BY a SELECT 1", "WITH", {A.UNKNOWN}),
         ("WITH r AS (SELECT 1) SEARCH DEPTH FIRST BY SET o SELECT 1", "WITH", {A.UNKNOWN}),
         ("WITH r AS (SELECT 1) CYCLE a USING p SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) CYCLE 1 SET c USING p SELECT 1", "WITH", {A.UNKNOWN}),
         ("WITH r AS (SELECT 1) CYCLE a SET c TO 1 DEFAULT 0 SELECT 1", "WITH", {A.UNKNOWN}),
         ("WITH r AS (SELECT 1) CYCLE a SET c TO 1 WITH", "WITH", {A.UNKNOWN}),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,7 @@ from omnibase_infra.sql.analysis import (
     summarize_infos,
     summarize_tokens,
 )
-from omnibase_infra.sql.lexer import tokenize
+from omnibase_infra.sql.lexer import Token, tokenize
 from omnibase_infra.sql.sanitize import analyze_sql, render_tokens
 
 __all__ = ["READ_ONLY", "READ_WRITE", "validate_statement"]
@@ -25,6 +26,11 @@ __all__ = ["READ_ONLY", "READ_WRITE", "validate_statement"]
 READ_ONLY = frozenset({EnumSqlAccess.READ})
 READ_WRITE = frozenset({EnumSqlAccess.READ, EnumSqlAccess.WRITE})
 _SHOWN_STATEMENT_LENGTH = 200
+_SHOWN_SOURCE_LENGTH = 4096  # of a long text, the part rendered for a rejection
+
+
+def _start(token: Token) -> int:
+    return token.start
 
 
 def validate_statement(
@@ -65,8 +71,9 @@ def validate_statement(
     def reject(message: str, rule: str, **context: Any) -> InfraValidationError:
         if tokens is None:
             shown = analyze_sql(sql).text
-        else:
-            shown = render_tokens(tokens, keep_comments=False, collapse_in_lists=True)
+        else:  # a long text: only its beginning is shown, so only that is rendered
+            head = tokens[: bisect.bisect_left(tokens, _SHOWN_SOURCE_LENGTH, key=_start)]
+            shown = render_tokens(head, keep_comments=False, collapse_in_lists=True)
         if len(shown) > _SHOWN_STATEMENT_LENGTH:
             shown = shown[:_SHOWN_STATEMENT_LENGTH] + "..."
         return InfraValidationError(
