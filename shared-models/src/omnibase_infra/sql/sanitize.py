@@ -14,7 +14,12 @@ import functools
 
 from pydantic import BaseModel, ConfigDict
 
-from omnibase_infra.sql.analysis import CACHE_MAX_TEXT_LENGTH, CACHE_SIZE, describe_tokens
+from omnibase_infra.sql.analysis import (
+    CACHE_MAX_TEXT_LENGTH,
+    CACHE_SIZE,
+    describe_statements,
+    describe_tokens,
+)
 from omnibase_infra.sql.lexer import LITERAL_KINDS, EnumSqlTokenKind, Token, tokenize
 
 __all__ = ["PLACEHOLDER", "ModelSanitizedStatement", "analyze_sql", "sanitize_sql"]
@@ -130,7 +135,10 @@ class ModelSanitizedStatement(BaseModel):
 
 def _analyze(sql: str, keep_comments: bool, collapse_in_lists: bool) -> ModelSanitizedStatement:
     tokens = tokenize(sql)
-    infos = describe_tokens(tokens)
+    # The validator has usually described this text already: its cached description serves.
+    infos = (
+        describe_statements(sql) if len(sql) <= CACHE_MAX_TEXT_LENGTH else describe_tokens(tokens)
+    )
     tables: dict[str, None] = {}
     for info in infos:
         tables.update(dict.fromkeys(info.tables))
