@@ -84,6 +84,7 @@ def test_restricted_calls_are_found_however_written(sql: str, name: str) -> None
         "SELECT nextval FROM t",
         "SELECT 'set_config(1)', $$nextval('s')$$ -- pg_notify('c')",
         "SELECT U&\"set\\00zzconfig\"('a.b', 'c', false)",  # not a valid escape: no such name
+        "SELECT 'set_config' ('a.b')",  # not a call: the server rejects it
     ],
 )
 def test_other_calls_and_lookalikes_are_reads(sql: str) -> None:

@@ -16,6 +16,7 @@ at an eighth of a megabyte run here as well, for behaviour.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def _timed(run: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _megabytes() -> dict[str, dict[str, Any]]:
-    cases = {
+    cases: dict[str, tuple[str, Callable[[str], bool]]] = {
         "operators": (operators(MB), lambda out: out == "SELECT ? " + "+-" * (MB // 2 - 1) + "+?"),
         "parentheses": (
             parentheses(MB)[:-1],
@@ -113,8 +114,8 @@ def _megabytes() -> dict[str, dict[str, Any]]:
     }
     results = {}
     for name, (sql, sanitized_ok) in cases.items():
-        outcome, validate_seconds = _timed(lambda s=sql: validation_outcome(s))
-        sanitized, sanitize_seconds = _timed(lambda s=sql: sanitize_sql(s))
+        outcome, validate_seconds = _timed(functools.partial(validation_outcome, sql))
+        sanitized, sanitize_seconds = _timed(functools.partial(sanitize_sql, sql))
         results[name] = {
             "outcome": outcome,
             "sanitized_ok": sanitized_ok(sanitized),
@@ -136,7 +137,7 @@ def _cpu_seconds(sql: str) -> float:
 def _growth() -> dict[str, list[float]]:
     ratios: dict[str, list[float]] = {}
     for name, make in SHAPES.items():
-        small, large = make(1 << 16), make(1 << 17)
+        small, large = make(1 << 15), make(1 << 16)
         ratios[name] = []
         for _ in range(3):  # a noisy machine may spoil one measurement, not three
             ratios[name].append(_cpu_seconds(large) / max(_cpu_seconds(small), 1e-6))
