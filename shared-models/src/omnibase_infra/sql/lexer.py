@@ -87,6 +87,9 @@ _K = EnumSqlTokenKind
 _IDENT_START = r"A-Za-z_\x80-\U0010ffff"
 _TAG_CONT = r"A-Za-z0-9_\x80-\U0010ffff"
 _DIGITS = r"\d(?:_?\d)*"  # ASCII only: the pattern is compiled with re.ASCII
+_NUMBER = rf"""0[xX](?:_?[0-9A-Fa-f])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
+        |(?:{_DIGITS}(?:\.(?!\.)(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"""
+_FLAGS = re.VERBOSE | re.DOTALL | re.ASCII
 _MASTER = re.compile(
     rf"""
     (?P<ws>[\ \t\n\r\f\v]+)
@@ -94,8 +97,7 @@ _MASTER = re.compile(
     |(?P<word>[{_IDENT_START}][{_TAG_CONT}$]*)
     |(?P<parens>\(\(+|\)\)+)
     |(?P<punct>::|:=|\.\.|[(),;\[\]:])
-    |(?P<number>0[xX](?:_?[0-9A-Fa-f])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
-        |(?:{_DIGITS}(?:\.(?!\.)(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?)
+    |(?P<number>{_NUMBER})
     |(?P<dot>\.)
     |(?P<quote>')
     |(?P<dquote>")
@@ -106,7 +108,7 @@ _MASTER = re.compile(
     |(?P<op>[+*<>=~!@\#%^&|`?/-]+)
     |(?P<other>.)
     """,
-    re.VERBOSE | re.DOTALL | re.ASCII,
+    _FLAGS,
 )
 # Bodies up to (not including) the closing quote; possessive, so no backtracking.
 _PLAIN_BODY = re.compile(r"[^']*+(?:''[^']*+)*+")
@@ -346,7 +348,7 @@ def _tokenize(sql: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     whole_by_index, reserved = _WHOLE_BY_INDEX, RESERVED_KEYWORDS
-    keyword, identifier, punctuation = _K.KEYWORD, _K.IDENTIFIER, _K.PUNCTUATION
+    keyword, identifier = _K.KEYWORD, _K.IDENTIFIER
     new = _new_token
     n = len(sql)
     pos = 0
@@ -362,21 +364,122 @@ def _tokenize(sql: str) -> list[Token]:
                 kind = keyword if text.upper() in reserved else identifier
                 append(new(Token, (kind, text, m.start())))
             else:
-                pos = m.start()
                 break
         else:  # every character matched (the last alternative takes any character)
             return tokens
-        if index == _PARENS_GROUP:  # a run of ( or of ): one token each, made in one go
-            end = m.end()
-            paren = sql[pos]
-            tokens += [new(Token, (punctuation, paren, k)) for k in range(pos, end)]
-        else:
-            kind, end = _SCANNER_BY_INDEX[index](sql, m)  # type: ignore[misc]
-            if end < 0:
-                kind, end = _K.UNTERMINATED, n
-            if index == _OP_GROUP:
-                tokens += _operator_tokens(sql[pos:end], pos)
-            else:
-                append(new(Token, (kind, sql[pos:end], pos)))
-        pos = end
+        pos = _scan_token(sql, m, index, tokens)
     return tokens
+
+
+def _scan_token(sql: str, m: re.Match[str], index: int, tokens: list[Token]) -> int:
+    """Add the token(s) of a master-pattern match that is not a whole token (group
+    ``index``): a run of parentheses, or what a scanner reads on from the match. Returns the
+    end of what was added."""
+    new, pos = _new_token, m.start()
+    if index == _PARENS_GROUP:  # a run of ( or of ): one token each, made in one go
+        end = m.end()
+        paren = sql[pos]
+        tokens += [new(Token, (_K.PUNCTUATION, paren, k)) for k in range(pos, end)]
+        return end
+    kind, end = _SCANNER_BY_INDEX[index](sql, m)  # type: ignore[misc]
+    if end < 0:
+        kind, end = _K.UNTERMINATED, len(sql)
+    if index == _OP_GROUP:
+        tokens += _operator_tokens(sql[pos:end], pos)
+    else:
+        tokens.append(new(Token, (kind, sql[pos:end], pos)))
+    return end
+
+
+# --- steps: the sanitizer's lexing
+#
+# Most of a statement is code that sanitizing keeps as written, and most of the cost of lexing
+# it token by token would be one token per word, space and comma. The sanitizer lexes in steps
+# instead: each step is one match of STEP: whitespace, a run of such code, whitespace, and
+# then one token of the common kinds sanitizing acts on (a plain quoted string that cannot
+# continue on the next line, a number, TRUE/FALSE/IS/NOT/IN, a quoted identifier, a --
+# comment, a lone sign). Any other token is the master pattern's (master_tokens). A run is
+# code that the master pattern would read the same way and that sanitizing keeps as written
+# whatever surrounds it:
+#
+# * words, except TRUE, FALSE, IS, NOT and IN in any case (also with U+0131 dotless i and
+#   U+017F long s, which str.upper() makes I and S, as the key word test does): the
+#   sanitizer looks at those;
+# * punctuation ( ) [ ] , ; : (and :: :=), and . unless a digit follows (a number);
+# * the operator characters = < > * (an operator they start may go on after the run: its
+#   next token is then an operator, and the output is the same text either way);
+# * spaces (never first: the step's whitespace takes them).
+#
+# A digit or $ joins a run only inside a word (after a word character of the run), so that a
+# number or a $ quote never does. A run ends at a token boundary, except when its last word
+# is the one-letter prefix of a string glued to its quote (E'..', U&'..'): see glued_prefix.
+_WORD_CHAR = r"A-Za-z0-9_$\x80-\U0010ffff"
+# Letters that may start TRUE, FALSE, IS, NOT or IN (U+0131 too, which str.upper() makes I).
+_KEY_INITIALS = r"FfIiNnTt\u0131"
+_KEY_WORDS = r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss\u017f][Ee]|[Ii\u0131][NnSs\u017f]|[Nn][Oo][Tt])"
+_RUN_CHARS = r"A-EG-HJ-MO-SU-Za-eg-hj-mo-su-z_\x80-\u0130\u0132-\U0010ffff,()\[\]:;=<>*"
+_RUN_WORD = rf"(?!{_KEY_WORDS}(?![{_WORD_CHAR}]))[{_KEY_INITIALS}][{_WORD_CHAR}]*+"
+_RUN_DOTS = r"\.\.|\.(?![0-9.])"
+_RUN_IN_WORD = rf"(?<=[{_WORD_CHAR}])[{_WORD_CHAR}]++"
+_WS = r"[\ \t\n\r\f\v]++"
+_OPERATOR_CHARS = r"-+*/<>=~!@\#%^&|`?"
+_RUN_START = rf"[{_RUN_CHARS}]++|{_RUN_WORD}|{_RUN_DOTS}"
+# What _RUN_START matches the start of (a lookahead: one character, or a key word's initial).
+_RUN_NEXT = rf"[{_RUN_CHARS}]|(?!{_KEY_WORDS}(?![{_WORD_CHAR}]))[{_KEY_INITIALS}]|\.(?![0-9])"
+# A plain quoted string that cannot continue on the next line, or a number; in a step, a list
+# of them separated by commas is one match (an IN list, a VALUES row, arguments).
+_LITERAL = rf"(?:'[^']*+(?:''[^']*+)*+'(?![\ \t\f]*+[\n\r-])|{_NUMBER})"
+STEP = re.compile(
+    rf"""
+    (?P<ws>{_WS})?
+    (?P<run>(?:{_RUN_START})
+        (?:[{_RUN_CHARS}]++(?:\ [{_RUN_CHARS}]++)*+|\ (?={_RUN_NEXT})|{_RUN_IN_WORD}|{_RUN_WORD}
+            |{_RUN_DOTS})*+)?
+    (?P<run_ws>{_WS})?
+    (?:(?P<literal>{_LITERAL}(?P<more>(?:[\ \t\n\r\f\v]*+,[\ \t\n\r\f\v]*+{_LITERAL})++)?)
+        |(?P<keyword>{_KEY_WORDS}(?![{_WORD_CHAR}]))
+        |(?P<quoted_identifier>"[^"]*+(?:""[^"]*+)*+")
+        |(?P<comment>--[^\n\r]*+)
+        |(?P<sign>[-+](?![{_OPERATOR_CHARS}]))
+        |(?P<operator>(?:[*<>=~!@\#%^&|`?]|/(?!\*))++(?![{_OPERATOR_CHARS}]))
+        |(?P<parameter>\$\d++))?
+    """,
+    _FLAGS,
+)
+LITERAL_GROUP = STEP.groupindex["literal"]
+MORE_GROUP = STEP.groupindex["more"]
+LITERALS = re.compile(rf"'[^']*+(?:''[^']*+)*+'|{_NUMBER}", _FLAGS)  # in a list: STEP's
+# The kind of each of a step's own tokens, by group number (above 3).
+STEP_KINDS: list[EnumSqlTokenKind | None] = [None] * (STEP.groups + 1)
+for _name, _kind in {
+    "keyword": _K.KEYWORD,
+    "quoted_identifier": _K.QUOTED_IDENTIFIER,
+    "comment": _K.COMMENT,
+    "sign": _K.OPERATOR,
+    "operator": _K.OPERATOR,
+    "parameter": _K.PARAMETER,
+}.items():
+    STEP_KINDS[STEP.groupindex[_name]] = _kind
+PREFIX_LETTERS = "EeNnBbXxUu"
+_PREFIX_GLUED = re.compile(r"[EeNnBbXx]'|[Uu]&['\"]")
+_IS_WORD_CHAR = re.compile(rf"[{_WORD_CHAR}]")
+
+
+def glued_prefix(sql: str, run: str, end: int) -> bool:
+    """True when the last letter of ``run`` (which ends at ``end`` in ``sql``) is a word of
+    its own that prefixes the quote after it: the string starts at that letter."""
+    return (len(run) == 1 or not _IS_WORD_CHAR.match(run, len(run) - 2)) and bool(
+        _PREFIX_GLUED.match(sql, end - 1)
+    )
+
+
+def master_tokens(sql: str, pos: int) -> tuple[list[Token], int]:
+    """The token the master pattern reads at ``pos`` (an operator run may give several), and
+    where it ends. Never a word: a word starts a run, or is a step's key word."""
+    m: re.Match[str] = _MASTER.match(sql, pos)  # type: ignore[assignment]  # . takes anything
+    index: int = m.lastindex  # type: ignore[assignment]
+    kind = _WHOLE_BY_INDEX[index]
+    if kind is not None:
+        return [_new_token(Token, (kind, m.group(), pos))], m.end()
+    tokens: list[Token] = []
+    return tokens, _scan_token(sql, m, index, tokens)

@@ -11,6 +11,8 @@ off by the end of the text is dropped. Whitespace runs become one space.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,7 +22,22 @@ from omnibase_infra.sql.analysis import (
     describe_statements,
     describe_tokens,
 )
-from omnibase_infra.sql.lexer import LITERAL_KINDS, EnumSqlTokenKind, Token, tokenize
+from omnibase_infra.sql.lexer import (
+    GC_PAUSE_LENGTH,
+    LITERAL_GROUP,
+    LITERAL_KINDS,
+    LITERALS,
+    MORE_GROUP,
+    PREFIX_LETTERS,
+    RESERVED_KEYWORDS,
+    STEP,
+    STEP_KINDS,
+    EnumSqlTokenKind,
+    gc_paused,
+    glued_prefix,
+    master_tokens,
+    tokenize,
+)
 
 __all__ = ["PLACEHOLDER", "ModelSanitizedStatement", "analyze_sql", "sanitize_sql"]
 
@@ -29,25 +46,36 @@ PLACEHOLDER = "?"
 _K = EnumSqlTokenKind
 # Marks of emitted pieces, for the look-behind of sign folding and IN-list collapsing.
 _LITERAL = "?"
+_LIST = "?, ?"  # literals separated by commas, one piece (see lexer.STEP)
+_CODE_LITERAL = "code ?"  # a run of code and the literal(s) after it, one piece
+_RUN = "run"  # a run of code (see lexer.STEP): _run_mark tells what it ends with, if need be
 _VALUE = "value"  # something a binary operator can follow: name, parameter, ), ]
 _SIGN = "sign"
 _OTHER = ""
+_ITEMS = frozenset({_LITERAL, _LIST})  # what an IN list is made of
+_NO_SIGN_AFTER = frozenset({_LITERAL, _LIST, _CODE_LITERAL, _VALUE})  # a sign here is binary
 _VALUE_KEYWORDS = frozenset(
     {"NULL", "TRUE", "FALSE", "END", "USER", "CURRENT_USER", "SESSION_USER", "SYSTEM_USER"}
     | {"CURRENT_ROLE", "CURRENT_CATALOG", "CURRENT_SCHEMA", "CURRENT_DATE", "CURRENT_TIME"}
     | {"CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP"}
 )
+_NON_VALUE_KEYWORDS = RESERVED_KEYWORDS - _VALUE_KEYWORDS
 _VALUE_KINDS = frozenset({_K.IDENTIFIER, _K.QUOTED_IDENTIFIER, _K.PARAMETER})
 # Dropped, leaving a space: whitespace, comments (unless kept), anything cut off at the end.
 _SPACING = frozenset({_K.WHITESPACE, _K.COMMENT, _K.UNTERMINATED})
+# The word a run ends with, looked for among its last characters only: a longer word is no
+# key word.
+_LONGEST_KEYWORD = max(map(len, RESERVED_KEYWORDS))
+_TRAILING_WORD = re.compile(r"[A-Za-z0-9_$\x80-\U0010ffff]+\Z")
+_WHITESPACE_RUNS = re.compile(r"[ \t\n\r\f\v]{2,}|[\t\n\r\f\v]")
 
 
 def _collapse_in_list(pieces: list[str], marks: list[str]) -> None:
     """``IN (?, ?, ?`` at the end of the output (before its ``)``) becomes ``IN (?``."""
     j = len(marks) - 1
     items = 0
-    while j >= 0 and marks[j] == _LITERAL:
-        items += 1
+    while j >= 0 and marks[j] in _ITEMS:
+        items += 1 if marks[j] == _LITERAL else 2
         if j >= 1 and marks[j - 1] == ",":
             j -= 2
         else:
@@ -56,71 +84,156 @@ def _collapse_in_list(pieces: list[str], marks: list[str]) -> None:
         return
     if items > 1 and j >= 2 and marks[j - 1] == "(" and marks[j - 2] == "IN":
         del pieces[j + 1 :], marks[j + 1 :]
+        if marks[j] == _LIST:  # the list's first item stays
+            first = pieces[j]
+            pieces[j], marks[j] = first[: first.index(PLACEHOLDER) + 1], _LITERAL
 
 
-def _mark(kind: EnumSqlTokenKind, text: str, upper: str) -> str:
-    if kind in _VALUE_KINDS or text in (")", "]") or upper in _VALUE_KEYWORDS:
+def _mark(kind: str, upper: str) -> str:
+    """The mark of a token that is not a literal, a run or punctuation (runs hold those)."""
+    if kind in _VALUE_KINDS or upper in _VALUE_KEYWORDS:
         return _VALUE
-    if kind is _K.OPERATOR and text in ("-", "+"):
+    if kind is _K.OPERATOR and upper in ("-", "+"):
         return _SIGN
-    if upper == "IN" and kind is _K.KEYWORD:
-        return "IN"
-    return text if text in ("(", ",") else _OTHER
+    return "IN" if upper == "IN" else _OTHER  # only the key word is IN once upper-cased
 
 
-def render_tokens(tokens: list[Token], *, keep_comments: bool, collapse_in_lists: bool) -> str:
-    """The sanitized text of already lexed SQL (what :func:`sanitize_sql` returns)."""
-    pieces: list[str] = []  # each with the separator before it
-    marks: list[str] = []  # one per piece (see _mark)
-    sep = ""
-    last = before_last = ""  # the last two code tokens (key words upper-cased)
-    for token in tokens:
-        kind, text = token.kind, token.text
-        if kind is _K.COMMENT and keep_comments:
-            pieces.append(sep + text)
-            marks.append(_OTHER)
-            # The output is one line: a kept -- comment must still end at a newline.
-            sep = "\n" if text.startswith("--") else ""
-            continue
-        if kind in _SPACING:
-            if pieces and not sep:
-                sep = " "
-            continue
-        upper = text.upper() if kind is _K.KEYWORD else text
-        if kind in LITERAL_KINDS or (
-            kind is _K.KEYWORD
-            and upper in ("TRUE", "FALSE")
-            and last != "IS"
-            and (last, before_last) != ("NOT", "IS")
-        ):
-            if (
-                kind is _K.NUMBER
-                and marks[-1:] == [_SIGN]
-                and (len(marks) == 1 or marks[-2] not in (_LITERAL, _VALUE))
-            ):
-                sep = pieces.pop()[:-1]  # a unary sign goes into the placeholder
-                marks.pop()
-            pieces.append(sep + PLACEHOLDER)
-            marks.append(_LITERAL)
-        else:
-            if text == ")" and collapse_in_lists:
-                _collapse_in_list(pieces, marks)
-            pieces.append(sep + text)
-            marks.append(_mark(kind, text, upper))
-        sep = ""
-        before_last, last = last, upper
-    return "".join(pieces)
+def _run_mark(piece: str) -> str:
+    """The mark of the last token of the run ``piece`` ends with."""
+    if piece[-1] in ")]":
+        return _VALUE
+    start = max(0, len(piece) - _LONGEST_KEYWORD - 1)
+    word = _TRAILING_WORD.search(piece, start)
+    if word is None:  # punctuation or an operator
+        return _OTHER
+    keyword = word.start() > start or not start  # else longer than any key word
+    return _OTHER if keyword and word.group().upper() in _NON_VALUE_KEYWORDS else _VALUE
+
+
+def _literals(text: str) -> str:
+    """Literals separated by commas (and whitespace), sanitized."""
+    out = LITERALS.sub(PLACEHOLDER, text)
+    return out if out.isprintable() and "  " not in out else _WHITESPACE_RUNS.sub(" ", out)
 
 
 def sanitize_sql(sql: str, *, keep_comments: bool = False, collapse_in_lists: bool = True) -> str:
     """``sql`` with every literal replaced by ``?`` (see the module doc for the rules).
 
     ``keep_comments`` keeps comments as written (they may carry sqlcommenter tags; they are
-    not sanitized). ``collapse_in_lists`` turns ``IN (?, ?, ?)`` into ``IN (?)``.
+    not sanitized). ``collapse_in_lists`` turns ``IN (?, ?, ?)`` into ``IN (?)``. Not cached:
+    each call lexes the text, in steps that take the code it keeps as written in one go
+    (:data:`~omnibase_infra.sql.lexer.STEP`). Linear in the length of ``sql``.
     """
-    return render_tokens(
-        tokenize(sql), keep_comments=keep_comments, collapse_in_lists=collapse_in_lists
-    )
+    if len(sql) < GC_PAUSE_LENGTH:
+        return _sanitize(sql, keep_comments, collapse_in_lists)
+    with gc_paused():
+        return _sanitize(sql, keep_comments, collapse_in_lists)
+
+
+def _sanitize(  # noqa: PLR0912, PLR0915 - one loop, kept whole for speed
+    sql: str,
+    keep_comments: bool,
+    collapse_in_lists: bool,
+    *,
+    # Constants bound once: locals are the fastest names to read.
+    step: Callable[[str, int], re.Match[str]] = STEP.match,  # type: ignore[assignment]
+    step_kinds: list[EnumSqlTokenKind | None] = STEP_KINDS,
+    literal_group: int = LITERAL_GROUP,
+    more_group: int = MORE_GROUP,
+    keyword: EnumSqlTokenKind = _K.KEYWORD,
+    comment: EnumSqlTokenKind = _K.COMMENT,
+) -> str:
+    pieces: list[str] = []  # each with the separator before it
+    marks: list[str] = []  # one per piece
+    append_piece, append_mark = pieces.append, marks.append
+    sep = ""
+    last = before_last = ""  # the last two code tokens (key words upper-cased), for IS TRUE
+    n = len(sql)
+    pos = 0
+    while pos < n:
+        m = step(sql, pos)
+        ws, run, run_ws = m.group(1, 2, 3)
+        index = m.lastindex or 0
+        end = m.end()
+        if ws and pieces and not sep:
+            sep = " "
+        if run:
+            if run[-1] in PREFIX_LETTERS and not run_ws and glued_prefix(sql, run, m.end(2)):
+                # The letter starts a string: lex from it on, after what comes before it.
+                run, index, end = run[:-1], 0, m.end(2) - 1
+                if run[-1:] == " ":
+                    run, run_ws = run[:-1], " "
+            if run:
+                if collapse_in_lists and run[0] == ")" and marks and marks[-1] in _ITEMS:
+                    _collapse_in_list(pieces, marks)
+                if run in ("(", ","):  # may be part of an IN list
+                    append_piece(sep + run)
+                    append_mark(run)
+                elif index == literal_group:
+                    # The commonest step, code and then a literal: one piece (never a unary
+                    # sign's number, never an item of an IN list).
+                    text = _literals(m.group(index)) if m.start(more_group) >= 0 else PLACEHOLDER
+                    append_piece(sep + run + (" " + text if run_ws else text))
+                    append_mark(_CODE_LITERAL)
+                    sep = last = ""
+                    pos = end
+                    continue
+                else:
+                    append_piece(sep + run)
+                    append_mark(_RUN)
+                sep = " " if run_ws else ""
+                last = ""
+        if index == literal_group:  # a literal (or a list of them) after anything else
+            text = m.group(index)
+            if text[0] != "'" and marks and marks[-1] == _SIGN:  # a number after a sign
+                before = marks[-2] if len(marks) > 1 else _OTHER
+                if before == _RUN:
+                    before = _run_mark(pieces[-2])
+                if before not in _NO_SIGN_AFTER:
+                    sep = pieces.pop()[:-1]  # a unary sign goes into the placeholder
+                    marks.pop()
+            if m.start(more_group) >= 0:
+                append_piece(sep + _literals(text))
+                append_mark(_LIST)
+            else:
+                append_piece(sep + PLACEHOLDER)
+                append_mark(_LITERAL)
+            sep = last = ""
+            pos = end
+            continue
+        if index > 3:  # one of the step's own tokens
+            tokens: Iterable[tuple[str, str, int]] = ((step_kinds[index], m.group(index), 0),)  # type: ignore[list-item]
+        elif index in (1, 3) or end >= n:  # it ends with whitespace: the next step goes on
+            pos = end
+            continue
+        else:  # the master pattern's token(s) come next
+            tokens, end = master_tokens(sql, end)
+        pos = end
+        for kind, text, _ in tokens:
+            if kind in _SPACING:
+                if kind is comment and keep_comments:
+                    append_piece(sep + text)
+                    append_mark(_OTHER)
+                    # The output is one line: a kept -- comment must still end at a newline.
+                    sep = "\n" if text.startswith("--") else ""
+                elif pieces and not sep:
+                    sep = " "
+                continue
+            upper = text.upper() if kind is keyword else text
+            if kind in LITERAL_KINDS or (
+                kind is keyword
+                and upper in ("TRUE", "FALSE")
+                and last != "IS"
+                and (last, before_last) != ("NOT", "IS")
+            ):
+                append_piece(sep + PLACEHOLDER)
+                append_mark(_LITERAL)
+            else:
+                append_piece(sep + text)
+                append_mark(_mark(kind, upper))
+            sep = ""
+            before_last, last = last, upper
+    return "".join(pieces)
 
 
 class ModelSanitizedStatement(BaseModel):
@@ -134,18 +247,17 @@ class ModelSanitizedStatement(BaseModel):
 
 
 def _analyze(sql: str, keep_comments: bool, collapse_in_lists: bool) -> ModelSanitizedStatement:
-    tokens = tokenize(sql)
     # The validator has usually described this text already: its cached description serves.
     infos = (
-        describe_statements(sql) if len(sql) <= CACHE_MAX_TEXT_LENGTH else describe_tokens(tokens)
+        describe_statements(sql)
+        if len(sql) <= CACHE_MAX_TEXT_LENGTH
+        else describe_tokens(tokenize(sql))
     )
     tables: dict[str, None] = {}
     for info in infos:
         tables.update(dict.fromkeys(info.tables))
     return ModelSanitizedStatement(
-        text=render_tokens(
-            tokens, keep_comments=keep_comments, collapse_in_lists=collapse_in_lists
-        ),
+        text=sanitize_sql(sql, keep_comments=keep_comments, collapse_in_lists=collapse_in_lists),
         operation=infos[0].kind if infos else "",
         tables=tuple(tables),
     )

@@ -19,7 +19,7 @@ from omnibase_infra.sql.analysis import (
     summarize_tokens,
 )
 from omnibase_infra.sql.lexer import Token, tokenize
-from omnibase_infra.sql.sanitize import analyze_sql, render_tokens
+from omnibase_infra.sql.sanitize import analyze_sql, sanitize_sql
 
 __all__ = ["READ_ONLY", "READ_WRITE", "validate_statement"]
 
@@ -72,8 +72,10 @@ def validate_statement(
         if tokens is None:
             shown = analyze_sql(sql).text
         else:  # a long text: only its beginning is shown, so only that is rendered
-            head = tokens[: bisect.bisect_left(tokens, _SHOWN_SOURCE_LENGTH, key=_start)]
-            shown = render_tokens(head, keep_comments=False, collapse_in_lists=True)
+            # Cut at a token boundary: sanitizing looks only back, so the text up to there
+            # sanitizes as it does within the whole.
+            head = bisect.bisect_left(tokens, _SHOWN_SOURCE_LENGTH, key=_start)
+            shown = sanitize_sql(sql[: tokens[head - 1].end])
         if len(shown) > _SHOWN_STATEMENT_LENGTH:
             shown = shown[:_SHOWN_STATEMENT_LENGTH] + "..."
         return InfraValidationError(
