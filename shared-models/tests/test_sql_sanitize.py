@@ -8,9 +8,11 @@ here independently of the lexer under test (a character loop following PostgreSQ
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,17 +29,43 @@ from omnibase_infra.sql import (
     tokenize,
 )
 from omnibase_infra.sql.sanitize import _analyze_cached
+from omnibase_infra_testing.fuzz import fuzz_target
 
 CORPUS_PATH = Path(__file__).parent / "data" / "sql_corpus.sql"
+DIFFERENTIAL_PATH = Path(__file__).parent / "data" / "sql_differential.sql"
 
 
-def load_corpus() -> list[tuple[str, str]]:
-    """(id, statement) pairs of the corpus file (format in its header)."""
-    parts = re.split(r"^--@ (\S+)\n", CORPUS_PATH.read_text(encoding="utf-8"), flags=re.M)
+def _load_reference() -> Callable[..., str]:
+    """The token-by-token renderer (``sql_reference.py``, beside this file; loaded by path:
+    the tests are imported in importlib mode)."""
+    path = Path(__file__).with_name("sql_reference.py")
+    spec = importlib.util.spec_from_file_location("sql_reference", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    render: Callable[..., str] = module.render_tokens
+    return render
+
+
+_render_reference = _load_reference()
+
+
+def reference(sql: str, *, keep_comments: bool = False, collapse_in_lists: bool = True) -> str:
+    """What sanitize_sql must return: the rules applied to tokenize's tokens one by one."""
+    return _render_reference(
+        tokenize(sql), keep_comments=keep_comments, collapse_in_lists=collapse_in_lists
+    )
+
+
+def load_corpus(path: Path = CORPUS_PATH) -> list[tuple[str, str]]:
+    """(id, statement) pairs of a corpus file (format in its header)."""
+    parts = re.split(r"^--@ (\S+)\n", path.read_text(encoding="utf-8"), flags=re.M)
     return [(parts[i], parts[i + 1].removesuffix("\n")) for i in range(1, len(parts), 2)]
 
 
 CORPUS = load_corpus()
+SCRIPTS = load_corpus(DIFFERENTIAL_PATH)
 
 # --- the independent extractor ---------------------------------------------------------------
 
@@ -330,6 +358,91 @@ def test_corpus_statements_cut_anywhere_leak_no_literal() -> None:
             assert_sanitized(sql[:cut])
 
 
+# --- the same text as the token-by-token rules ----------------------------------------------
+#
+# sanitize_sql lexes in steps (runs of code kept whole, literals and lists of literals matched
+# with them) and renders in the same loop; the reference applies the rules to tokenize's
+# tokens one by one. They must agree on every text.
+
+OPTIONS = [
+    {},
+    {"keep_comments": True},
+    {"collapse_in_lists": False},
+    {"keep_comments": True, "collapse_in_lists": False},
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+def test_corpus_and_scripts_sanitize_as_the_reference(options: dict[str, bool]) -> None:
+    for _, sql in CORPUS + SCRIPTS:
+        assert sanitize_sql(sql, **options) == reference(sql, **options), sql
+
+
+def test_corpus_and_scripts_cut_anywhere_sanitize_as_the_reference() -> None:
+    for _, sql in CORPUS + SCRIPTS:
+        for cut in range(1, len(sql)):
+            assert sanitize_sql(sql[:cut]) == reference(sql[:cut]), sql[:cut]
+            assert sanitize_sql(sql[cut:]) == reference(sql[cut:]), sql[cut:]
+
+
+# Where a step could go wrong: a run's edges, words it must leave out, prefixes glued to a
+# quote, lists of literals, signs, IN lists split across steps.
+EDGE_CASES = [
+    "SELECT E'a\\'b', x = E'c', y=N'd', f(B'01'), X'1f', U&'e' UESCAPE '!', z U&\"f\"",
+    "SELECT e'x', ee'y', 1E'z', \"q\"e'w', $1e'v', x.e'u'",
+    "SELECT 'a' 'b', 'c'\n'd', 'e' -- c\n'f', 'g'\n, 'h'",
+    "WHERE a IN (1, 2, 3) AND b IN ('x',\n  'y') AND c IN (1,  2) AND d IN (-1, 2, -3)",
+    "WHERE a IN (1, /* c */ 2) AND b NOT IN ( 1 , 2 ) AND c IN ((1, 2)) AND d IN (1)",
+    "WHERE a IN (TRUE, FALSE) AND b IN (1, x) AND c IN (x, 1, 2) AND d IN ($1, 1, 2)",
+    "WHERE \u0131n (1, 2) AND x \u0131s TRUE AND y = fal\u017fe AND z = FALSE AND w IS NOT TRUE",
+    "WHERE x IS /* c */ NOT /* d */ TRUE AND y NOT TRUE AND z = true",
+    "SELECT -1, +2, x -3, x - -4, f(-5), a[-6], (1) -7, 'a' -8, $1 -9, NULL -10",
+    "SELECT x=-1, x<-2, x@-3, x*+-4, x<=-5, x!=-6, x||-7, x->>-8, x/-9, x/*c*/-10",
+    "SELECT SELECT -1, CURRENT_DATE -2, end -3, into -4, typename -5, a_very_long_name -6",
+    'SELECT x::int -1, y.z -2, "q" -3, count(*) -4, ARRAY[1] -5',
+    "SELECT t1, a$1, $1abc, $1$ab$ c $ab$, 1..5, 1.5.6, .5, x.5, 1e5e5, 0x1Fg, 1_000_",
+    "SELECT 1in (2, 3), 'a'in (1, 2), \"b\"in (1, 2), $1in (1, 2), x)in (1, 2)",
+    "SELECT a  ,  b\tFROM\r\nt  WHERE x = 1\f AND\vy = 2  ",
+    "  \n SELECT 1 ; SELECT 2 ;",
+    ") x, (1, 2), (a, 1, 2), VALUES (1, 'a', 2.5), (E'x', 1, 2)",
+    "SELECT 'cut",
+    "SELECT x = E'cut",
+    "SELECT x IN (1, 2",
+    "UPDATE t SET a = 1, b = 'x', c = -2 WHERE id IN (10, 20)",
+    "x = 1 AND y = 'two' AND z = 3.0 OR w = 4e5",
+    "SELECT 1, 2 - 3, 4 + 5",
+    "SELECT $$ a $$, $t$ b $t$, 1 $$",
+    "SELECT 'a' IS TRUE, 1 IS NOT FALSE, TRUE IS TRUE",
+    "SELECT x\u00a0y, é1, 日本 IN (1, 2), \u0131n (1, 2)",
+    "SELECT {1}, \\, ` , ~1, !1, ?1, #1, %1, ^1, &1, |1",
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+@pytest.mark.parametrize("sql", EDGE_CASES)
+def test_edge_cases_sanitize_as_the_reference(sql: str, options: dict[str, bool]) -> None:
+    assert sanitize_sql(sql, **options) == reference(sql, **options)
+    assert_sanitized(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("WHERE a IN (1, 2, 3)", "WHERE a IN (?)"),
+        ("WHERE a IN ( 'x' ,\n 'y' )", "WHERE a IN ( ? )"),
+        ("WHERE a IN (1, -2)", "WHERE a IN (?)"),
+        ("WHERE a IN (-1, 2, 3)", "WHERE a IN (?)"),
+        ("WHERE a IN (1, 2, x)", "WHERE a IN (?, ?, x)"),
+        ("VALUES (1, 'a',\t2)", "VALUES (?, ?, ?)"),
+        ("SELECT x = E'a', y = N'b', z = U&'c'", "SELECT x = ?, y = ?, z = ?"),
+        ("WHERE x IN (TRUE, FALSE) AND y IS NOT TRUE", "WHERE x IN (?) AND y IS NOT TRUE"),
+        ("SELECT -1, x -2, SELECT -3, x*-4, x@-5", "SELECT ?, x -?, SELECT ?, x*?, x@-?"),
+    ],
+)
+def test_step_outputs(sql: str, expected: str) -> None:
+    assert sanitize_sql(sql) == expected
+
+
 # --- exact outputs ---------------------------------------------------------------------------
 
 
@@ -564,3 +677,53 @@ def test_any_unicode_text_is_handled(sql: str) -> None:
 
 def test_placeholder_is_a_question_mark() -> None:
     assert PLACEHOLDER == "?"
+
+
+# Random texts from pieces that start, end and break runs and steps.
+_PIECES = [
+    *(" ", "  ", "\n", "\t", ",", ", ", "(", ")", "[", "]", ".", "..", ":", "::", ";", "=", "<"),
+    *(">", "*", "-", "+", "/", "!", "@", "|", "?", "$", "$1", "$$", "'", "''", '"', "--", "/*"),
+    *("*/", "\\", "0", "1", "12", ".5", "1e5", "0x1F", "1_0", "x", "t", "f", "i", "n", "e"),
+    *(
+        "E",
+        "N",
+        "B",
+        "X",
+        "U",
+        "U&",
+        "\u0131",
+        "\u017f",
+        "é",
+        "IN",
+        "in",
+        "IS",
+        "NOT",
+        "TRUE",
+        "false",
+    ),
+    *(
+        "fal\u017fe",
+        "\u0131n",
+        "\u0131s",
+        "into",
+        "is_",
+        "SELECT",
+        "NULL",
+        "END",
+        "CURRENT_DATE",
+        "a$b",
+    ),
+    *("'a'", "'b c'", "E'x'", "N'y'", "B'0'", "1, 2", "'a', 'b'", "IN (1, 2)", "UESCAPE"),
+]
+
+
+@fuzz_target(examples=1000)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24).map("".join), st.sampled_from(OPTIONS))
+def test_fuzz_random_pieces_sanitize_as_the_reference(sql: str, options: dict[str, bool]) -> None:
+    assert sanitize_sql(sql, **options) == reference(sql, **options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from(OPTIONS))
+def test_random_text_sanitizes_as_the_reference(sql: str, options: dict[str, bool]) -> None:
+    assert sanitize_sql(sql, **options) == reference(sql, **options)
