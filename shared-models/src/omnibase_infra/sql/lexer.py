@@ -393,14 +393,15 @@ def _scan_token(sql: str, m: re.Match[str], index: int, tokens: list[Token]) -> 
 
 # --- steps: the sanitizer's lexing
 #
-# Most of a statement is code that sanitizing keeps as written, and most of the cost of lexing
-# it token by token would be one token per word, space and comma. The sanitizer lexes in steps
-# instead: each step is one match of STEP: whitespace, a run of such code, whitespace, and
-# then one token of the common kinds sanitizing acts on (a plain quoted string that cannot
-# continue on the next line, a number, TRUE/FALSE/IS/NOT/IN, a quoted identifier, a --
-# comment, a lone sign). Any other token is the master pattern's (master_tokens). A run is
-# code that the master pattern would read the same way and that sanitizing keeps as written
-# whatever surrounds it:
+# Most of a statement is code that sanitizing keeps as written, and lexing it token by token
+# costs one token per word, space and comma. The sanitizer lexes in steps instead: each step
+# is one match of STEP: whitespace, a run of such code, whitespace, and then one token of
+# the kinds sanitizing acts on that STEP knows: a literal (a plain quoted string that cannot
+# continue on the next line, or a number) or a comma-separated list of them, TRUE, FALSE, IS,
+# NOT or IN, a quoted identifier, a -- comment, a lone sign, an operator without + or -, a
+# $n parameter. Any other token is the master pattern's (master_tokens). A run is code that
+# the master pattern reads the same way and that sanitizing keeps as written whatever
+# surrounds it:
 #
 # * words, except TRUE, FALSE, IS, NOT and IN in any case (also with U+0131 dotless i and
 #   U+017F long s, which str.upper() makes I and S, as the key word test does): the
@@ -408,7 +409,7 @@ def _scan_token(sql: str, m: re.Match[str], index: int, tokens: list[Token]) -> 
 # * punctuation ( ) [ ] , ; : (and :: :=), and . unless a digit follows (a number);
 # * the operator characters = < > * (an operator they start may go on after the run: its
 #   next token is then an operator, and the output is the same text either way);
-# * spaces (never first: the step's whitespace takes them).
+# * single spaces between them (other whitespace ends the run: the step takes it).
 #
 # A digit or $ joins a run only inside a word (after a word character of the run), so that a
 # number or a $ quote never does. A run ends at a token boundary, except when its last word

@@ -6,6 +6,12 @@ they are values (not in ``IS [NOT] TRUE``). Kept: identifiers (quoted or not), k
 ``$n`` parameters, casts, operators, ``NULL``, and words such as ``on`` in ``SET x = on``
 (PostgreSQL lexes them as words, not literals). A literal, quoted identifier or comment cut
 off by the end of the text is dropped. Whitespace runs become one space.
+
+:func:`sanitize_sql` reads the text in steps (:data:`~omnibase_infra.sql.lexer.STEP`): a run
+of code it keeps as written and the literal or list of literals after it are one match, and
+the rules above apply in the same loop. The tests check it against the same rules applied
+to :func:`~omnibase_infra.sql.lexer.tokenize`'s tokens one by one
+(``tests/sql_reference.py``), on every text they have.
 """
 
 from __future__ import annotations
