@@ -214,15 +214,32 @@ def sqlglot_sanitize(sql: str) -> str:
 # --- checking and timing
 
 
-def _literals(sql: str) -> list[str]:
-    """The input's literals worth looking for in an output (three characters or more)."""
-    return [t.text for t in tokenize(sql) if t.kind in LITERAL_KINDS and len(t.text) >= 3]
+# The opening of a quoted literal, quoted identifier or comment (what is left of one cut off by
+# the end of the text is its content).
+_OPENER = re.compile(r"(?:[EeNnBbXx]|[Uu]&)?(?:'|\"|\$[^$]*\$|/\*)")
+
+
+def _secrets(sql: str) -> list[str]:
+    """What must not reach an output: the input's literals, and the content of anything cut
+    off by its end (three characters or more)."""
+    found = []
+    for token in tokenize(sql):
+        text = token.text
+        if token.kind is K.UNTERMINATED:
+            opener = _OPENER.match(text)
+            text = text[opener.end() if opener else 0 :]
+        elif token.kind not in LITERAL_KINDS:
+            continue
+        if len(text) >= 3:
+            found.append(text)
+    return found
 
 
 def _leaks(sql: str, out: str) -> bool:
-    """True when ``out`` holds a literal: one our lexer finds in it, or one of the input's."""
+    """True when ``out`` holds a literal (one our lexer finds in it, or one of the input's) or
+    the content of something the input cut off."""
     return any(t.kind in LITERAL_KINDS for t in tokenize(out)) or any(
-        text in out for text in _literals(sql)
+        text in out for text in _secrets(sql)
     )
 
 
