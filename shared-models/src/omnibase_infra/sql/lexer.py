@@ -450,8 +450,8 @@ STEP = re.compile(
 LITERAL_GROUP = STEP.groupindex["literal"]
 MORE_GROUP = STEP.groupindex["more"]
 LITERALS = re.compile(rf"'[^']*+(?:''[^']*+)*+'|{_NUMBER}", _FLAGS)  # in a list: STEP's
-# The kind of each of a step's own tokens, by group number (above 3).
-STEP_KINDS: list[EnumSqlTokenKind | None] = [None] * (STEP.groups + 1)
+# The kind of each of a step's own tokens, by group number (above 3; OTHER for the rest).
+STEP_KINDS: list[EnumSqlTokenKind] = [_K.OTHER] * (STEP.groups + 1)
 for _name, _kind in {
     "keyword": _K.KEYWORD,
     "quoted_identifier": _K.QUOTED_IDENTIFIER,

@@ -143,7 +143,7 @@ def _sanitize(  # noqa: PLR0912, PLR0915 - one loop, kept whole for speed
     *,
     # Constants bound once: locals are the fastest names to read.
     step: Callable[[str, int], re.Match[str]] = STEP.match,  # type: ignore[assignment]
-    step_kinds: list[EnumSqlTokenKind | None] = STEP_KINDS,
+    step_kinds: list[EnumSqlTokenKind] = STEP_KINDS,
     literal_group: int = LITERAL_GROUP,
     more_group: int = MORE_GROUP,
     keyword: EnumSqlTokenKind = _K.KEYWORD,
@@ -208,7 +208,7 @@ def _sanitize(  # noqa: PLR0912, PLR0915 - one loop, kept whole for speed
             pos = end
             continue
         if index > 3:  # one of the step's own tokens
-            tokens: Iterable[tuple[str, str, int]] = ((step_kinds[index], m.group(index), 0),)  # type: ignore[list-item]
+            tokens: Iterable[tuple[str, str, int]] = ((step_kinds[index], m.group(index), 0),)
         elif index in (1, 3) or end >= n:  # it ends with whitespace: the next step goes on
             pos = end
             continue
