@@ -25,6 +25,7 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0.__main__ import SECRET_ENV,
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.effect import (
     ALLOW_HOSTS_ENV,
     ALLOW_NETWORKS_ENV,
+    NAT64_PREFIXES_ENV,
     OUTBOX_PATH_ENV,
     env_config,
 )
@@ -146,7 +147,9 @@ async def test_configuration_from_the_environment(
     monkeypatch.setenv(OUTBOX_PATH_ENV, str(outbox))
     monkeypatch.setenv(ALLOW_NETWORKS_ENV, "127.0.0.0/8, ::1/128,")
     monkeypatch.setenv(ALLOW_HOSTS_ENV, "Hooks.Internal.")
+    monkeypatch.setenv(NAT64_PREFIXES_ENV, "64:ff9b:1:0:0:0::/96")
     config = env_config()
+    assert config.nat64_prefixes == ("64:ff9b:1::/96",)
     assert config.outbox_path == str(outbox)
     assert config.allow_networks == ("127.0.0.0/8", "::1/128")
     assert config.allow_hosts == ("hooks.internal",)
@@ -161,7 +164,8 @@ async def test_configuration_from_the_environment(
 def test_an_empty_environment_is_the_default_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV):
+    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV, NAT64_PREFIXES_ENV):
         monkeypatch.delenv(name, raising=False)
     config = env_config()
     assert (config.outbox_path, config.allow_networks, config.allow_hosts) == (None, (), ())
+    assert config.nat64_prefixes == ()
