@@ -16,6 +16,7 @@ from omnibase_infra.redaction import (
     MIN_SECRET_LENGTH,
     SENSITIVE_HEADERS,
     RedactingFilter,
+    carries_secret,
     clear_registered_secrets,
     is_sensitive_key,
     redact_headers,
@@ -689,3 +690,23 @@ def test_filter_survives_unformattable_exc_info() -> None:
     )
     assert RedactingFilter().filter(record) is True
     assert record.exc_text == "<unformattable exception>"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("postgresql://app:pw@db:5432/app", True),
+        ("postgresql://db/app?password=x", True),
+        ("redis://:pw@127.0.0.1:6379/0", True),
+        ("host=db password=secret", True),
+        ("https://hooks.example/in?token=abc", True),
+        ("whsec_abcdefghijklmnop", True),
+        ("postgresql://app@db:5432/app", False),
+        ("redis://127.0.0.1:6379/0", False),
+        ("https://hooks.example/in", False),
+        ("billing", False),
+        ("already masked: ***", False),
+    ],
+)
+def test_carries_secret_is_whether_masking_changes_the_text(text: str, secret: bool) -> None:
+    assert carries_secret(text) is secret

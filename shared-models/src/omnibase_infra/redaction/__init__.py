@@ -8,6 +8,7 @@ from omnibase_infra.redaction.logging_filter import RedactingFilter
 from omnibase_infra.redaction.redact import (
     MASK,
     SENSITIVE_HEADERS,
+    carries_secret,
     is_sensitive_key,
     redact_headers,
     redact_mapping,
@@ -28,6 +29,7 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "SENSITIVE_HEADERS",
     "RedactingFilter",
+    "carries_secret",
     "clear_registered_secrets",
     "is_sensitive_key",
     "redact_headers",
