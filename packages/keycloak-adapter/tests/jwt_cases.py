@@ -125,7 +125,7 @@ class _Later:
 # Far from every limit (exp vs now - leeway, nbf/iat vs now + leeway; leeway <= 30 s):
 # PyJWT truncates to int and compares at a slightly different instant.
 _OFFSETS = st.sampled_from([-(10**8), -86400, -3600, -120, 120, 3600, 86400, 10**8])
-_DATES = st.one_of(
+_DATES: st.SearchStrategy[object] = st.one_of(
     _OFFSETS.map(_Later),
     _OFFSETS.map(lambda seconds: _Later(seconds + 0.5)),
     st.sampled_from(
