@@ -2,9 +2,10 @@
 validating it as a node contract, an FSM subcontract or a workflow definition raises
 only ``InfraConfigurationError`` (or returns a model).
 
-Inputs: arbitrary text and bytes, YAML made from generated data (mappings, lists,
-scalars, anchors and aliases), and the shipped fixtures mutated (lines dropped or
-repeated, characters replaced, a key given twice, deep nesting spliced in).
+Inputs (``omnibase_infra_testing.fuzz_yaml.yaml_inputs``): arbitrary text and bytes, YAML
+made from generated contract-like data, and the shipped fixtures mutated (lines dropped or
+repeated, characters replaced, a key given twice, aliases, tags and deep nesting spliced
+in).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import yaml
 from hypothesis import given
-from hypothesis import strategies as st
 from omnibase_core.models.contracts.model_contract_compute import ModelContractCompute
 from omnibase_core.models.contracts.model_contract_effect import ModelContractEffect
 from omnibase_core.models.contracts.model_contract_orchestrator import ModelContractOrchestrator
@@ -28,6 +27,7 @@ from omnibase_infra.contracts import (
 )
 from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra_testing.fuzz import fuzz_target
+from omnibase_infra_testing.fuzz_yaml import yaml_inputs
 
 FIXTURES = Path(__file__).parent / "data" / "infra_contract_fixtures"
 SEEDS = [
@@ -63,65 +63,12 @@ def _load_everything(text: str | bytes) -> None:
     assert message.startswith("fuzz.yaml: ")  # the error names the file
 
 
-def _mutate(seed: str, draw: st.DrawFn) -> str:
-    lines = seed.splitlines(keepends=True)
-    how = draw(st.sampled_from(["drop", "repeat", "replace", "splice", "deep", "indent"]))
-    at = draw(st.integers(0, len(lines) - 1))
-    if how == "drop":
-        return "".join(lines[:at] + lines[at + 1 :])
-    if how == "repeat":  # often a key given twice
-        return "".join(lines[: at + 1] + lines[at:])
-    if how == "indent":
-        return "".join([*lines[:at], "  " + lines[at], *lines[at + 1 :]])
-    text = "".join(lines)
-    pos = draw(st.integers(0, len(text)))
-    if how == "replace":
-        return text[:pos] + draw(st.text(max_size=3)) + text[pos + 1 :]
-    if how == "deep":
-        depth = draw(st.integers(50, 2000))
-        return text[:pos] + "[" * depth + "]" * depth + text[pos:]
-    return (
-        text[:pos]
-        + draw(st.sampled_from(["&a ", "*a", "<<: *a\n", "!!set ", ": ", "? "]))
-        + text[pos:]
-    )
-
-
-@st.composite
-def _mutated(draw: st.DrawFn) -> str:
-    return _mutate(draw(st.sampled_from(SEEDS)), draw)
-
-
-_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(),
-    st.text(max_size=10),
-    st.sampled_from(["EFFECT", "EFFECT_GENERIC", "COMPUTE", "1.0.0", "2020-13-45", "node_type"]),
-)
-_DATA = st.recursive(
-    _SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["name", "version", "node_type", "states", "steps", "x"])
-            | st.text(max_size=6),
-            inner,
-            max_size=4,
-        )
-    ),
-    max_leaves=20,
-)
-
-
 @fuzz_target(examples=300)
 @given(
-    st.one_of(
-        st.text(max_size=300),
-        st.binary(max_size=300),
-        _DATA.map(lambda data: yaml.safe_dump(data, allow_unicode=True)),
-        _mutated(),
+    yaml_inputs(
+        SEEDS,
+        keys=["name", "version", "node_type", "states", "steps", "transitions", "x"],
+        scalars=["EFFECT", "EFFECT_GENERIC", "COMPUTE", "1.0.0", "2020-13-45", "node_type"],
     )
 )
 def test_contract_loaders_raise_only_configuration_errors(text: str | bytes) -> None:

@@ -173,8 +173,8 @@ def test_unreachable_store_is_a_redacted_error(
     ("argv", "message"),
     [
         (["postgres", "db:5432"], f"no Redis URL: set {URL_ENV}"),
-        (["--redis-url", "redis://:pw-9@x:1/0"], "holds a password, and a command line"),
-        (["--redis-url", "redis://user:pw-9@x:1/0"], "--redis-url-stdin and write the URL"),
+        (["--redis-url", "redis://:pw-9@x:1/0"], "holds a password or token, and a command"),
+        (["--redis-url", "redis://user:pw-9@x:1/0"], "--redis-url-stdin and write the Redis"),
         (["--redis-url-stdin", "--redis-url", "redis://x"], "not both"),
         (["--redis-url-stdin"], "no Redis URL"),
         (["--redis-url", "redis://x", "postgres"], "give both TRANSPORT and TARGET"),

@@ -19,8 +19,6 @@ import hashlib
 import hmac
 import json
 import string
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -75,28 +73,15 @@ def _canonical(segment: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Realm:
-    """What a token generator needs: the realm's key and expected values."""
+    """What a token generator needs: the realm's key, other keys, and the realm's valid
+    claims (``claims()``: the conftest minter's, fresh times and ids on each call)."""
 
     issuer: str
     kid: str
     key: rsa.RSAPrivateKey
     other_key: rsa.RSAPrivateKey
     ec_key: ec.EllipticCurvePrivateKey
-
-    def claims(self) -> dict[str, Any]:
-        now = int(time.time())
-        return {
-            "iss": self.issuer,
-            "aud": "account",
-            "sub": str(uuid.uuid4()),
-            "azp": "minted",
-            "exp": now + 300,
-            "iat": now,
-            "jti": str(uuid.uuid4()),
-            "typ": "Bearer",
-            "realm_access": {"roles": ["user"]},
-            "resource_access": {"minted": {"roles": ["reader"]}},
-        }
+    claims: Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class Verifier:
             key=minter.key,
             other_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
             ec_key=ec.generate_private_key(ec.SECP256R1()),
+            claims=minter.claims,
         )
         self.tokens = tokens(self.realm)  # built once: a composite strategy compiles code
         self._runner = asyncio.Runner()

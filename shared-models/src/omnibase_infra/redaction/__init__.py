@@ -4,6 +4,7 @@ Everything masked is replaced by the one constant :data:`MASK` (``"***"``). Know
 values can be passed per call or registered process-wide with :func:`register_secret`.
 """
 
+from omnibase_infra.redaction.command_line import credential_from_command_line
 from omnibase_infra.redaction.logging_filter import RedactingFilter
 from omnibase_infra.redaction.redact import (
     MASK,
@@ -31,6 +32,7 @@ __all__ = [
     "RedactingFilter",
     "carries_secret",
     "clear_registered_secrets",
+    "credential_from_command_line",
     "is_sensitive_key",
     "redact_headers",
     "redact_mapping",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0.redis_store import
     DEFAULT_PREFIX,
     RedisBreakerStore,
 )
-from omnibase_infra.redaction import carries_secret
+from omnibase_infra.redaction import credential_from_command_line
 from omnibase_infra.resilience.breaker import BreakerKey
 
 URL_ENV = "OMNIBASE_INFRA_REDIS_URL"
@@ -102,37 +101,20 @@ async def _run(store: RedisBreakerStore, key: BreakerKey | None) -> object:
         return [await _describe(store, found, now) for found in await store.keys()]
 
 
-def _url(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """The URL from ``--redis-url-stdin``, ``--redis-url`` (refused with a password in it:
-    the message says where to put it and never repeats it) or the environment."""
-    if args.redis_url_stdin:
-        if args.redis_url:
-            parser.error("give --redis-url or --redis-url-stdin, not both")
-        url = sys.stdin.readline().strip()
-    elif args.redis_url:
-        if carries_secret(args.redis_url):
-            parser.error(
-                "--redis-url holds a password, and a command line is visible to other users: "
-                f"set {URL_ENV}, or pass --redis-url-stdin and write the URL to standard input"
-            )
-        url = args.redis_url.strip()
-    else:
-        url = os.environ.get(URL_ENV, "").strip()
-    if not url:
-        parser.error(
-            f"no Redis URL: set {URL_ENV}, pass --redis-url-stdin, or --redis-url without a "
-            "password"
-        )
-    return url
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     if (args.transport is None) != (args.target is None):
         parser.error("give both TRANSPORT and TARGET, or neither")
-    url = _url(parser, args)
+    url = credential_from_command_line(
+        parser.error,
+        what="Redis URL",
+        option="--redis-url",
+        value=args.redis_url,
+        from_stdin=args.redis_url_stdin,
+        env=URL_ENV,
+    )
     key = None if args.target is None else BreakerKey(EnumTransport(args.transport), args.target)
     try:
         store = RedisBreakerStore.from_url(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -33,7 +32,7 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.effect import (
     DSN_ENV,
     NodePostgresAdapterEffect,
 )
-from omnibase_infra.redaction import carries_secret
+from omnibase_infra.redaction import credential_from_command_line
 
 __all__ = ["build_parser", "main", "request_from_args"]
 
@@ -177,26 +176,18 @@ def _dump(payload: BaseModel | dict[str, Any], indent: int | None, out: TextIO) 
 
 
 def _dsn(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> str:
-    """The DSN from ``--dsn-stdin``, ``--dsn`` (refused with a secret in it: the message says
-    where to put it and never repeats it) or the environment; usage errors exit 2."""
-    if args.dsn_stdin:
-        if args.dsn:
-            parser.error("give --dsn or --dsn-stdin, not both")
-        if any(arg == "@-" or arg.endswith("=@-") for arg in argv):
-            parser.error("standard input holds the DSN (--dsn-stdin): give @FILE, not @-")
-        dsn = sys.stdin.readline().strip()
-    elif args.dsn:
-        if carries_secret(args.dsn):
-            parser.error(
-                "--dsn holds a password or token, and a command line is visible to other "
-                f"users: set {DSN_ENV}, or pass --dsn-stdin and write the DSN to standard input"
-            )
-        dsn = args.dsn.strip()
-    else:
-        dsn = os.environ.get(DSN_ENV, "").strip()
-    if not dsn:
-        parser.error(f"no DSN: set {DSN_ENV}, pass --dsn-stdin, or --dsn without a password")
-    return dsn
+    """The DSN from ``--dsn-stdin``, ``--dsn`` (refused with a secret in it) or the
+    environment (:func:`credential_from_command_line`); usage errors exit 2."""
+    if args.dsn_stdin and any(arg == "@-" or arg.endswith("=@-") for arg in argv):
+        parser.error("standard input holds the DSN (--dsn-stdin): give @FILE, not @-")
+    return credential_from_command_line(
+        parser.error,
+        what="DSN",
+        option="--dsn",
+        value=args.dsn,
+        from_stdin=args.dsn_stdin,
+        env=DSN_ENV,
+    )
 
 
 async def _run(config: ModelPostgresPoolConfig, request: PostgresRequest) -> BaseModel:
