@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import jwt_check
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.jwt_check import (
     b64url,
     header_of,
@@ -61,3 +62,14 @@ def test_json_object_refuses_what_is_not_an_object() -> None:
     for data in (b"[]", b"1", b"{", b"\xff", b"[" * 100_000 + b"]" * 100_000):
         assert json_object(data) is None
     assert header_of(_encode(b"[" * 100_000)) is None
+
+
+def test_only_short_headers_are_cached() -> None:
+    short = _encode(b'{"alg": "RS256", "kid": "k"}')
+    padded = _encode(b'{"alg": "RS256", "kid": "k", "x": "' + b"y" * 2000 + b'"}')
+    before = jwt_check._cached_header.cache_info().currsize
+    assert header_of(padded) == ("RS256", "k")
+    assert jwt_check._cached_header.cache_info().currsize == before  # not kept
+    assert header_of(short) == ("RS256", "k")
+    assert header_of(short) == ("RS256", "k")
+    assert jwt_check._cached_header.cache_info().hits >= 1

@@ -80,10 +80,19 @@ def json_object(data: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@lru_cache(maxsize=256)
+_CACHED_HEADER_LENGTH = 1024  # a real JOSE header is ~100 characters
+
+
 def header_of(segment: str) -> tuple[str, str | None] | None:
     """``(alg, kid)`` of a header segment, or None when it is not a usable JOSE header.
-    Cached: every token signed with one key shares one header."""
+    Cached: every token signed with one key shares one header. Only short segments are
+    cached: 256 huge headers an attacker sent must not stay in memory."""
+    if len(segment) > _CACHED_HEADER_LENGTH:
+        return _parse_header(segment)
+    return _cached_header(segment)
+
+
+def _parse_header(segment: str) -> tuple[str, str | None] | None:
     try:
         header = json_object(b64url(segment))
     except ValueError:
@@ -94,6 +103,9 @@ def header_of(segment: str) -> tuple[str, str | None] | None:
     if not isinstance(alg, str):
         return None
     return alg, kid if isinstance(kid, str) else None
+
+
+_cached_header = lru_cache(maxsize=256)(_parse_header)
 
 
 def _number(value: object) -> TypeGuard[int | float]:
