@@ -63,7 +63,7 @@ def _load_everything(text: str | bytes) -> None:
     assert message.startswith("fuzz.yaml: ")  # the error names the file
 
 
-@fuzz_target(examples=300)
+@fuzz_target(examples=60)
 @given(
     yaml_inputs(
         SEEDS,
