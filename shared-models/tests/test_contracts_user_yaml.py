@@ -25,7 +25,8 @@ def test_a_good_document_and_a_file() -> None:
 
 def test_a_duplicated_key_names_the_key_and_the_line() -> None:
     message = _message("a: 1\nb: 2\na: 3\n")
-    assert "'a'" in message and "line 3" in message
+    assert "'a'" in message
+    assert "line 3" in message
 
 
 def test_nesting_the_parser_cannot_follow_is_typed() -> None:
