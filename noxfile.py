@@ -21,7 +21,8 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tools"))
-from repo_rules import SHARED_MODELS, Package, discover_packages  # noqa: E402
+from repo_rules import LICENSE_FILE, SHARED_MODELS, Package, discover_packages  # noqa: E402
+from session_env import remove_ambient_service_variables  # noqa: E402
 
 PYTHON = "3.12"
 # Both ends of omnibase-core>=0.3.5,<0.4: tests(pkg) runs on the upper end (pinned, so a
@@ -43,6 +44,10 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 os.environ["UV_NO_SOURCES"] = "1"
 # Tests talk to 127.0.0.1 only: keep any configured HTTP proxy out of the way.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+# Nor a developer's service configuration (CONSUL_*, VAULT_*, BAO_*, PG*): client libraries
+# would read it on their own. The harness's OMNIBASE_INFRA_TEST_* opt-ins stay.
+if _ignored := remove_ambient_service_variables(os.environ):
+    sys.stderr.write(f"nox: ignoring {', '.join(_ignored)} (see tools/session_env.py)\n")
 
 
 def _local_requirements(pkg: Package) -> list[str]:
@@ -165,7 +170,8 @@ def core(session: nox.Session, pkg: str, core: str) -> None:
 def build(session: nox.Session, pkg: str) -> None:
     """Build sdist + wheel without workspace sources, check them, install them alone, import."""
     package = PACKAGES[pkg]
-    session.install("uv>=0.5")
+    # twine 6.1: metadata 2.4 (PEP 639 License-Expression/License-File).
+    session.install("uv>=0.5", "twine>=6.1", "trove-classifiers>=2025.1")
     out = Path(session.create_tmp()) / "dist" / pkg
     shutil.rmtree(out, ignore_errors=True)
     deps_out = out / "deps"
@@ -182,7 +188,12 @@ def build(session: nox.Session, pkg: str) -> None:
         str(sdist),
         "--src",
         str(package.path / "src"),
+        "--license",
+        str(ROOT / LICENSE_FILE),
+        "--trove",
     )
+    # What PyPI would say of the metadata and the README's rendering, before any upload.
+    session.run("twine", "check", "--strict", str(wheel), str(sdist))
     # A fresh venv holding only the built wheels and their declared dependencies from the index.
     with tempfile.TemporaryDirectory(prefix=f"omnibase-infra-{pkg}-") as venv:
         python = str(Path(venv) / "bin" / "python")
@@ -197,8 +208,11 @@ def build(session: nox.Session, pkg: str) -> None:
 @nox.session(python=PYTHON)
 def consistency(session: nox.Session) -> None:
     """Repository rules: naming, namespace, imports between packages, the packaging checker."""
-    # pytest-asyncio: the shared pytest configuration names its options.
-    session.install("pytest>=8.3", "pytest-asyncio>=0.24")
+    # pytest-asyncio: the shared pytest configuration names its options. nox: a test loads
+    # this noxfile; trove-classifiers: the packaging checker's classifier check.
+    session.install(
+        "pytest>=8.3", "pytest-asyncio>=0.24", "nox>=2025.2.9", "trove-classifiers>=2025.1"
+    )
     session.run(
         "pytest",
         str(ROOT / "tools" / "tests"),
