@@ -23,7 +23,6 @@ from omnibase_infra_testing.services.consul import (
     ANY_VERSION_ENV,
     CONSUL_VERSION,
     DEB_ENV,
-    INSTALL_HINT,
     SERVICE,
     TEST_ADDR_ENV,
     TEST_TOKEN_ENV,
@@ -34,11 +33,11 @@ from omnibase_infra_testing.services.consul import (
     external_agent,
     external_consul,
     find_consul,
+    find_consul_for_test,
     get_consul,
     serve_consul,
 )
 from omnibase_infra_testing.unavailable import OPT_OUT_ENV as ALLOW_SKIP_ENV
-from omnibase_infra_testing.unavailable import service_unavailable
 
 OTHER_VERSION = "1.9.5"
 
@@ -62,17 +61,6 @@ def _fake_consul_on_path(
     return script
 
 
-def _find_consul_or_fail() -> Path:
-    problem: str | None = None
-    try:
-        binary = find_consul()
-    except ConsulNotFoundError as exc:
-        problem = str(exc)
-    if problem is not None:  # outside the except block: no chained traceback in the report
-        service_unavailable(SERVICE, problem, INSTALL_HINT)
-    return binary
-
-
 # --- a consul on PATH ------------------------------------------------------------------------
 
 
@@ -81,7 +69,7 @@ def test_a_consul_of_another_version_on_path_is_passed_over_for_the_vendored_one
 ) -> None:
     fake = _fake_consul_on_path(tmp_path, monkeypatch, f"Consul v{OTHER_VERSION}\nRevision x")
     assert binary_version(fake) == OTHER_VERSION
-    found = _find_consul_or_fail()
+    found = find_consul_for_test()
     assert found != fake
     assert binary_version(found) == CONSUL_VERSION
 

@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from omnibase_infra_testing.process import LOOPBACK, ManagedProcess, ServiceStartError
-from omnibase_infra_testing.unavailable import serve_for_session
+from omnibase_infra_testing.unavailable import serve_for_session, service_unavailable
 
 # Straight to loopback, whatever http_proxy/HTTP_PROXY say.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -317,6 +317,19 @@ def find_consul(*, allow_download: bool = True) -> Path:
                 return extract_deb(downloaded, expected_sha256=DEB_SHA256 if same_file else None)
     msg = "; ".join(tried)
     raise ConsulNotFoundError(msg)
+
+
+def find_consul_for_test() -> Path:
+    """:func:`find_consul` inside a test: a missing consul fails the test (a skip only behind
+    ``OMNIBASE_INFRA_TEST_ALLOW_SKIP=1``), saying what to install."""
+    problem: str | None = None
+    try:
+        binary = find_consul()
+    except ConsulNotFoundError as exc:
+        problem = str(exc)
+    if problem is not None:  # outside the except block: no chained traceback in the report
+        service_unavailable(SERVICE, problem, INSTALL_HINT)
+    return binary
 
 
 # --- running it ----------------------------------------------------------------------------
