@@ -69,7 +69,7 @@ def fuzz_target[**P](*, examples: int = 300) -> Callable[[Callable[P, None]], Ca
         seconds = fuzz_seconds()
         if seconds <= 0:
             short: Callable[P, None] = _settings(examples)(test)
-            return pytest.mark.fuzz(short)  # type: ignore[no-any-return]
+            return pytest.mark.fuzz(short)
         batch: Callable[P, None] = _settings(examples * _LONG_RUN_FACTOR)(test)
 
         @functools.wraps(test)

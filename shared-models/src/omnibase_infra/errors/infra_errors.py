@@ -80,6 +80,10 @@ class InfraError(ModelOnexError):
     ``target`` is host:port or a path/name; any ``user:password@`` is stripped. Extra keyword
     arguments are redacted context (see :attr:`details`); a key named like a
     ``ModelOnexError`` parameter (``status``, ``timestamp``) is stored as ``ctx_<key>``.
+
+    ``not_sent=True`` says the request never reached the target (connect refused, DNS
+    failure, no pooled connection, refused by a rate limit before processing): retrying it
+    is safe even for an operation that is not idempotent.
     """
 
     default_error_code: ClassVar[EnumInfraErrorCode] = EnumInfraErrorCode.INFRA_ERROR
@@ -91,6 +95,7 @@ class InfraError(ModelOnexError):
     _operation: str
     _target: str | None
     _retryable: bool
+    _not_sent: bool
     _infra_error_code: EnumInfraErrorCode
     _details: dict[str, JsonValue]
 
@@ -106,6 +111,8 @@ class InfraError(ModelOnexError):
         error_code: EnumInfraErrorCode | None = None,
         **context: object,
     ) -> None:
+        # ``not_sent`` travels in ``context`` so that every subclass passes it through.
+        not_sent = bool(context.pop("not_sent", False))
         self._init_infra(
             message,
             transport=transport,
@@ -116,6 +123,7 @@ class InfraError(ModelOnexError):
             error_code=error_code,
             timestamp=None,
             context=context,
+            not_sent=not_sent,
         )
 
     def _init_infra(
@@ -130,11 +138,13 @@ class InfraError(ModelOnexError):
         error_code: EnumInfraErrorCode | None,
         timestamp: datetime | None,
         context: Mapping[str, object],
+        not_sent: bool = False,
     ) -> None:
         self._transport = _coerce_transport(transport)
         self._operation = redact_text(operation)
         self._target = None if target is None else strip_userinfo(target)
         self._retryable = type(self).default_retryable if retryable is None else bool(retryable)
+        self._not_sent = bool(not_sent)
         self._infra_error_code = error_code or type(self).default_error_code
         core_context: dict[str, JsonValue] = {
             "transport": self._transport.value,
@@ -142,6 +152,8 @@ class InfraError(ModelOnexError):
             "target": self._target,
             "retryable": self._retryable,
         }
+        if self._not_sent:
+            core_context["not_sent"] = True
         for name in type(self).extra_fields:
             core_context[name] = to_json_safe(redact_mapping(getattr(self, name, None)))
         details: dict[str, JsonValue] = {}
@@ -181,6 +193,11 @@ class InfraError(ModelOnexError):
         return self._retryable
 
     @property
+    def not_sent(self) -> bool:
+        """True when the request never reached the target (safe to retry, idempotent or not)."""
+        return self._not_sent
+
+    @property
     def infra_error_code(self) -> EnumInfraErrorCode:
         """The infra code (``error_code`` holds the same member)."""
         return self._infra_error_code
@@ -214,6 +231,8 @@ class InfraError(ModelOnexError):
             "retryable": self._retryable,
             "message": self.message,
         }
+        if self._not_sent:
+            data["not_sent"] = True
         for name in type(self).extra_fields:
             data[name] = to_json_safe(redact_mapping(getattr(self, name, None)))
         if self._details:
@@ -241,6 +260,7 @@ class InfraError(ModelOnexError):
         except ValueError:
             code = None
         retryable = context.pop("retryable", None)
+        not_sent = bool(context.pop("not_sent", False))
         obj._init_infra(
             base.message,
             transport=context.pop("transport", None),
@@ -251,6 +271,7 @@ class InfraError(ModelOnexError):
             error_code=code,
             timestamp=base.timestamp,
             context=context,
+            not_sent=not_sent,
         )
         return obj
 

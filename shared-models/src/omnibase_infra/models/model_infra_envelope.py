@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from omnibase_infra.models.model_correlation_context import ModelCorrelationContext
+from omnibase_infra.resilience.model_retry_policy import ModelRetryPolicy
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_TIMEOUT_SECONDS = 3600.0
@@ -18,16 +19,25 @@ class ModelInfraRequest(BaseModel):
     """Base request: which operation, for whom (correlation) and how long it may take.
 
     Nodes subclass it with a typed payload field. ``timeout_seconds`` is the whole
-    operation's budget (retries included) and is enforced by the node.
+    operation's budget (retries included) and is enforced by the node; when the caller
+    does not set it, the operation's timeout from the node's contract applies (the field's
+    default is only the fallback of nodes without a contract policy). ``retry_policy``
+    replaces the contract's retry policy for this call; only transient failures are
+    retried either way.
+
+    ``correlation`` defaults to a fresh correlation id without a trace of its own: the
+    node's span then joins the caller's current OpenTelemetry span. Pass a correlation
+    with ``trace_id``/``span_id`` to continue a remote trace instead.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     operation: str = Field(min_length=1, max_length=200)
-    correlation: ModelCorrelationContext = Field(default_factory=ModelCorrelationContext.new)
+    correlation: ModelCorrelationContext = Field(default_factory=ModelCorrelationContext.fresh)
     timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False
     )
+    retry_policy: ModelRetryPolicy | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
     @property

@@ -17,7 +17,10 @@
 //     refuses structured tokens there; Keycloak accepts them);
 //   * Keycloak's back-channel logout: POST client credentials + refresh_token ends the session
 //     (the oidc-provider Grant), so its refresh token and access tokens stop working;
-//   * a loopback-only test hook, POST /_harness/rotate-keys, that swaps in a new signing key.
+//   * a loopback-only test hook, POST /_harness/rotate-keys, that swaps in a new signing key;
+//   * Keycloak's role model (realm.mjs: realm and client roles, composites, groups, role
+//     mappings; tokens carry the effective roles at the time they are issued) and the part of
+//     its Admin REST API that manages it, under /admin/realms/{realm} (admin.mjs).
 //
 // The config format is documented in services/oidc.py (the Python side writes it).
 
@@ -28,12 +31,11 @@ import * as http from 'node:http';
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
+import { createAdminApi } from './admin.mjs';
+import { Realm } from './realm.mjs';
+
 const OIDC = '/protocol/openid-connect';
 const RESOURCE = 'urn:omnibase-infra-testing:keycloak'; // the one resource server of the realm
-const KEYCLOAK_DEFAULT_ROLES = (realm) => ({
-  realm: [`default-roles-${realm}`, 'offline_access', 'uma_authorization'],
-  clients: { account: ['manage-account', 'manage-account-links', 'view-profile'] },
-});
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -54,7 +56,6 @@ const lifespans = {
 const defaultScopes = config.default_scopes ?? ['profile', 'email'];
 const optionalScopes = config.optional_scopes ?? ['address', 'phone', 'offline_access', 'microprofile-jwt'];
 const knownScopes = ['openid', ...defaultScopes, ...optionalScopes];
-const defaultRoles = config.default_roles ?? KEYCLOAK_DEFAULT_ROLES(realmName);
 
 // Stable ids, like Keycloak's UUIDs, so a user keeps its `sub` across server restarts.
 const stableId = (name) => {
@@ -62,41 +63,10 @@ const stableId = (name) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 };
 
-// A principal is a user or a client's service account: what a token is about.
-const principal = (p, username) => ({
-  id: p.id ?? stableId(username),
-  username,
-  firstName: p.first_name,
-  lastName: p.last_name,
-  email: p.email,
-  emailVerified: p.email_verified ?? Boolean(p.email),
-  realmRoles: [...new Set([...defaultRoles.realm, ...(p.realm_roles ?? [])])],
-  clientRoles: mergeRoles(defaultRoles.clients, p.client_roles ?? {}),
-});
-
-function mergeRoles(...maps) {
-  const out = {};
-  for (const map of maps) {
-    for (const [clientId, roles] of Object.entries(map)) {
-      out[clientId] = [...new Set([...(out[clientId] ?? []), ...roles])];
-    }
-  }
-  return out;
-}
-
-const clients = new Map();
-const principals = new Map(); // by id
-const usersByName = new Map();
-for (const c of config.clients ?? []) {
-  const serviceAccount = principal({ ...c, id: c.service_account_id }, `service-account-${c.client_id}`);
-  clients.set(c.client_id, { ...c, serviceAccount });
-  principals.set(serviceAccount.id, serviceAccount);
-}
-for (const u of config.users ?? []) {
-  const user = { ...principal(u, u.username), password: u.password };
-  usersByName.set(u.username, user);
-  principals.set(user.id, user);
-}
+// The OAuth clients (config entries by client_id) and the realm's role model: users, service
+// accounts (what a token is about), roles, groups.
+const clients = new Map((config.clients ?? []).map((c) => [c.client_id, c]));
+const realm = new Realm({ ...config, realm: realmName }, stableId);
 
 // ---------------------------------------------------------------------------------------------
 // Storage shared by every provider instance (a key rotation builds a new instance)
@@ -207,10 +177,13 @@ function profileClaims(p, scope) {
 // configured extra audiences (a hardcoded audience mapper).
 function keycloakAccessClaims(token, payload) {
   const client = clients.get(token.clientId);
-  const p = token.accountId ? principals.get(token.accountId) : client.serviceAccount;
+  const p = token.accountId
+    ? realm.users.get(token.accountId)
+    : realm.serviceAccount(realm.clientIds.get(client.client_id));
   const scope = keycloakScope(token.scope);
+  const { realmRoles, clientRoles } = realm.tokenRoles(p); // as of now: grants apply to new tokens
   const resourceAccess = Object.fromEntries(
-    Object.entries(p.clientRoles).filter(([, roles]) => roles.length).map(([id, roles]) => [id, { roles }]),
+    Object.entries(clientRoles).map(([id, roles]) => [id, { roles }]),
   );
   const aud = [...new Set([
     ...Object.keys(resourceAccess).filter((id) => id !== client.client_id),
@@ -223,7 +196,7 @@ function keycloakAccessClaims(token, payload) {
     azp: client.client_id,
     sid: token.sid,
     acr: '1',
-    realm_access: { roles: p.realmRoles },
+    realm_access: { roles: realmRoles },
     resource_access: Object.keys(resourceAccess).length ? resourceAccess : undefined,
     scope,
     ...profileClaims(p, scope),
@@ -243,8 +216,8 @@ const invalidUserCredentials = () => {
 async function passwordGrant(ctx) {
   const { client, params, provider } = ctx.oidc;
   if (!params.username) throw new errors.InvalidRequest('Missing parameter: username');
-  const user = usersByName.get(params.username);
-  if (!user || !params.password || !safeEqual(params.password, user.password)) {
+  const user = realm.userByUsername(params.username);
+  if (!user?.password || !params.password || !safeEqual(params.password, user.password)) {
     throw invalidUserCredentials();
   }
   const scope = keycloakScope(params.scope);
@@ -366,7 +339,7 @@ async function userinfo(ctx, provider) {
     return;
   }
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = profileClaims(principals.get(payload.sub), payload.scope);
+  ctx.body = profileClaims(realm.users.get(payload.sub), payload.scope);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,7 +441,7 @@ function buildProvider() {
       auth_time: null,
       iss: null,
     },
-    findAccount: (ctx, sub) => (principals.has(sub) ? accountFor(principals.get(sub)) : undefined),
+    findAccount: (ctx, sub) => (realm.users.has(sub) ? accountFor(realm.users.get(sub)) : undefined),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -550,7 +523,22 @@ function buildProvider() {
 // HTTP: /realms/{realm}/... to the provider, /_harness/... test hooks (loopback only)
 
 const prefix = `/realms/${encodeURIComponent(realmName)}`;
-let handler; // the current provider's request handler
+let provider; // the current provider (a key rotation builds a new one)
+let handler; // its request handler
+
+// The Admin REST API accepts an active Bearer access token of this realm.
+const admin = createAdminApi({
+  realm,
+  authenticate: async (token) => {
+    const payload = await verifyAccessToken(token);
+    return (await isActive(provider, payload)) ? payload : undefined;
+  },
+});
+
+function serveProvider() {
+  provider = buildProvider();
+  handler = provider.callback();
+}
 
 async function rotateKeys(req, res) {
   const chunks = [];
@@ -558,7 +546,7 @@ async function rotateKeys(req, res) {
   const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
   const key = await newSigningKey(body.signing_key);
   signingKeys = body.keep_previous === false ? [key] : [key, ...signingKeys];
-  handler = buildProvider().callback();
+  serveProvider();
   console.log(`rotated signing keys: ${signingKeys.map((k) => k.kid).join(', ')}`);
   sendJson(res, 200, { kid: key.kid, kids: signingKeys.map((k) => k.kid) });
 }
@@ -584,6 +572,9 @@ const server = http.createServer((req, res) => {
     }
     return sendJson(res, 404, { error: 'not found' });
   }
+  if (pathname === '/admin/realms' || pathname.startsWith('/admin/realms/')) {
+    return admin(req, res);
+  }
   if (pathname.startsWith(`${prefix}/`)) {
     req.originalUrl = req.url; // how oidc-provider learns its mount path
     req.url = req.url.slice(prefix.length);
@@ -595,7 +586,7 @@ const server = http.createServer((req, res) => {
 server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => {
   const { address, port } = server.address();
   issuer = () => `http://${address}:${port}${prefix}`;
-  handler = buildProvider().callback();
+  serveProvider();
   console.log(`oidc server ready: issuer ${issuer()} kid ${signingKeys[0].kid}`);
   if (config.port_file) {
     fs.writeFileSync(`${config.port_file}.tmp`, String(port));

@@ -11,6 +11,19 @@ client credentials + ``refresh_token``) that ends the session, so that its refre
 access tokens stop working. A loopback-only hook, ``POST /_harness/rotate-keys``, swaps in a
 new signing key (:meth:`OidcService.rotate_keys`).
 
+Keycloak's role model and the part of its Admin REST API that manages it are served under
+``/admin/realms/{realm}`` (:attr:`OidcService.admin_url`): realm and client roles with
+composites, clients (found by ``clientId``) and their service-account users, users (found by
+``username``/``email``), groups, members, and role mappings of users, service accounts and
+groups (direct, available, effective). Callers authenticate with a bearer access token of the
+realm, and what they may do follows the ``realm-management`` client roles it carries
+(``manage-realm``, ``view-users``, ``manage-clients``, ...), as in Keycloak: the realm's admin
+client (:attr:`OidcRealmConfig.admin_client_id`, see :func:`realm_admin_client`) gets such a
+token with client credentials. Tokens issued after a grant carry the role (composites and
+group roles expanded), tokens issued after its removal do not. The fidelity of these paths,
+shapes and status codes is checked by Keycloak's own admin client
+(``@keycloak/keycloak-admin-client``, installed with the server; tests/test_oidc_admin.py).
+
 Where the server comes from:
 
 1. ``OMNIBASE_INFRA_TEST_OIDC_ISSUER`` set → that issuer (e.g. a real Keycloak realm,
@@ -38,11 +51,14 @@ The server's configuration is a JSON file (see :meth:`OidcRealmConfig.to_json`):
                 "email": ..., "first_name": ..., "last_name": ...,
                 "realm_roles": [...], "client_roles": {"client-id": [...]}}]}
 
-Every principal also gets Keycloak's default roles (``default-roles-{realm}``,
-``offline_access``, ``uma_authorization``; ``account``: ``manage-account``,
-``manage-account-links``, ``view-profile``), so ``aud`` is ``"account"`` plus the other clients
-the principal holds roles of plus the client's ``audience``, as Keycloak's audience resolution
-gives it.
+Every principal is also mapped to Keycloak's default role, ``default-roles-{realm}``, a
+composite over ``offline_access``, ``uma_authorization`` and ``account``'s ``view-profile`` and
+``manage-account`` (over ``manage-account-links``), so ``aud`` is ``"account"`` plus the other
+clients the principal holds roles of plus the client's ``audience``, as Keycloak's audience
+resolution gives it. Roles named in the config are created in the realm (and a bare client for
+a ``client_roles`` key that names no configured client); ``realm-management`` holds Keycloak's
+admin roles (``realm-admin`` is composite over all of them). Usernames are lower-cased, as
+Keycloak keeps them.
 """
 
 from __future__ import annotations
@@ -81,6 +97,8 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 SERVICE = "OIDC server (Keycloak-compatible, oidc-provider)"
 INSTALL_HINT = "install Node.js 20 and npm"
 ISSUER_ENV = "OMNIBASE_INFRA_TEST_OIDC_ISSUER"
+ADMIN_CLIENT_ID_ENV = "OMNIBASE_INFRA_TEST_OIDC_ADMIN_CLIENT_ID"
+ADMIN_CLIENT_SECRET_ENV = "OMNIBASE_INFRA_TEST_OIDC_ADMIN_CLIENT_SECRET"  # noqa: S105 - a name
 CLIENT_ID_ENV = "OMNIBASE_INFRA_TEST_OIDC_CLIENT_ID"
 CLIENT_SECRET_ENV = "OMNIBASE_INFRA_TEST_OIDC_CLIENT_SECRET"  # noqa: S105 - a variable name
 USERNAME_ENV = "OMNIBASE_INFRA_TEST_OIDC_USERNAME"
@@ -88,6 +106,7 @@ PASSWORD_ENV = "OMNIBASE_INFRA_TEST_OIDC_PASSWORD"  # noqa: S105 - a variable na
 NODE_MAJOR_MIN = 20
 _OIDC = "/protocol/openid-connect"
 _ID_NAMESPACE = uuid.UUID("0f6f3a52-6c1e-4f43-9d7e-5b0c1d0e4a11")
+REALM_MANAGEMENT = "realm-management"  # the client holding Keycloak's admin roles of a realm
 
 
 class OidcUnavailableError(ServiceStartError):
@@ -111,7 +130,7 @@ class OidcClient:
     """A client of the realm. ``secret=None`` makes it public (no client authentication)."""
 
     client_id: str
-    secret: str | None
+    secret: str | None = field(repr=False)
     grant_types: tuple[str, ...] = ("client_credentials", "password", "refresh_token")
     realm_roles: tuple[str, ...] = ()  # roles of the client's service account
     client_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -121,7 +140,21 @@ class OidcClient:
 
     @property
     def service_account_username(self) -> str:
-        return f"service-account-{self.client_id}"
+        return f"service-account-{self.client_id}".lower()
+
+
+def realm_admin_client(
+    client_id: str, secret: str, roles: tuple[str, ...] = ("realm-admin",)
+) -> OidcClient:
+    """A confidential client whose service account holds ``realm-management`` ``roles``
+    (Keycloak's admin roles: ``realm-admin`` is all of them; ``manage-realm``,
+    ``view-users``, ``manage-users``, ``view-clients``, ``query-users``, ...)."""
+    return OidcClient(
+        client_id,
+        secret,
+        grant_types=("client_credentials",),
+        client_roles={REALM_MANAGEMENT: roles},
+    )
 
 
 @dataclass(frozen=True)
@@ -129,7 +162,7 @@ class OidcUser:
     """A user of the realm, for the password grant."""
 
     username: str
-    password: str
+    password: str = field(repr=False)
     realm_roles: tuple[str, ...] = ()
     client_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     email: str | None = None
@@ -149,7 +182,19 @@ class OidcRealmConfig:
     refresh_token_lifespan: int = 1800
     sso_session_max_lifespan: int = 36000
     revoke_refresh_token: bool = False  # True: a refresh rotates the refresh token
-    signing_key: Mapping[str, str] | None = None  # a private RSA JWK; None: generated
+    signing_key: Mapping[str, str] | None = field(default=None, repr=False)  # private RSA JWK
+    admin_client_id: str | None = None  # the client whose service account administers the realm
+
+    def __post_init__(self) -> None:
+        if self.admin_client_id is None:
+            return
+        admin = next((c for c in self.clients if c.client_id == self.admin_client_id), None)
+        if admin is None or admin.secret is None or "client_credentials" not in admin.grant_types:
+            msg = (
+                f"admin_client_id={self.admin_client_id!r} must name a confidential client "
+                "of the realm with the client_credentials grant"
+            )
+            raise ValueError(msg)
 
     def resolved(self) -> OidcRealmConfig:
         """The same config with every ``user_id``/``service_account_id`` filled in."""
@@ -206,9 +251,11 @@ class OidcRealmConfig:
 
 
 def default_realm_config() -> OidcRealmConfig:
-    """The session server's realm: a service client, an app client, two users; random secrets."""
+    """The session server's realm: a service client, an app client, the admin client
+    (``omnibase-admin``, ``realm-admin``), two users; random secrets."""
     return OidcRealmConfig(
         realm="omnibase",
+        admin_client_id="omnibase-admin",
         clients=(
             OidcClient(
                 "omnibase-service",
@@ -222,6 +269,7 @@ def default_realm_config() -> OidcRealmConfig:
                 secrets.token_urlsafe(24),
                 grant_types=("password", "refresh_token", "client_credentials"),
             ),
+            realm_admin_client("omnibase-admin", secrets.token_urlsafe(24)),
         ),
         users=(
             OidcUser(
@@ -253,6 +301,8 @@ class OidcService:
     external: bool = False
     pid: int | None = None
     log_path: Path | None = None
+    admin_client_id: str | None = None
+    node_modules: Path | None = None  # the server's npm packages (incl. the admin client)
     _process: ManagedProcess | None = field(default=None, repr=False, compare=False)
     _workdir: Path | None = field(default=None, repr=False, compare=False)
 
@@ -284,6 +334,21 @@ class OidcService:
     def revocation_url(self) -> str:
         return f"{self.issuer}{_OIDC}/revoke"
 
+    @property
+    def admin_url(self) -> str:
+        """The realm's Admin REST API: ``{base_url}/admin/realms/{realm}``."""
+        return f"{self.base_url}/admin/realms/{urllib.parse.quote(self.realm, safe='')}"
+
+    @property
+    def admin_client(self) -> OidcClient:
+        """The confidential client whose service account administers the realm (its client
+        credentials give a token for :attr:`admin_url`)."""
+        if self.admin_client_id is None:
+            where = f"set {ADMIN_CLIENT_ID_ENV}" if self.external else "set admin_client_id"
+            msg = f"realm {self.realm!r} has no admin client ({where})"
+            raise KeyError(msg)
+        return self.client(self.admin_client_id)
+
     def client(self, client_id: str | None = None) -> OidcClient:
         """The client named ``client_id`` (the first one when None)."""
         for candidate in self.clients:
@@ -309,18 +374,41 @@ class OidcService:
         if self.external:
             msg = f"key rotation needs the harness-managed server, not {ISSUER_ENV}={self.issuer}"
             raise ServiceStartError(msg)
-        body = json.dumps(
-            {"keep_previous": keep_previous, "signing_key": dict(signing_key or {}) or None}
-        ).encode()
-        request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 built by the harness
+        answer = _exchange(
+            "POST",
             f"{self.base_url}/_harness/rotate-keys",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json"},
+            body={"keep_previous": keep_previous, "signing_key": dict(signing_key or {}) or None},
         )
-        with _DIRECT.open(request, timeout=10) as response:
-            kid: str = json.load(response)["kid"]
+        if answer.status != 200:
+            msg = f"key rotation answered {answer.status}: {answer.body}"
+            raise OidcRequestError(msg, answer.status)
+        kid: str = answer.body["kid"]
         return kid
+
+    def token(self, client: OidcClient, **form: str) -> dict[str, Any]:
+        """The token endpoint's answer for ``client`` (HTTP Basic client authentication) to
+        ``form``, e.g. ``grant_type="client_credentials"``; :class:`OidcRequestError` (with
+        the OAuth error, never a credential) unless it is 200."""
+        answer = _exchange(
+            "POST", self.token_url, form=form, headers={"Authorization": basic_auth(client)}
+        )
+        if answer.status != 200:
+            msg = f"token request of {client.client_id} answered {answer.status}: {answer.body}"
+            raise OidcRequestError(msg, answer.status)
+        response: dict[str, Any] = answer.body
+        return response
+
+    def admin_token(self) -> str:
+        """An access token of the admin client's service account, for :meth:`admin`."""
+        token: str = self.token(self.admin_client, grant_type="client_credentials")["access_token"]
+        return token
+
+    def admin(self, method: str, path: str, *, token: str, body: Any = None) -> OidcResponse:
+        """One Admin REST API call: ``method`` on ``admin_url + path`` (e.g. ``"/roles"``)
+        with a bearer ``token`` and an optional JSON ``body``; any status is returned."""
+        return _exchange(
+            method, self.admin_url + path, body=body, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def stop(self) -> None:
         """Stop the server by PID and remove its config; a no-op for an external issuer."""
@@ -328,6 +416,50 @@ class OidcService:
             self._process.stop()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+class OidcRequestError(RuntimeError):
+    """The server refused a request the harness made for a test."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class OidcResponse:
+    """An answer of the server: status, JSON body (None when empty), ``Location`` header."""
+
+    status: int
+    body: Any
+    location: str | None = None
+
+
+def _exchange(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    form: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> OidcResponse:
+    """One HTTP exchange with a JSON ``body`` or a ``form``, whatever the status."""
+    sent = dict(headers or {})
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310
+    try:
+        with _DIRECT.open(request, timeout=10) as response:
+            status, raw, location = response.status, response.read(), response.headers["Location"]
+    except urllib.error.HTTPError as error:
+        with error:
+            status, raw, location = error.code, error.read(), error.headers["Location"]
+    return OidcResponse(int(status), json.loads(raw) if raw.strip() else None, location)
 
 
 # --- installing the server (npm ci into the cache) --------------------------------------------
@@ -466,6 +598,8 @@ def start_oidc(config: OidcRealmConfig | None = None, *, timeout: float = 60.0) 
         users=realm.users,
         pid=process.pid,
         log_path=process.log_path,
+        admin_client_id=realm.admin_client_id,
+        node_modules=server.parent.parent / "node_modules",
         _process=process,
         _workdir=workdir,
     )
@@ -483,6 +617,10 @@ def oidc_from_env() -> OidcService | None:
     clients: tuple[OidcClient, ...] = ()
     if client_id := os.environ.get(CLIENT_ID_ENV, "").strip():
         clients = (OidcClient(client_id, os.environ.get(CLIENT_SECRET_ENV) or None),)
+    admin_client_id = os.environ.get(ADMIN_CLIENT_ID_ENV, "").strip() or None
+    if admin_client_id is not None:
+        admin = OidcClient(admin_client_id, os.environ.get(ADMIN_CLIENT_SECRET_ENV) or None)
+        clients = (*clients, admin)
     users: tuple[OidcUser, ...] = ()
     if username := os.environ.get(USERNAME_ENV, "").strip():
         users = (OidcUser(username, os.environ.get(PASSWORD_ENV, "")),)
@@ -493,6 +631,7 @@ def oidc_from_env() -> OidcService | None:
         clients=clients,
         users=users,
         external=True,
+        admin_client_id=admin_client_id,
     )
 
 

