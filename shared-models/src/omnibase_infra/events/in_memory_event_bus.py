@@ -33,25 +33,27 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-import json
 import logging
 import re
 import traceback
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
-from enum import Enum
-from uuid import UUID
 
 from omnibase_spi.protocols.event_bus import (
     ProtocolEventBusHeaders,
     ProtocolEventMessage,
     ProtocolKafkaEventBusAdapter,
 )
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import SecretStr
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
+from omnibase_infra.events.commands import (
+    broadcast_topic,
+    command_headers,
+    encode_command,
+    group_topic,
+)
 from omnibase_infra.events.model_event_message import EventHeaders, InMemoryEventMessage
 from omnibase_infra.redaction import redact_text
 
@@ -68,16 +70,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_HISTORY = 1000
 EventHandler = Callable[[ProtocolEventMessage], Awaitable[None]]
 _NAME = re.compile(r"[A-Za-z0-9._\-]{1,249}")
-
-
-def broadcast_topic(environment: str) -> str:
-    """Topic that ``broadcast_to_environment`` publishes to."""
-    return f"{environment}-broadcast"
-
-
-def group_topic(environment: str, group: str) -> str:
-    """Topic that ``send_to_group`` publishes to."""
-    return f"{environment}-{group}-commands"
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -304,45 +296,9 @@ class InMemoryEventBus:
         self, topic: str, command: str, payload: Mapping[str, object], operation: str
     ) -> None:
         self._ensure_open(operation, topic)
-        if not isinstance(command, str) or not command:
-            raise _invalid("command must be a non-empty string", operation, topic)
-        body = {
-            "command": command,
-            "payload": dict(payload),
-            "source": {"environment": self._environment, "group": self._group},
-        }
-        try:
-            value = json.dumps(body, default=_json_default, sort_keys=True).encode()
-        except (TypeError, ValueError) as exc:
-            message = f"command payload is not serialisable: {exc}"
-            raise _invalid(message, operation, topic) from None
-        headers = EventHeaders(
-            content_type="application/json",
-            source=f"{self._environment}.{self._group}",
-            event_type=command,
-            destination=topic,
-            operation_name=operation,
-        )
-        await self.publish(topic, None, value, headers)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, SecretStr | SecretBytes):
-        raise TypeError("secrets cannot be sent over the event bus")
-    serialize = getattr(value, "serialize_for_context", None)
-    if callable(serialize):
-        return serialize()
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        common = {"environment": self._environment, "group": self._group, "operation": operation}
+        value = encode_command(command, payload, topic=topic, **common)
+        await self.publish(topic, None, value, command_headers(command, topic=topic, **common))
 
 
 def _check_name(name: object, label: str, *, operation: str) -> None:

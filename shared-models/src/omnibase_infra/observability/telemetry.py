@@ -1,8 +1,9 @@
 """Spans, metrics and operation records of an effect node, through the OpenTelemetry API.
 
 One instance per node and target. :class:`OperationTelemetry` makes one CLIENT span per
-operation (named ``<span_prefix>.<operation>``, a child of the caller's W3C trace when the
-correlation context carries one), a duration histogram and two counters (operations by
+operation (or of the ``span_kind`` given: a message producer's is PRODUCER), named
+``<span_prefix>.<operation>``, a child of the caller's W3C trace when the correlation
+context carries one, a duration histogram and two counters (operations by
 outcome, retried attempts). Without an OpenTelemetry SDK every call is a cheap no-op: the
 span is ``INVALID_SPAN`` and no attribute is built. Attribute values are whatever the node
 passes: never put a secret in them (the nodes pass names, paths and codes, not values).
@@ -91,10 +92,12 @@ class OperationTelemetry:
         error_attributes: Callable[[InfraError], Mapping[str, AttributeValue]] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        span_kind: SpanKind = SpanKind.CLIENT,
     ) -> None:
         if not operation_attributes:
             raise ValueError("operation_attributes needs at least one attribute name")
         self._span_prefix = span_prefix
+        self._span_kind = span_kind
         self._operation_keys = tuple(operation_attributes)
         self._span_base = dict(span_attributes or {})
         self._metric_base = dict(metric_attributes or {})
@@ -142,7 +145,7 @@ class OperationTelemetry:
             )
             parent = trace.set_span_in_context(NonRecordingSpan(remote))
         span = self._tracer.start_span(
-            f"{self._span_prefix}.{operation}", context=parent, kind=SpanKind.CLIENT
+            f"{self._span_prefix}.{operation}", context=parent, kind=self._span_kind
         )
         if span.is_recording():
             span.set_attributes(self._span_base)

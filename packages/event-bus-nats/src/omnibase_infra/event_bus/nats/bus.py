@@ -1,0 +1,720 @@
+"""``NatsEventBus``: omnibase-spi's ``ProtocolEventBus`` on NATS JetStream.
+
+Guarantees (the package README says more):
+
+* **At-least-once.** ``publish`` returns once JetStream has stored the message (its ack);
+  a handler's message is acked after the handler returns, so a consumer that dies
+  mid-message has it redelivered (after ``ack_wait``) to another member of its group.
+  Duplicates are possible on the consumer side (a redelivery after a lost ack); the same
+  message id is never stored twice within the stream's duplicate window.
+* **Publishing goes through the shared runner**: one deadline per publish
+  (``publish_timeout_seconds``), each attempt waiting ``publish_ack_timeout_seconds`` for
+  the ack, retries of transient failures with backoff (safe: a retry carries the same
+  ``Nats-Msg-Id``), the server's circuit breaker, a PRODUCER span and metrics.
+* **Bounded.** At most ``max_pending_publishes`` publishes await their ack; at most
+  ``max_in_flight`` handlers run per subscription and at most ``max_ack_pending`` messages
+  are unacknowledged per group; nothing else is buffered in the client.
+* **Reconnection.** The client reconnects for ever (by default) when the server goes away;
+  subscriptions resume pulling, publishes in the meantime are retried within their deadline.
+
+The connection opens on first use (or ``await bus.connect()``), and the stream is created
+when missing. Use one bus per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Self
+from uuid import uuid4
+
+from omnibase_spi.protocols.event_bus import ProtocolEventBusHeaders, ProtocolKafkaEventBusAdapter
+from omnibase_spi.protocols.types.protocol_event_bus_types import ProtocolEventMessage
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind
+from pydantic import SecretStr
+
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StorageType, StreamConfig
+from omnibase_infra.effect.policy import ModelOperationPolicy
+from omnibase_infra.effect.runner import Attempt, OperationRunner
+from omnibase_infra.enums import EnumTransport
+from omnibase_infra.errors import (
+    InfraConfigurationError,
+    InfraUnavailableError,
+    InfraValidationError,
+)
+from omnibase_infra.event_bus.nats import headers as wire
+from omnibase_infra.event_bus.nats.config import ModelNatsEventBusConfig
+from omnibase_infra.event_bus.nats.consumer import ConsumerInstruments, GroupMember
+from omnibase_infra.event_bus.nats.error_map import map_nats_error
+from omnibase_infra.event_bus.nats.message import OutgoingMessage, PublishReceipt
+from omnibase_infra.event_bus.nats.subjects import check_group, check_topic, durable_name
+from omnibase_infra.events import (
+    EventHeaders,
+    broadcast_topic,
+    command_headers,
+    encode_command,
+    group_topic,
+)
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.observability import CORRELATION_ID, inject
+from omnibase_infra.observability.telemetry import (
+    OperationRecordEmitter,
+    OperationTelemetry,
+    RecordSink,
+    split_target,
+)
+from omnibase_infra.resilience.breaker import BreakerRegistry
+from omnibase_infra.resilience.model_retry_policy import ModelRetryPolicy
+
+__all__ = ["SCOPE", "NatsEventBus"]
+
+SCOPE: Final = "omnibase_infra.event_bus.nats"
+_SYSTEM: Final = "nats"
+# How often a long batch pushes its stall timer on (a stall is no ack for an ack timeout).
+_PROGRESS_EVERY: Final = 64
+
+type EventHandler = Callable[[ProtocolEventMessage], Awaitable[None]]
+
+
+class NatsEventBus:
+    """The ONEX event bus on NATS JetStream (see the module docstring and the README).
+
+    ``config`` defaults to :meth:`ModelNatsEventBusConfig.from_env`. ``breakers`` shares
+    circuit breakers (one per server list) with other components; ``known_secrets`` are
+    masked in logged handler tracebacks; ``record_sink`` receives an operation record per
+    publish. ``tracer_provider``/``meter_provider`` default to OpenTelemetry's globals.
+    """
+
+    def __init__(
+        self,
+        config: ModelNatsEventBusConfig | None = None,
+        *,
+        breakers: BreakerRegistry | None = None,
+        known_secrets: Iterable[str | SecretStr] = (),
+        record_sink: RecordSink | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._config = config if config is not None else ModelNatsEventBusConfig.from_env()
+        cfg = self._config
+        self._logger = logger or logging.getLogger(SCOPE)
+        self._known_secrets = tuple(known_secrets)
+        self._target = cfg.target
+        self._stream = cfg.stream_name
+        self._prefix = cfg.subject_prefix_for_environment
+        self._source = f"{cfg.environment}.{cfg.group}"
+        registry = breakers if breakers is not None else BreakerRegistry()
+        host, port = split_target(self._target)
+        span_attributes: dict[str, str | int] = {
+            "messaging.system": _SYSTEM,
+            "server.address": host,
+        }
+        if port is not None:
+            span_attributes["server.port"] = port
+
+        def telemetry(kind: SpanKind, extra: Mapping[str, str]) -> OperationTelemetry:
+            return OperationTelemetry(
+                scope=SCOPE,
+                span_prefix=_SYSTEM,
+                duration_metric="messaging.client.operation.duration",
+                counter_prefix="omnibase.event_bus",
+                operation_attributes=("messaging.operation.name",),
+                span_attributes={**span_attributes, **extra},
+                metric_attributes={"messaging.system": _SYSTEM},
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
+                span_kind=kind,
+            )
+
+        records = (
+            OperationRecordEmitter(
+                record_sink, transport=EnumTransport.EVENT_BUS, logger=self._logger
+            )
+            if record_sink is not None
+            else None
+        )
+        breaker = registry.get(EnumTransport.EVENT_BUS, self._target)
+        # Publishes are PRODUCER spans (their context is the messages' creation context);
+        # connecting and creating consumers are CLIENT spans. One breaker guards both.
+        self._runner, self._control = (
+            OperationRunner(
+                transport=EnumTransport.EVENT_BUS,
+                target=self._target,
+                telemetry=telemetry(kind, extra),
+                logger=self._logger,
+                breaker=breaker,
+                map_error=map_nats_error,
+                records=records,
+            )
+            for kind, extra in (
+                (SpanKind.PRODUCER, {"messaging.operation.type": "send"}),
+                (SpanKind.CLIENT, {}),
+            )
+        )
+        retry = ModelRetryPolicy(max_attempts=cfg.publish_max_attempts, base_delay_seconds=0.05)
+        # Every operation may be retried: a publish carries its message id (the stream
+        # stores it once), creating the stream or a durable consumer is idempotent.
+        self._policies = {
+            name: ModelOperationPolicy(
+                operation=name,
+                timeout_seconds=cfg.publish_timeout_seconds,
+                idempotent=True,
+                retry=retry,
+            )
+            for name in ("publish", "publish_batch", "connect", "subscribe")
+        }
+        self._publish_policy = self._policies["publish"]
+        meter = metrics.get_meter(SCOPE, meter_provider=meter_provider)
+        self._instruments = ConsumerInstruments(
+            tracer=trace.get_tracer(SCOPE, tracer_provider=tracer_provider),
+            process_duration=meter.create_histogram(
+                "messaging.process.duration", unit="s", description="Duration of handlers"
+            ),
+            consumed=meter.create_counter(
+                "messaging.client.consumed.messages",
+                unit="{message}",
+                description="Messages handed to handlers, by outcome",
+            ),
+            base_attributes={"messaging.system": _SYSTEM},
+        )
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._connecting = asyncio.Lock()
+        self._subjects: dict[str, str] = {}
+        self._members: set[GroupMember] = set()
+        self._closed = False
+        self._failed_deliveries = 0
+
+    # -- ProtocolEventBus properties -------------------------------------------------
+
+    @property
+    def adapter(self) -> ProtocolKafkaEventBusAdapter:
+        """The bus is its own adapter (publish, subscribe, close)."""
+        return self
+
+    @property
+    def environment(self) -> str:
+        """Environment of this bus: the stream and the first subject token."""
+        return self._config.environment
+
+    @property
+    def group(self) -> str:
+        """Node group of this bus (command topics, the default ``source``)."""
+        return self._config.group
+
+    # -- views -------------------------------------------------------------------------
+
+    @property
+    def config(self) -> ModelNatsEventBusConfig:
+        """The configuration (credentials stay ``SecretStr``)."""
+        return self._config
+
+    @property
+    def target(self) -> str:
+        """The servers as ``host:port`` (comma-separated): errors and the breaker name it."""
+        return self._target
+
+    @property
+    def stream(self) -> str:
+        """The JetStream stream of this bus's environment."""
+        return self._stream
+
+    @property
+    def runner(self) -> OperationRunner:
+        """The runner publishes go through (its breaker, its telemetry)."""
+        return self._runner
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected now (not while it reconnects)."""
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def failed_deliveries(self) -> int:
+        """Handler invocations that raised (in this process)."""
+        return self._failed_deliveries
+
+    @property
+    def subscriptions(self) -> int:
+        """Active subscriptions of this bus."""
+        return len(self._members)
+
+    def subject(self, topic: str) -> str:
+        """The NATS subject of ``topic`` (``<environment>.<topic>``; see ``subjects``)."""
+        subject = self._subjects.get(topic)
+        if subject is None:
+            check_topic(topic, "subject")
+            subject = self._subjects[topic] = f"{self._prefix}.{topic}"
+        return subject
+
+    # -- connection --------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect and make sure the stream exists (publish and subscribe do it on first
+        use), through the runner: retried within ``publish_timeout_seconds``. A missing
+        stream with ``create_stream=False`` is an ``InfraConfigurationError``."""
+        self._ensure_open("connect", None)
+        await self._control.run(
+            self._policies["connect"], self._connect_attempt, correlation=_fresh()
+        )
+
+    async def _connect_attempt(self, _attempt: Attempt) -> JetStreamContext:
+        return await self._jetstream()
+
+    async def _jetstream(self) -> JetStreamContext:
+        js = self._js
+        if js is not None:
+            return js
+        return (await self._connection())[1]
+
+    async def _connection(self) -> tuple[Client, JetStreamContext]:
+        """The connection and its JetStream context, opened (once) on first use."""
+        async with self._connecting:
+            if self._nc is not None and self._js is not None:
+                return self._nc, self._js
+            self._ensure_open("connect", None)
+            nc = Client()
+            try:
+                await nc.connect(**self._connect_options())
+                js = nc.jetstream(publish_async_max_pending=self._config.max_pending_publishes)
+                await self._ensure_stream(js)
+            except BaseException:
+                await nc.close()
+                raise
+            self._nc, self._js = nc, js
+            return nc, js
+
+    def _connect_options(self) -> dict[str, Any]:
+        cfg = self._config
+        options: dict[str, Any] = {
+            "servers": cfg.server_urls,
+            "name": cfg.client_name or f"omnibase_infra {self._source}",
+            "connect_timeout": cfg.connect_timeout_seconds,
+            "reconnect_time_wait": cfg.reconnect_wait_seconds,
+            "max_reconnect_attempts": cfg.max_reconnect_attempts,
+            "allow_reconnect": True,
+            "error_cb": self._on_error,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+            "closed_cb": self._on_closed,
+        }
+        if cfg.user is not None:
+            options["user"] = cfg.user
+            if cfg.password is not None:
+                options["password"] = cfg.password.get_secret_value()
+        if cfg.token is not None:
+            options["token"] = cfg.token.get_secret_value()
+        return options
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        cfg = self._config
+        wanted = f"{self._prefix}.>"
+        try:
+            info = await js.stream_info(self._stream)
+        except nats.js.errors.NotFoundError:
+            if not cfg.create_stream:
+                raise self._config_error(
+                    f"stream {self._stream!r} does not exist (create_stream is off)"
+                ) from None
+            await js.add_stream(
+                StreamConfig(
+                    name=self._stream,
+                    description=f"omnibase_infra event bus, environment {cfg.environment}",
+                    subjects=[wanted],
+                    storage=StorageType.FILE,
+                    duplicate_window=cfg.duplicate_window_seconds,
+                    max_age=cfg.max_age_seconds,
+                    max_bytes=cfg.max_bytes,
+                    num_replicas=cfg.replicas,
+                )
+            )
+            return
+        subjects = info.config.subjects or []
+        if wanted not in subjects:
+            raise self._config_error(
+                f"stream {self._stream!r} does not capture {wanted!r} (it has {subjects})"
+            )
+
+    def _config_error(self, message: str) -> InfraConfigurationError:
+        return InfraConfigurationError(
+            message, transport=EnumTransport.EVENT_BUS, operation="connect", target=self._target
+        )
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._logger.warning("event bus: connection error (%s)", type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        if not self._closed:
+            self._logger.warning("event bus: disconnected from %s; reconnecting", self._target)
+
+    async def _on_reconnected(self) -> None:
+        self._logger.info("event bus: reconnected to %s", self._target)
+        for member in list(self._members):
+            member.reconnected()
+
+    async def _on_closed(self) -> None:
+        self._logger.info("event bus: connection to %s closed", self._target)
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def publish(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: ProtocolEventBusHeaders | None = None,
+    ) -> None:
+        """Publish one message; returns once JetStream has stored it (see
+        :meth:`publish_confirmed` for the receipt)."""
+        await self.publish_confirmed(topic, key, value, headers)
+
+    async def publish_confirmed(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: ProtocolEventBusHeaders | None = None,
+        *,
+        timeout_seconds: float | None = None,
+    ) -> PublishReceipt:
+        """Publish one message through the runner and return JetStream's receipt.
+
+        Raises ``InfraValidationError`` for a bad topic, key or value (nothing is sent),
+        ``InfraUnavailableError`` when the bus is closed or the breaker is open, and the
+        last attempt's error (``InfraTimeoutError``, ``InfraConnectionError``, ...) when
+        the deadline (``timeout_seconds``, default ``publish_timeout_seconds``) passes.
+        """
+        self._ensure_open("publish", topic)
+        subject = self.subject(topic)
+        _check_payload(key, value, "publish", topic)
+        header_map, event = self._headers(topic, key, headers)
+        correlation = _correlation(event)
+        size = len(value)
+
+        async def call(attempt: Attempt) -> PubAck:
+            js = await self._jetstream()
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.update_name(f"publish {subject}")
+                span.set_attributes(
+                    {
+                        "messaging.destination.name": subject,
+                        "messaging.message.id": header_map[wire.MSG_ID],
+                        "messaging.message.conversation_id": str(event.correlation_id),
+                        "messaging.message.body.size": size,
+                    }
+                )
+            sent = {**header_map, **_trace_headers(correlation)}
+            future = await js.publish_async(subject, value, headers=sent)
+            try:
+                async with asyncio.timeout(self._ack_timeout(attempt)):
+                    return await future
+            finally:
+                future.cancel()  # a no-op once acked; frees the window slot otherwise
+
+        outcome = await self._runner.run(
+            self._publish_policy,
+            call,
+            correlation=correlation,
+            timeout_seconds=timeout_seconds,
+            record_attributes={"messaging.destination.name": subject},
+        )
+        ack = outcome.value
+        return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
+
+    async def publish_many(
+        self,
+        messages: Sequence[OutgoingMessage],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> list[PublishReceipt]:
+        """Publish messages pipelined (up to ``max_pending_publishes`` awaiting their acks
+        at once) as one operation of the runner; returns a receipt per message, in order.
+
+        Everything is validated before anything is sent. A failed attempt is retried with
+        the messages not yet acked (their ids unchanged); messages without headers share
+        the batch's correlation id. One PRODUCER span covers the batch
+        (``messaging.batch.message_count``) and is every message's trace parent.
+        """
+        self._ensure_open("publish_batch", None)
+        count = len(messages)
+        if count == 0:
+            return []
+        correlation = _fresh()
+        prepared = [self._prepare(message, correlation) for message in messages]
+        results: list[PubAck | None] = [None] * count
+        loop = asyncio.get_running_loop()
+
+        async def call(attempt: Attempt) -> list[PubAck | None]:
+            js = await self._jetstream()
+            span = trace.get_current_span()
+            trace_headers = _trace_headers(correlation)
+            if span.is_recording():
+                span.update_name(f"publish {prepared[0][0]}" if count else "publish")
+                span.set_attribute("messaging.batch.message_count", count)
+            stall = self._config.publish_ack_timeout_seconds
+            futures: list[tuple[int, asyncio.Future[PubAck]]] = []
+            publish = js.publish_async
+            try:
+                async with asyncio.timeout(min(stall, max(attempt.remaining(), 0))) as timer:
+                    for index, (subject, value, header_map) in enumerate(prepared):
+                        if results[index] is not None:
+                            continue
+                        # The batch span is every message's trace parent; the correlation
+                        # id stays the message's own.
+                        sent = {**trace_headers, **header_map}
+                        futures.append((index, await publish(subject, value, headers=sent)))
+                        if len(futures) % _PROGRESS_EVERY == 0:
+                            timer.reschedule(_stall_deadline(loop, stall, attempt))
+                    for done, (index, future) in enumerate(futures, 1):
+                        results[index] = await future
+                        if done % _PROGRESS_EVERY == 0:
+                            timer.reschedule(_stall_deadline(loop, stall, attempt))
+            finally:
+                for _, future in futures:
+                    future.cancel()
+            return results
+
+        outcome = await self._runner.run(
+            self._policies["publish_batch"],
+            call,
+            correlation=correlation,
+            timeout_seconds=timeout_seconds,
+            record_attributes={"messaging.batch.message_count": count},
+        )
+        return [
+            PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
+            for ack in outcome.value
+            if ack is not None
+        ]
+
+    def _ack_timeout(self, attempt: Attempt) -> float:
+        return max(0.0, min(self._config.publish_ack_timeout_seconds, attempt.remaining()))
+
+    def _headers(
+        self, topic: str, key: bytes | None, headers: ProtocolEventBusHeaders | None
+    ) -> tuple[dict[str, str], EventHeaders]:
+        """The wire headers (trace context aside) and the SPI headers they carry."""
+        if headers is None:
+            event = EventHeaders(source=self._source, event_type=topic, destination=topic)
+            header_map = {wire.MSG_ID: str(event.message_id), wire.SOURCE: self._source}
+        else:
+            event = (
+                headers
+                if isinstance(headers, EventHeaders)
+                else EventHeaders.from_protocol(headers)
+            )
+            problems = event.problems()
+            if problems:
+                raise _invalid(f"invalid headers: {'; '.join(problems)}", "publish", topic)
+            header_map = wire.encode_headers(event, topic)
+        if key is not None:
+            header_map[wire.KEY] = wire.encode_key(key)
+        return header_map, event
+
+    def _prepare(
+        self, message: OutgoingMessage, batch: ModelCorrelationContext
+    ) -> tuple[str, bytes, dict[str, str]]:
+        subject = self.subject(message.topic)
+        _check_payload(message.key, message.value, "publish_batch", message.topic)
+        if message.headers is None:
+            # The batch is one operation: messages without headers share its correlation.
+            header_map = {wire.MSG_ID: str(uuid4()), wire.SOURCE: self._source}
+            if message.key is not None:
+                header_map[wire.KEY] = wire.encode_key(message.key)
+            header_map[CORRELATION_ID] = str(batch.correlation_id)
+        else:
+            header_map, event = self._headers(message.topic, message.key, message.headers)
+            header_map[CORRELATION_ID] = str(event.correlation_id)
+        return subject, message.value, header_map
+
+    # -- subscribing ---------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        topic: str,
+        group_id: str,
+        on_message: EventHandler,
+    ) -> Callable[[], Awaitable[None]]:
+        """Join consumer group ``group_id`` on ``topic``: every group receives each message,
+        the members of one group share them. Returns an idempotent async ``unsubscribe()``
+        that stops pulling and lets running handlers finish (``drain_timeout_seconds``);
+        the group's durable consumer (its position) stays on the server."""
+        self._ensure_open("subscribe", topic)
+        subject = self.subject(topic)
+        check_group(group_id, "subscribe", topic)
+        if not callable(on_message):
+            raise _invalid("on_message must be an async callable", "subscribe", topic)
+        durable = durable_name(group_id, topic)
+
+        async def call(_attempt: Attempt) -> GroupMember:
+            js = await self._jetstream()
+            member = GroupMember(
+                nc=js._nc,  # the connection the context was made from
+                js=js,
+                config=self._config,
+                topic=topic,
+                subject=subject,
+                group_id=group_id,
+                durable=durable,
+                handler=on_message,
+                instruments=self._instruments,
+                logger=self._logger,
+                known_secrets=self._known_secrets,
+                on_failure=self._count_failure,
+            )
+            await member.start()
+            return member
+
+        outcome = await self._control.run(
+            self._policies["subscribe"],
+            call,
+            correlation=_fresh(),
+            record_attributes={"messaging.destination.name": subject},
+        )
+        member = outcome.value
+        self._members.add(member)
+
+        async def unsubscribe() -> None:
+            if member in self._members:
+                self._members.discard(member)
+                await member.stop()
+
+        return unsubscribe
+
+    def _count_failure(self) -> None:
+        self._failed_deliveries += 1
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def broadcast_to_environment(
+        self,
+        command: str,
+        payload: Mapping[str, object],
+        target_environment: str | None = None,
+    ) -> None:
+        """Publish ``command`` on ``broadcast_topic(environment)`` of this environment's
+        stream (another environment's broadcast topic lives in that environment's stream:
+        use a bus configured for it)."""
+        environment = target_environment if target_environment is not None else self.environment
+        operation = "broadcast_to_environment"
+        if environment != self.environment:
+            raise _invalid(
+                f"this bus serves environment {self.environment!r}, not {environment!r}",
+                operation,
+                None,
+            )
+        await self._send_command(broadcast_topic(environment), command, payload, operation)
+
+    async def send_to_group(
+        self, command: str, payload: Mapping[str, object], target_group: str
+    ) -> None:
+        """Publish ``command`` on ``group_topic(environment, target_group)``."""
+        check_group(target_group, "send_to_group")
+        topic = group_topic(self.environment, target_group)
+        await self._send_command(topic, command, payload, "send_to_group")
+
+    async def _send_command(
+        self, topic: str, command: str, payload: Mapping[str, object], operation: str
+    ) -> None:
+        self._ensure_open(operation, topic)
+        common = {"environment": self.environment, "group": self.group, "operation": operation}
+        value = encode_command(command, payload, topic=topic, **common)
+        await self.publish(topic, None, value, command_headers(command, topic=topic, **common))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop every subscription (running handlers get ``drain_timeout_seconds``), wait
+        for publishes awaiting their acks, close the connection. Idempotent; later calls
+        raise ``InfraUnavailableError`` (``reason="closed"``)."""
+        if self._closed:
+            return
+        self._closed = True
+        members, self._members = list(self._members), set()
+        await asyncio.gather(*(member.stop() for member in members))
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await nc.drain()
+            except Exception as exc:  # the server is gone: nothing left to flush
+                self._logger.debug("event bus: drain failed (%s)", type(exc).__name__)
+                await nc.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _ensure_open(self, operation: str, topic: str | None) -> None:
+        if self._closed:
+            raise InfraUnavailableError(
+                f"event bus is closed: cannot {operation.replace('_', ' ')}"
+                + (f" on topic {topic!r}" if topic else ""),
+                transport=EnumTransport.EVENT_BUS,
+                operation=operation,
+                target=self._target,
+                reason="closed",
+                retryable=False,
+            )
+
+
+def _check_payload(key: object, value: object, operation: str, topic: str) -> None:
+    if not isinstance(value, bytes):
+        raise _invalid(f"value must be bytes, not {type(value).__name__}", operation, topic)
+    if key is not None and not isinstance(key, bytes):
+        raise _invalid(f"key must be bytes or None, not {type(key).__name__}", operation, topic)
+
+
+def _invalid(message: str, operation: str, topic: str | None) -> InfraValidationError:
+    return InfraValidationError(
+        message, transport=EnumTransport.EVENT_BUS, operation=operation, target=topic
+    )
+
+
+def _fresh() -> ModelCorrelationContext:
+    return ModelCorrelationContext(correlation_id=uuid4())
+
+
+def _correlation(event: EventHeaders) -> ModelCorrelationContext:
+    """The publish's correlation: the headers' id, and their trace when they name one
+    (then the publish span continues it)."""
+    if event.trace_id is not None and event.span_id is not None:
+        return ModelCorrelationContext(
+            correlation_id=event.correlation_id, trace_id=event.trace_id, span_id=event.span_id
+        )
+    return ModelCorrelationContext(correlation_id=event.correlation_id)
+
+
+def _trace_headers(correlation: ModelCorrelationContext) -> dict[str, str]:
+    """``traceparent``/``tracestate`` of the current span (the publish span), else of the
+    correlation's own trace; ``x-correlation-id`` always."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        traced = correlation.model_copy(
+            update={
+                "trace_id": format(context.trace_id, "032x"),
+                "span_id": format(context.span_id, "016x"),
+                "trace_flags": int(context.trace_flags),
+                "tracestate": context.trace_state.to_header() or None,
+            }
+        )
+        return inject(traced)
+    return inject(correlation)
+
+
+def _stall_deadline(loop: asyncio.AbstractEventLoop, stall: float, attempt: Attempt) -> float:
+    return min(loop.time() + stall, attempt.deadline)
