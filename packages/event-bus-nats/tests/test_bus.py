@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from omnibase_infra.errors import (
     InfraConfigurationError,
+    InfraConnectionError,
     InfraError,
     InfraUnavailableError,
     InfraValidationError,
@@ -400,10 +401,12 @@ async def test_no_server_is_a_typed_error_within_the_deadline(
         password=SecretStr("pw-never-logged"),
     )
     bus = NatsEventBus(config)
-    with pytest.raises(InfraError) as caught:
+    with pytest.raises(InfraConnectionError) as caught:
         await bus.publish("t", None, b"x")
     assert caught.value.transport.value == "event_bus"
-    assert caught.value.retryable
+    assert caught.value.not_sent  # retried within the deadline, then given up
+    with pytest.raises(InfraConnectionError):
+        await bus.connect()
     assert "pw-never-logged" not in str(caught.value) + caplog.text + repr(bus.config)
     await bus.close()
 

@@ -286,7 +286,11 @@ class NatsEventBus:
             self._ensure_open("connect", None)
             nc = Client()
             try:
-                await nc.connect(**self._connect_options())
+                # The first connection tries each server twice, then fails (the runner
+                # retries it within the deadline); afterwards the client reconnects as
+                # configured (nats-py would otherwise loop for ever on a first connect).
+                await nc.connect(**self._connect_options(), max_reconnect_attempts=1)
+                nc.options["max_reconnect_attempts"] = self._config.max_reconnect_attempts
                 js = nc.jetstream(publish_async_max_pending=self._config.max_pending_publishes)
                 await self._ensure_stream(js)
             except BaseException:
@@ -302,7 +306,6 @@ class NatsEventBus:
             "name": cfg.client_name or f"omnibase_infra {self._source}",
             "connect_timeout": cfg.connect_timeout_seconds,
             "reconnect_time_wait": cfg.reconnect_wait_seconds,
-            "max_reconnect_attempts": cfg.max_reconnect_attempts,
             "allow_reconnect": True,
             "error_cb": self._on_error,
             "disconnected_cb": self._on_disconnected,
@@ -352,7 +355,10 @@ class NatsEventBus:
         )
 
     async def _on_error(self, exc: Exception) -> None:
-        self._logger.warning("event bus: connection error (%s)", type(exc).__name__)
+        # While (re)connecting every refused attempt comes here: the disconnect is logged.
+        quiet = self._nc is None or not self._nc.is_connected
+        level = logging.DEBUG if quiet else logging.WARNING
+        self._logger.log(level, "event bus: connection error (%s)", type(exc).__name__)
 
     async def _on_disconnected(self) -> None:
         if not self._closed:
