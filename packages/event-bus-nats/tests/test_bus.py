@@ -526,3 +526,75 @@ async def test_context_manager_connects_and_closes(
         assert bus.connected
     assert bus.closed
     assert not bus.connected
+
+
+async def test_unsubscribe_cancels_handlers_past_the_drain_timeout_for_redelivery(
+    make_bus: BusFactory, make_config: Callable[..., ModelNatsEventBusConfig]
+) -> None:
+    bus = make_bus(config=make_config(drain_timeout_seconds=0.2, ack_wait_seconds=30.0))
+    started = asyncio.Event()
+
+    async def stuck(message: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    unsubscribe = await bus.subscribe("stuck", "g", stuck)
+    await bus.publish("stuck", None, b"job")
+    async with asyncio.timeout(10):
+        await started.wait()
+    await unsubscribe()
+    # Naked on cancel: another member has it at once, not after the 30 s ack wait.
+    inbox = Inbox()
+    await make_bus().subscribe("stuck", "g", inbox)
+    (message,) = await inbox.wait(1, within=10)
+    assert message.delivery_count == 2
+
+
+async def test_a_deleted_consumer_is_created_again(
+    bus: NatsEventBus, raw: JetStreamContext, inbox: Inbox
+) -> None:
+    await bus.subscribe("phoenix", "g", inbox)
+    await bus.publish("phoenix", None, b"1")
+    await inbox.wait(1)
+    (consumer,) = await raw.consumers_info(bus.stream)
+    await raw.delete_consumer(bus.stream, consumer.name)
+    await bus.publish("phoenix", None, b"2")
+    await inbox.wait(2, within=20)
+    assert [m.value for m in inbox.messages] == [b"1", b"2"]
+
+
+async def test_a_consumer_with_another_filter_is_refused(
+    bus: NatsEventBus, raw: JetStreamContext
+) -> None:
+    from nats.js.api import ConsumerConfig
+
+    from omnibase_infra.event_bus.nats import durable_name
+
+    await bus.connect()
+    name = durable_name("g", "mine")
+    await raw.add_consumer(
+        bus.stream,
+        ConsumerConfig(durable_name=name, filter_subject=f"{bus.environment}.other"),
+    )
+    with pytest.raises(InfraUnavailableError) as caught:
+        await bus.subscribe("mine", "g", Inbox())
+    assert caught.value.reason == "consumer_mismatch"
+    assert not caught.value.retryable
+
+
+async def test_a_handler_that_settles_then_raises_is_not_settled_again(
+    bus: NatsEventBus,
+) -> None:
+    deliveries: list[int] = []
+
+    async def handler(message: Any) -> None:
+        deliveries.append(message.delivery_count)
+        await message.ack()
+        raise RuntimeError("after the ack")
+
+    await bus.subscribe("settled", "g", handler)
+    await bus.publish("settled", None, b"x")
+    await until(lambda: bool(deliveries))
+    await asyncio.sleep(0.5)
+    assert deliveries == [1]
+    assert bus.failed_deliveries == 1

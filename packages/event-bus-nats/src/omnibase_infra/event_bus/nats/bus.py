@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Self
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from omnibase_spi.protocols.event_bus import ProtocolEventBusHeaders, ProtocolKafkaEventBusAdapter
 from omnibase_spi.protocols.types.protocol_event_bus_types import ProtocolEventMessage
@@ -39,6 +40,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType, StreamConfig
+from omnibase_infra.effect.deadline import deadline_at
 from omnibase_infra.effect.policy import ModelOperationPolicy
 from omnibase_infra.effect.runner import Attempt, OperationRunner
 from omnibase_infra.enums import EnumTransport
@@ -402,29 +404,30 @@ class NatsEventBus:
         the deadline (``timeout_seconds``, default ``publish_timeout_seconds``) passes.
         """
         self._ensure_open("publish", topic)
-        subject = self.subject(topic)
-        _check_payload(key, value, "publish", topic)
-        header_map, event = self._headers(topic, key, headers)
-        correlation = _correlation(event)
-        size = len(value)
+        out = self._outgoing(topic, key, value, headers, "publish")
+        correlation = out.correlation()
+        loop = asyncio.get_running_loop()
+        ack_timeout = self._config.publish_ack_timeout_seconds
 
         async def call(attempt: Attempt) -> PubAck:
             js = await self._jetstream()
             span = trace.get_current_span()
             if span.is_recording():
-                span.update_name(f"publish {subject}")
+                span.update_name(f"publish {out.subject}")
                 span.set_attributes(
                     {
-                        "messaging.destination.name": subject,
-                        "messaging.message.id": header_map[wire.MSG_ID],
-                        "messaging.message.conversation_id": str(event.correlation_id),
-                        "messaging.message.body.size": size,
+                        "messaging.destination.name": out.subject,
+                        "messaging.message.id": out.message_id,
+                        "messaging.message.conversation_id": str(correlation.correlation_id),
+                        "messaging.message.body.size": len(out.value),
                     }
                 )
-            sent = {**header_map, **_trace_headers(correlation)}
-            future = await js.publish_async(subject, value, headers=sent)
+            traced = _trace_headers(correlation)
+            sent = {**out.headers, **traced} if traced else out.headers
+            future = await js.publish_async(out.subject, out.value, headers=sent)
             try:
-                async with asyncio.timeout(self._ack_timeout(attempt)):
+                # One attempt waits ack_timeout for the ack: a lost one is sent again.
+                async with deadline_at(min(loop.time() + ack_timeout, attempt.deadline)):
                     return await future
             finally:
                 future.cancel()  # a no-op once acked; frees the window slot otherwise
@@ -434,7 +437,7 @@ class NatsEventBus:
             call,
             correlation=correlation,
             timeout_seconds=timeout_seconds,
-            record_attributes={"messaging.destination.name": subject},
+            record_attributes={"messaging.destination.name": out.subject},
         )
         ack = outcome.value
         return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
@@ -448,39 +451,41 @@ class NatsEventBus:
         """Publish messages pipelined (up to ``max_pending_publishes`` awaiting their acks
         at once) as one operation of the runner; returns a receipt per message, in order.
 
-        Everything is validated before anything is sent. A failed attempt is retried with
-        the messages not yet acked (their ids unchanged); messages without headers share
-        the batch's correlation id. One PRODUCER span covers the batch
-        (``messaging.batch.message_count``) and is every message's trace parent.
+        Everything is validated before anything is sent. A failed attempt (no ack for
+        ``publish_ack_timeout_seconds``) is retried with the messages not yet acked, their
+        ids unchanged. One PRODUCER span covers the batch (``messaging.batch.message_count``)
+        and is every message's trace parent; each message keeps its own correlation id.
         """
         self._ensure_open("publish_batch", None)
         count = len(messages)
         if count == 0:
             return []
+        batch = [
+            self._outgoing(m.topic, m.key, m.value, m.headers, "publish_batch") for m in messages
+        ]
         correlation = _fresh()
-        prepared = [self._prepare(message, correlation) for message in messages]
         results: list[PubAck | None] = [None] * count
         loop = asyncio.get_running_loop()
+        stall = self._config.publish_ack_timeout_seconds
 
         async def call(attempt: Attempt) -> list[PubAck | None]:
             js = await self._jetstream()
             span = trace.get_current_span()
-            trace_headers = _trace_headers(correlation)
             if span.is_recording():
-                span.update_name(f"publish {prepared[0][0]}" if count else "publish")
+                span.update_name(f"publish {batch[0].subject}")
                 span.set_attribute("messaging.batch.message_count", count)
-            stall = self._config.publish_ack_timeout_seconds
+            traced = _trace_headers(correlation)
             futures: list[tuple[int, asyncio.Future[PubAck]]] = []
             publish = js.publish_async
             try:
-                async with asyncio.timeout(min(stall, max(attempt.remaining(), 0))) as timer:
-                    for index, (subject, value, header_map) in enumerate(prepared):
+                # A stall (no progress for an ack timeout) fails the attempt; the timer is
+                # pushed on as messages go out and acks come back.
+                async with asyncio.timeout_at(_stall_deadline(loop, stall, attempt)) as timer:
+                    for index, out in enumerate(batch):
                         if results[index] is not None:
                             continue
-                        # The batch span is every message's trace parent; the correlation
-                        # id stays the message's own.
-                        sent = {**trace_headers, **header_map}
-                        futures.append((index, await publish(subject, value, headers=sent)))
+                        sent = {**out.headers, **traced} if traced else out.headers
+                        futures.append((index, await publish(out.subject, out.value, headers=sent)))
                         if len(futures) % _PROGRESS_EVERY == 0:
                             timer.reschedule(_stall_deadline(loop, stall, attempt))
                     for done, (index, future) in enumerate(futures, 1):
@@ -505,16 +510,23 @@ class NatsEventBus:
             if ack is not None
         ]
 
-    def _ack_timeout(self, attempt: Attempt) -> float:
-        return max(0.0, min(self._config.publish_ack_timeout_seconds, attempt.remaining()))
-
-    def _headers(
-        self, topic: str, key: bytes | None, headers: ProtocolEventBusHeaders | None
-    ) -> tuple[dict[str, str], EventHeaders]:
-        """The wire headers (trace context aside) and the SPI headers they carry."""
+    def _outgoing(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: ProtocolEventBusHeaders | None,
+        operation: str,
+    ) -> _Outgoing:
+        """A validated message with its wire headers (the trace context is added per
+        attempt, from the publish span)."""
+        subject = self.subject(topic)
+        _check_payload(key, value, operation, topic)
         if headers is None:
-            event = EventHeaders(source=self._source, event_type=topic, destination=topic)
-            header_map = {wire.MSG_ID: str(event.message_id), wire.SOURCE: self._source}
+            # No headers: the message id is its correlation id too (one id, one header).
+            message_id = uuid4()
+            header_map = {wire.MSG_ID: str(message_id), wire.SOURCE: self._source}
+            correlation: UUID | EventHeaders = message_id
         else:
             event = (
                 headers
@@ -523,27 +535,14 @@ class NatsEventBus:
             )
             problems = event.problems()
             if problems:
-                raise _invalid(f"invalid headers: {'; '.join(problems)}", "publish", topic)
+                raise _invalid(f"invalid headers: {'; '.join(problems)}", operation, topic)
             header_map = wire.encode_headers(event, topic)
+            if event.correlation_id != event.message_id:
+                header_map[CORRELATION_ID] = str(event.correlation_id)
+            correlation = event
         if key is not None:
             header_map[wire.KEY] = wire.encode_key(key)
-        return header_map, event
-
-    def _prepare(
-        self, message: OutgoingMessage, batch: ModelCorrelationContext
-    ) -> tuple[str, bytes, dict[str, str]]:
-        subject = self.subject(message.topic)
-        _check_payload(message.key, message.value, "publish_batch", message.topic)
-        if message.headers is None:
-            # The batch is one operation: messages without headers share its correlation.
-            header_map = {wire.MSG_ID: str(uuid4()), wire.SOURCE: self._source}
-            if message.key is not None:
-                header_map[wire.KEY] = wire.encode_key(message.key)
-            header_map[CORRELATION_ID] = str(batch.correlation_id)
-        else:
-            header_map, event = self._headers(message.topic, message.key, message.headers)
-            header_map[CORRELATION_ID] = str(event.correlation_id)
-        return subject, message.value, header_map
+        return _Outgoing(subject, value, header_map, header_map[wire.MSG_ID], correlation)
 
     # -- subscribing ---------------------------------------------------------------------
 
@@ -695,22 +694,13 @@ def _fresh() -> ModelCorrelationContext:
     return ModelCorrelationContext(correlation_id=uuid4())
 
 
-def _correlation(event: EventHeaders) -> ModelCorrelationContext:
-    """The publish's correlation: the headers' id, and their trace when they name one
-    (then the publish span continues it)."""
-    if event.trace_id is not None and event.span_id is not None:
-        return ModelCorrelationContext(
-            correlation_id=event.correlation_id, trace_id=event.trace_id, span_id=event.span_id
-        )
-    return ModelCorrelationContext(correlation_id=event.correlation_id)
-
-
 def _trace_headers(correlation: ModelCorrelationContext) -> dict[str, str]:
     """``traceparent``/``tracestate`` of the current span (the publish span), else of the
-    correlation's own trace; ``x-correlation-id`` always."""
+    correlation's own trace; nothing without a trace. (The correlation id travels in the
+    message's own headers.)"""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
-        traced = correlation.model_copy(
+        correlation = correlation.model_copy(
             update={
                 "trace_id": format(context.trace_id, "032x"),
                 "span_id": format(context.span_id, "016x"),
@@ -718,9 +708,37 @@ def _trace_headers(correlation: ModelCorrelationContext) -> dict[str, str]:
                 "tracestate": context.trace_state.to_header() or None,
             }
         )
-        return inject(traced)
-    return inject(correlation)
+    elif correlation.trace_id is None:
+        return {}
+    carried = inject(correlation)
+    carried.pop(CORRELATION_ID, None)
+    return carried
 
 
 def _stall_deadline(loop: asyncio.AbstractEventLoop, stall: float, attempt: Attempt) -> float:
     return min(loop.time() + stall, attempt.deadline)
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    """A validated message on its way: subject, payload, wire headers, ids."""
+
+    subject: str
+    value: bytes
+    headers: dict[str, str]
+    message_id: str
+    source: UUID | EventHeaders
+    """The correlation id (no headers given), or the headers naming it and any trace."""
+
+    def correlation(self) -> ModelCorrelationContext:
+        """The publish's correlation context (built only where a single publish needs it)."""
+        source = self.source
+        if isinstance(source, UUID):
+            return ModelCorrelationContext(correlation_id=source)
+        if source.trace_id is not None and source.span_id is not None:
+            return ModelCorrelationContext(
+                correlation_id=source.correlation_id,
+                trace_id=source.trace_id,
+                span_id=source.span_id,
+            )
+        return ModelCorrelationContext(correlation_id=source.correlation_id)

@@ -13,7 +13,8 @@ naked with a growing delay, or terminated once ``max_deliver`` deliveries are sp
 Credit accounting (how many messages the outstanding requests may still bring): a message
 takes one; the server's 408/409 statuses give back what a request left unfilled
 (``Nats-Pending-Messages``); a reconnect, or a silence longer than two idle heartbeats,
-means the server forgot the requests, and the member asks again.
+means the server forgot the requests, and the member asks again (after re-creating the
+durable consumer if it was deleted).
 """
 
 from __future__ import annotations
@@ -259,7 +260,10 @@ class GroupMember:
             except TimeoutError:
                 silent = loop.time() - self._last_seen
                 if self._requested and silent > 2 * self._idle_heartbeat:
-                    self._requested = 0  # no heartbeat: the server lost our requests
+                    # No heartbeat: the server lost our requests (a restart), or the
+                    # consumer is gone. Ask again, after making sure it exists.
+                    self._requested = 0
+                    self._recreate = True
 
     async def _pull(self, batch: int) -> None:
         request = {
