@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from omnibase_spi.protocols.types.protocol_event_bus_types import ProtocolEventMessage
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import (
@@ -60,7 +61,8 @@ from omnibase_infra.redaction import redact_text
 
 __all__ = ["ConsumerInstruments", "GroupMember", "MessageHandler"]
 
-type MessageHandler = Callable[[NatsEventMessage], Awaitable[None]]
+type MessageHandler = Callable[[ProtocolEventMessage], Awaitable[None]]
+"""A subscriber's handler: it is given a :class:`NatsEventMessage`."""
 
 _STATUS: Final = nats.js.api.Header.STATUS.value
 _PENDING: Final = "Nats-Pending-Messages"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from omnibase_spi.protocols.event_bus import ProtocolEventBusHeaders
+from omnibase_spi.protocols.types.protocol_event_bus_types import ProtocolEventHeaders
+
 from nats.aio.msg import Msg
 from omnibase_infra.event_bus.nats.error_map import nats_error
-from omnibase_infra.events import EventHeaders
 
 __all__ = ["NatsEventMessage", "OutgoingMessage", "PublishReceipt"]
 
@@ -31,7 +33,7 @@ class OutgoingMessage(NamedTuple):
     topic: str
     value: bytes
     key: bytes | None = None
-    headers: EventHeaders | None = None
+    headers: ProtocolEventBusHeaders | None = None
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -49,7 +51,8 @@ class NatsEventMessage:
     topic: str
     key: bytes | None
     value: bytes
-    headers: EventHeaders
+    headers: ProtocolEventHeaders
+    """An ``EventHeaders`` (typed as the SPI's protocol, which the message must satisfy)."""
     offset: str | None
     partition: int | None = None
     subject: str
