@@ -2,9 +2,12 @@
 
 from omnibase_infra.events.commands import (
     broadcast_topic,
+    check_payload,
+    closed_bus_error,
     command_headers,
     encode_command,
     group_topic,
+    invalid_argument,
 )
 from omnibase_infra.events.in_memory_event_bus import (
     DEFAULT_MAX_HISTORY,
@@ -25,7 +28,10 @@ __all__ = [
     "InMemoryEventBus",
     "InMemoryEventMessage",
     "broadcast_topic",
+    "check_payload",
+    "closed_bus_error",
     "command_headers",
     "encode_command",
     "group_topic",
+    "invalid_argument",
 ]

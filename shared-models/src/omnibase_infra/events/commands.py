@@ -1,10 +1,14 @@
-"""Command messages of omnibase-spi's ``ProtocolEventBus``, one encoding for every bus.
+"""What every ``ProtocolEventBus`` of the project shares: command messages, argument checks
+and the closed-bus error.
 
 ``broadcast_to_environment`` publishes to :func:`broadcast_topic` (``"{env}-broadcast"``) and
 ``send_to_group`` to :func:`group_topic` (``"{env}-{group}-commands"``: the SPI's
 ``{env}-{group}-{topic}`` naming). The body is JSON
 ``{"command", "payload", "source": {"environment", "group"}}`` (keys sorted); secrets are
 refused, models, UUIDs, datetimes, enums and sets are converted.
+
+:func:`check_payload`, :func:`invalid_argument` and :func:`closed_bus_error` give every bus
+the same errors for the same mistakes.
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from uuid import UUID
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraValidationError
+from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
 from omnibase_infra.events.model_event_message import EventHeaders
 
-__all__ = ["broadcast_topic", "command_headers", "encode_command", "group_topic"]
+__all__ = [
+    "broadcast_topic",
+    "check_payload",
+    "closed_bus_error",
+    "command_headers",
+    "encode_command",
+    "group_topic",
+    "invalid_argument",
+]
 
 
 def broadcast_topic(environment: str) -> str:
@@ -46,7 +58,7 @@ def encode_command(
     """The JSON body of a command message; an ``InfraValidationError`` for an empty command
     or a payload that cannot be sent (a secret, an object JSON does not know)."""
     if not isinstance(command, str) or not command:
-        raise _invalid("command must be a non-empty string", operation, topic)
+        raise invalid_argument("command must be a non-empty string", operation, topic)
     body = {
         "command": command,
         "payload": dict(payload),
@@ -56,7 +68,7 @@ def encode_command(
         return json.dumps(body, default=_json_default, sort_keys=True).encode()
     except (TypeError, ValueError) as exc:
         message = f"command payload is not serialisable: {exc}"
-        raise _invalid(message, operation, topic) from None
+        raise invalid_argument(message, operation, topic) from None
 
 
 def command_headers(
@@ -91,7 +103,33 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _invalid(message: str, operation: str, target: str | None) -> InfraValidationError:
+def invalid_argument(message: str, operation: str, target: str | None) -> InfraValidationError:
+    """A bus call refused before anything was sent."""
     return InfraValidationError(
         message, transport=EnumTransport.EVENT_BUS, operation=operation, target=target
+    )
+
+
+def check_payload(key: object, value: object, operation: str, topic: str) -> None:
+    """``value`` must be bytes, ``key`` bytes or ``None``."""
+    if not isinstance(value, bytes):
+        message = f"value must be bytes, not {type(value).__name__}"
+        raise invalid_argument(message, operation, topic)
+    if key is not None and not isinstance(key, bytes):
+        message = f"key must be bytes or None, not {type(key).__name__}"
+        raise invalid_argument(message, operation, topic)
+
+
+def closed_bus_error(
+    operation: str, topic: str | None, target: str | None = None
+) -> InfraUnavailableError:
+    """What a closed bus raises (``reason="closed"``, not retryable)."""
+    return InfraUnavailableError(
+        f"event bus is closed: cannot {operation.replace('_', ' ')}"
+        + (f" on topic {topic!r}" if topic else ""),
+        transport=EnumTransport.EVENT_BUS,
+        operation=operation,
+        target=target if target is not None else topic,
+        reason="closed",
+        retryable=False,
     )

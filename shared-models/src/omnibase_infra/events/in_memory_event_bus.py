@@ -47,12 +47,15 @@ from omnibase_spi.protocols.event_bus import (
 from pydantic import SecretStr
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
+from omnibase_infra.errors import InfraValidationError
 from omnibase_infra.events.commands import (
     broadcast_topic,
+    check_payload,
+    closed_bus_error,
     command_headers,
     encode_command,
     group_topic,
+    invalid_argument,
 )
 from omnibase_infra.events.model_event_message import EventHeaders, InMemoryEventMessage
 from omnibase_infra.redaction import redact_text
@@ -151,10 +154,7 @@ class InMemoryEventBus:
         """Record the message and deliver it to one member of every subscribed group."""
         self._ensure_open("publish", topic)
         _check_name(topic, "topic", operation="publish")
-        if not isinstance(value, bytes):
-            raise _invalid(f"value must be bytes, not {type(value).__name__}", "publish", topic)
-        if key is not None and not isinstance(key, bytes):
-            raise _invalid(f"key must be bytes or None, not {type(key).__name__}", "publish", topic)
+        check_payload(key, value, "publish", topic)
         record = InMemoryEventMessage(
             topic=topic,
             key=key,
@@ -183,9 +183,9 @@ class InMemoryEventBus:
         self._ensure_open("subscribe", topic)
         _check_name(topic, "topic", operation="subscribe")
         if not isinstance(group_id, str) or not group_id:
-            raise _invalid("group_id must be a non-empty string", "subscribe", topic)
+            raise invalid_argument("group_id must be a non-empty string", "subscribe", topic)
         if not callable(on_message):
-            raise _invalid("on_message must be an async callable", "subscribe", topic)
+            raise invalid_argument("on_message must be an async callable", "subscribe", topic)
         subscription = _Subscription(topic=topic, group_id=group_id, handler=on_message)
         self._subscriptions[topic].append(subscription)
 
@@ -248,14 +248,7 @@ class InMemoryEventBus:
     # -- internals -------------------------------------------------------------------
     def _ensure_open(self, operation: str, topic: str) -> None:
         if self._closed:
-            raise InfraUnavailableError(
-                f"event bus is closed: cannot {operation.replace('_', ' ')} on topic {topic!r}",
-                transport=EnumTransport.EVENT_BUS,
-                operation=operation,
-                target=topic,
-                reason="closed",
-                retryable=False,
-            )
+            raise closed_bus_error(operation, topic)
 
     def _headers_for(self, topic: str, headers: ProtocolEventBusHeaders | None) -> EventHeaders:
         if headers is None:
@@ -303,10 +296,5 @@ class InMemoryEventBus:
 
 def _check_name(name: object, label: str, *, operation: str) -> None:
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
-        raise _invalid(f"{label} must be 1-249 characters of [A-Za-z0-9._-]", operation, None)
-
-
-def _invalid(message: str, operation: str, target: str | None) -> InfraValidationError:
-    return InfraValidationError(
-        message, transport=EnumTransport.EVENT_BUS, operation=operation, target=target
-    )
+        message = f"{label} must be 1-249 characters of [A-Za-z0-9._-]"
+        raise invalid_argument(message, operation, None)

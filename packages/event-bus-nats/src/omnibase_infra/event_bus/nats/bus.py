@@ -24,6 +24,7 @@ when missing. Use one bus per event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,8 +47,6 @@ from omnibase_infra.effect.runner import Attempt, OperationRunner
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
     InfraConfigurationError,
-    InfraUnavailableError,
-    InfraValidationError,
 )
 from omnibase_infra.event_bus.nats import headers as wire
 from omnibase_infra.event_bus.nats.config import ModelNatsEventBusConfig
@@ -58,9 +57,12 @@ from omnibase_infra.event_bus.nats.subjects import check_group, check_topic, dur
 from omnibase_infra.events import (
     EventHeaders,
     broadcast_topic,
+    check_payload,
+    closed_bus_error,
     command_headers,
     encode_command,
     group_topic,
+    invalid_argument,
 )
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.observability import CORRELATION_ID, inject
@@ -296,7 +298,8 @@ class NatsEventBus:
                 js = nc.jetstream(publish_async_max_pending=self._config.max_pending_publishes)
                 await self._ensure_stream(js)
             except BaseException:
-                await nc.close()
+                with contextlib.suppress(Exception):
+                    await nc.close()
                 raise
             self._nc, self._js = nc, js
             return nc, js
@@ -309,6 +312,7 @@ class NatsEventBus:
             "connect_timeout": cfg.connect_timeout_seconds,
             "reconnect_time_wait": cfg.reconnect_wait_seconds,
             "allow_reconnect": True,
+            "drain_timeout": cfg.drain_timeout_seconds,
             "error_cb": self._on_error,
             "disconnected_cb": self._on_disconnected,
             "reconnected_cb": self._on_reconnected,
@@ -521,7 +525,7 @@ class NatsEventBus:
         """A validated message with its wire headers (the trace context is added per
         attempt, from the publish span)."""
         subject = self.subject(topic)
-        _check_payload(key, value, operation, topic)
+        check_payload(key, value, operation, topic)
         if headers is None:
             # No headers: the message id is its correlation id too (one id, one header).
             message_id = uuid4()
@@ -535,7 +539,7 @@ class NatsEventBus:
             )
             problems = event.problems()
             if problems:
-                raise _invalid(f"invalid headers: {'; '.join(problems)}", operation, topic)
+                raise invalid_argument(f"invalid headers: {'; '.join(problems)}", operation, topic)
             header_map = wire.encode_headers(event, topic)
             if event.correlation_id != event.message_id:
                 header_map[CORRELATION_ID] = str(event.correlation_id)
@@ -560,7 +564,7 @@ class NatsEventBus:
         subject = self.subject(topic)
         check_group(group_id, "subscribe", topic)
         if not callable(on_message):
-            raise _invalid("on_message must be an async callable", "subscribe", topic)
+            raise invalid_argument("on_message must be an async callable", "subscribe", topic)
         durable = durable_name(group_id, topic)
 
         async def call(_attempt: Attempt) -> GroupMember:
@@ -615,7 +619,7 @@ class NatsEventBus:
         environment = target_environment if target_environment is not None else self.environment
         operation = "broadcast_to_environment"
         if environment != self.environment:
-            raise _invalid(
+            raise invalid_argument(
                 f"this bus serves environment {self.environment!r}, not {environment!r}",
                 operation,
                 None,
@@ -641,9 +645,9 @@ class NatsEventBus:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop every subscription (running handlers get ``drain_timeout_seconds``), wait
-        for publishes awaiting their acks, close the connection. Idempotent; later calls
-        raise ``InfraUnavailableError`` (``reason="closed"``)."""
+        """Stop every subscription (running handlers get ``drain_timeout_seconds``), drain
+        the connection (flush what is buffered, at most ``drain_timeout_seconds``) and close
+        it. Idempotent; later calls raise ``InfraUnavailableError`` (``reason="closed"``)."""
         if self._closed:
             return
         self._closed = True
@@ -655,7 +659,8 @@ class NatsEventBus:
                 await nc.drain()
             except Exception as exc:  # the server is gone: nothing left to flush
                 self._logger.debug("event bus: drain failed (%s)", type(exc).__name__)
-                await nc.close()
+                with contextlib.suppress(Exception):
+                    await nc.close()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -666,28 +671,7 @@ class NatsEventBus:
 
     def _ensure_open(self, operation: str, topic: str | None) -> None:
         if self._closed:
-            raise InfraUnavailableError(
-                f"event bus is closed: cannot {operation.replace('_', ' ')}"
-                + (f" on topic {topic!r}" if topic else ""),
-                transport=EnumTransport.EVENT_BUS,
-                operation=operation,
-                target=self._target,
-                reason="closed",
-                retryable=False,
-            )
-
-
-def _check_payload(key: object, value: object, operation: str, topic: str) -> None:
-    if not isinstance(value, bytes):
-        raise _invalid(f"value must be bytes, not {type(value).__name__}", operation, topic)
-    if key is not None and not isinstance(key, bytes):
-        raise _invalid(f"key must be bytes or None, not {type(key).__name__}", operation, topic)
-
-
-def _invalid(message: str, operation: str, topic: str | None) -> InfraValidationError:
-    return InfraValidationError(
-        message, transport=EnumTransport.EVENT_BUS, operation=operation, target=topic
-    )
+            raise closed_bus_error(operation, topic, self._target)
 
 
 def _fresh() -> ModelCorrelationContext:

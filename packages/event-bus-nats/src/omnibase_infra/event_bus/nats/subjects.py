@@ -23,8 +23,7 @@ import hashlib
 import re
 from typing import Final
 
-from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraValidationError
+from omnibase_infra.events import invalid_argument
 
 __all__ = [
     "MAX_TOPIC_LENGTH",
@@ -44,12 +43,6 @@ _GROUP: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DURABLE_READABLE: Final = 96 - 13  # "_" + 12 hex digits
 
 
-def _invalid(message: str, operation: str, target: str | None = None) -> InfraValidationError:
-    return InfraValidationError(
-        message, transport=EnumTransport.EVENT_BUS, operation=operation, target=target
-    )
-
-
 def check_topic(topic: object, operation: str) -> str:
     """``topic`` when it is a valid topic (see the module docstring), else a validation error."""
     if (
@@ -58,7 +51,7 @@ def check_topic(topic: object, operation: str) -> str:
         or _DOTTED.fullmatch(topic) is None
     ):
         shown = topic[:80] if isinstance(topic, str) else type(topic).__name__
-        raise _invalid(
+        raise invalid_argument(
             f"topic {shown!r} is not 1-{MAX_TOPIC_LENGTH} characters of '.'-separated "
             "tokens of [A-Za-z0-9_-] (NATS subjects forbid spaces, '*', '>' and empty tokens)",
             operation,
@@ -69,7 +62,8 @@ def check_topic(topic: object, operation: str) -> str:
 def check_group(group_id: object, operation: str, topic: str | None = None) -> str:
     """``group_id`` when it is 1-64 characters of ``[A-Za-z0-9_-]``."""
     if not isinstance(group_id, str) or _GROUP.fullmatch(group_id) is None:
-        raise _invalid("group_id must be 1-64 characters of [A-Za-z0-9_-]", operation, topic)
+        message = "group_id must be 1-64 characters of [A-Za-z0-9_-]"
+        raise invalid_argument(message, operation, topic)
     return group_id
 
 
