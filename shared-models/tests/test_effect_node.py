@@ -12,6 +12,9 @@ import pytest
 from omnibase_core.enums.enum_effect_types import EnumEffectType
 from omnibase_core.nodes import ModelEffectInput
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
 from omnibase_infra.effect import (
@@ -27,7 +30,9 @@ from omnibase_infra.errors import (
     InfraTimeoutError,
     InfraValidationError,
 )
+from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
+from omnibase_infra.observability import inject
 from omnibase_infra.observability.telemetry import OperationTelemetry
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import BreakerRegistry, ModelCircuitBreakerConfig
@@ -66,7 +71,14 @@ class DemoNode(InfraEffectNode):
     transport = EnumTransport.HTTP
     contract_package = "infra_effect_fixture"
 
-    def __init__(self, *, failures: int = 0, hang: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        failures: int = 0,
+        hang: bool = False,
+        provider: trace.TracerProvider | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             None,
             target="demo:1",
@@ -75,7 +87,7 @@ class DemoNode(InfraEffectNode):
                 span_prefix="demo",
                 duration_metric="d",
                 counter_prefix="demo",
-                tracer_provider=trace.NoOpTracerProvider(),
+                tracer_provider=provider or trace.NoOpTracerProvider(),
             ),
             logger=logging.getLogger("test.demo"),
             **kwargs,
@@ -195,6 +207,28 @@ async def test_cores_envelope_runs_the_operation_and_reports_retries() -> None:
     assert output.retry_count == 1
     assert output.metadata["correlation_id"] == str(envelope.operation_id)
     assert output.metadata["operation"] == "get"
+
+
+async def test_an_envelopes_span_is_the_senders_child_or_joins_the_current_span() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    node = DemoNode(provider=provider)
+    sender = ModelCorrelationContext.new().model_copy(update={"tracestate": "rojo=1"})
+    await node.process(_envelope({"operation": "get", "key": "a"}, metadata=inject(sender)))
+    with provider.get_tracer("app").start_as_current_span("caller") as caller:
+        await node.process(_envelope({"operation": "get", "key": "a"}))
+    provider.shutdown()
+    continued, joined, _ = exporter.get_finished_spans()
+    assert continued.parent is not None
+    assert continued.parent.is_remote
+    assert (f"{continued.parent.span_id:016x}", continued.parent.trace_state.to_header()) == (
+        sender.span_id,
+        "rojo=1",
+    )
+    assert joined.parent is not None
+    assert joined.parent.span_id == caller.get_span_context().span_id
+    assert joined.context.trace_id == caller.get_span_context().trace_id
 
 
 async def test_the_envelopes_retry_and_timeout_fields_are_honoured_when_set() -> None:

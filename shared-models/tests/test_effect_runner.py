@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from omnibase_infra.effect import (
     Attempt,
@@ -418,6 +419,34 @@ async def test_a_correlation_with_a_trace_continues_that_remote_trace(
     assert f"{span.context.trace_id:032x}" == remote.trace_id
 
 
+async def test_tracestate_is_kept_through_a_remote_parent(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    remote = ModelCorrelationContext.new().model_copy(
+        update={"tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"}
+    )
+    sent: list[dict[str, str]] = []
+
+    async def call(attempt: Attempt) -> str:
+        headers: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(headers)  # what an instrumented client sends
+        sent.append(headers)
+        return "ok"
+
+    await _runner(provider=provider).run(_policy(), call, correlation=remote)
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is not None
+    assert span.parent.trace_state.to_header() == remote.tracestate
+    assert span.context.trace_state.to_header() == remote.tracestate
+    (headers,) = sent
+    assert headers["traceparent"].split("-")[1:3] == [
+        remote.trace_id,
+        f"{span.context.span_id:016x}",
+    ]
+    assert headers["tracestate"] == remote.tracestate
+
+
 async def test_records_describe_each_finished_operation() -> None:
     records: list[ModelOperationRecord] = []
     await _runner(records=records).run(
@@ -436,3 +465,22 @@ async def test_records_describe_each_finished_operation() -> None:
     assert [r.outcome.value for r in records] == ["success", "error"]
     assert records[0].statement == "SELECT ?"
     assert records[0].attributes == {"db.system": "x"}
+
+
+async def test_a_record_joins_the_callers_trace_like_the_span(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    records: list[ModelOperationRecord] = []
+    runner = _runner(provider=provider, records=records)
+    with provider.get_tracer("app").start_as_current_span("caller") as caller:
+        await runner.run(_policy(), Script(), correlation=CORRELATION)
+    await runner.run(_policy(), Script(), correlation=CORRELATION)  # no caller: no trace
+    joined, alone = records
+    context = caller.get_span_context()
+    assert joined.correlation.trace_id == f"{context.trace_id:032x}"
+    assert joined.correlation.parent_span_id == f"{context.span_id:016x}"
+    assert joined.correlation.correlation_id == CORRELATION.correlation_id
+    assert alone.correlation.trace_id is None
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "demo.op"][:1]
+    assert span.context.trace_id == context.trace_id

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from uuid import UUID, uuid4
 
 import pytest
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from omnibase_infra.enums import EnumHealthStatus, EnumTransport
@@ -24,6 +25,7 @@ from omnibase_infra.models import (
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
+CAUSE = uuid4()
 PASSWORD = "s3cr3t-P@ss/word"
 TOKEN = "hvs.CAESIJ-token-value"
 ENCODED = quote(PASSWORD, safe="")
@@ -113,7 +115,8 @@ def test_tracestate_is_validated() -> None:
         ("UPPER=1", "not a valid W3C"),
         ("novalue", "not a valid W3C"),
         ("k=a=b", "not a valid W3C"),
-        (",".join(f"k{n}=v" for n in range(33)), "more than 32 members"),
+        (",".join(f"k{n}=v" for n in range(33)), "at most 32"),
+        ("k=1,k=2", "not a valid W3C"),
         ("k=" + "v" * 600, "longer than 512"),
     ]:
         with pytest.raises(ValidationError, match=message):
@@ -135,6 +138,60 @@ def test_from_traceparent() -> None:
     assert ModelCorrelationContext.from_traceparent(context.traceparent or "").trace_id == TRACE_ID
     with pytest.raises(ValueError, match="traceparent"):
         ModelCorrelationContext.from_traceparent("01-abc-def-00")
+
+
+def test_from_traceparent_keeps_a_valid_tracestate_and_drops_an_invalid_one() -> None:
+    header = f"00-{TRACE_ID}-{SPAN_ID}-01"
+    kept = ModelCorrelationContext.from_traceparent(header, tracestate="rojo=1,congo=2")
+    assert kept.tracestate == "rojo=1,congo=2"
+    assert ModelCorrelationContext.from_traceparent(header, tracestate="Bad=1").tracestate is None
+    too_long = ",".join(f"k{n}=" + "v" * 200 for n in range(3))
+    assert ModelCorrelationContext.from_traceparent(header, tracestate=too_long).tracestate is None
+    for invalid in (f"00-{'0' * 32}-{SPAN_ID}-01", f"ff-{TRACE_ID}-{SPAN_ID}-01", ""):
+        with pytest.raises(ValueError, match="traceparent"):
+            ModelCorrelationContext.from_traceparent(invalid)
+
+
+def test_span_context_round_trip_keeps_flags_and_tracestate() -> None:
+    context = ModelCorrelationContext(
+        correlation_id=uuid4(),
+        trace_id=TRACE_ID,
+        span_id=SPAN_ID,
+        parent_span_id="b7ad6b7169203331",
+        trace_flags=3,
+        tracestate="congo=t61rcWkgMzE,rojo=1",
+    )
+    span_context = context.to_span_context()
+    assert span_context is not None
+    assert (span_context.trace_id, span_context.span_id) == (int(TRACE_ID, 16), int(SPAN_ID, 16))
+    assert span_context.is_remote
+    assert span_context.trace_flags == 3
+    assert span_context.trace_state.to_header() == "congo=t61rcWkgMzE,rojo=1"
+    back = ModelCorrelationContext.from_span_context(
+        span_context, correlation_id=context.correlation_id
+    )
+    assert back == context.model_copy(update={"parent_span_id": None})
+    parent = context.parent_span_context()
+    assert parent is not None
+    assert parent.span_id == int("b7ad6b7169203331", 16)
+    assert parent.trace_state == span_context.trace_state
+
+
+def test_span_context_conversions_without_a_trace() -> None:
+    context = ModelCorrelationContext.fresh()
+    assert context.to_span_context() is None
+    assert context.parent_span_context() is None
+    assert ModelCorrelationContext.new().parent_span_context() is None
+    with pytest.raises(ValueError, match="not valid"):
+        ModelCorrelationContext.from_span_context(INVALID_SPAN_CONTEXT)
+
+
+def test_from_span_context_derives_the_correlation_id_from_the_trace() -> None:
+    span_context = SpanContext(int(TRACE_ID, 16), int(SPAN_ID, 16), is_remote=False)
+    context = ModelCorrelationContext.from_span_context(span_context, causation_id=CAUSE)
+    assert context.correlation_id == UUID(hex=TRACE_ID)
+    assert context.causation_id == CAUSE
+    assert (context.trace_flags, context.tracestate) == (0, None)
 
 
 def test_correlation_context_is_frozen_and_strict() -> None:

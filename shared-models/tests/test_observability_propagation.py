@@ -14,12 +14,13 @@ from omnibase_infra.observability import (
     CORRELATION_ID,
     TRACEPARENT,
     TRACESTATE,
-    Baggage,
     PropagatedContext,
+    caller_context,
     extract,
     inject,
     ratio_sampled,
     start_trace,
+    trace_headers,
 )
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -40,7 +41,7 @@ def _context(**update: object) -> ModelCorrelationContext:
 def test_inject_writes_every_key_into_a_copy() -> None:
     context = _context(causation_id=uuid4())
     original = {"other": "kept"}
-    metadata = inject(PropagatedContext(context, Baggage({"tenant": "acme corp"})), original)
+    metadata = inject(PropagatedContext(context, {"tenant": "acme corp"}), original)
     assert original == {"other": "kept"}
     assert metadata == {
         "other": "kept",
@@ -48,7 +49,7 @@ def test_inject_writes_every_key_into_a_copy() -> None:
         CAUSATION_ID: str(context.causation_id),
         TRACEPARENT: f"00-{TRACE_ID}-{SPAN_ID}-01",
         TRACESTATE: "congo=t61rcWkgMzE,rojo=1",
-        BAGGAGE: "tenant=acme%20corp",
+        BAGGAGE: "tenant=acme+corp",  # opentelemetry-api's encoding (quote_plus)
     }
 
 
@@ -71,13 +72,36 @@ def test_inject_omits_empty_tracestate_and_baggage() -> None:
     assert BAGGAGE not in metadata
 
 
-def test_inject_leaves_out_baggage_too_large_to_send() -> None:
-    huge = PropagatedContext(_context(), Baggage({"k": "x" * 9000}))
-    assert BAGGAGE not in inject(huge)
+def test_baggage_values_round_trip_whatever_their_characters() -> None:
+    baggage = {"tenant": "acme corp", "path": "a=b,c;d%e", "name": "Zoë 🚀", "empty": ""}
+    received = extract(inject(PropagatedContext(_context(), baggage)))
+    assert dict(received.baggage) == baggage
+
+
+def test_tracestate_is_kept_end_to_end() -> None:
+    first = extract(inject(_context()))
+    second = extract(inject(first.correlation))
+    assert second.correlation.tracestate == "congo=t61rcWkgMzE,rojo=1"
+    assert inject(second.correlation)[TRACESTATE] == "congo=t61rcWkgMzE,rojo=1"
+
+
+def test_trace_headers_name_the_contexts_span() -> None:
+    assert trace_headers(_context(trace_flags=0)) == {
+        TRACEPARENT: f"00-{TRACE_ID}-{SPAN_ID}-00",
+        TRACESTATE: "congo=t61rcWkgMzE,rojo=1",
+    }
+    assert trace_headers(_context(tracestate=None)) == {TRACEPARENT: f"00-{TRACE_ID}-{SPAN_ID}-01"}
+    assert trace_headers(ModelCorrelationContext.new(with_trace=False)) == {}
+
+
+def test_a_future_traceparent_version_is_continued() -> None:
+    received = extract({TRACEPARENT: f"01-{TRACE_ID}-{SPAN_ID}-01-future"})
+    assert received.correlation.trace_id == TRACE_ID
+    assert received.correlation.parent_span_id == SPAN_ID
 
 
 def test_extract_continues_the_callers_trace_as_a_child() -> None:
-    caller = PropagatedContext(_context(trace_flags=0), Baggage({"tenant": "acme"}))
+    caller = PropagatedContext(_context(trace_flags=0), {"tenant": "acme"})
     received = extract(inject(caller))
     context = received.correlation
     assert context.correlation_id == caller.correlation_id
@@ -176,14 +200,19 @@ def test_conflicting_correlation_ids_fall_back_to_the_trace() -> None:
     assert received.correlation_id == UUID(hex=TRACE_ID)
 
 
-def test_an_invalid_tracestate_is_dropped_but_the_trace_continues() -> None:
-    received = extract({TRACEPARENT: f"00-{TRACE_ID}-{SPAN_ID}-01", TRACESTATE: "Bad=1"})
+@pytest.mark.parametrize(
+    "tracestate", ["Bad=1", "a=1,a=2", ",".join(f"k{n}=" + "v" * 200 for n in range(3))]
+)
+def test_an_invalid_or_over_long_tracestate_is_dropped_but_the_trace_continues(
+    tracestate: str,
+) -> None:
+    received = extract({TRACEPARENT: f"00-{TRACE_ID}-{SPAN_ID}-01", TRACESTATE: tracestate})
     assert received.correlation.trace_id == TRACE_ID
     assert received.correlation.tracestate is None
 
 
 def test_propagated_context_child() -> None:
-    parent = PropagatedContext(_context(), Baggage({"k": "v"}))
+    parent = PropagatedContext(_context(), {"k": "v"})
     cause = uuid4()
     child = parent.child(causation_id=cause)
     assert child.baggage is parent.baggage
@@ -218,3 +247,18 @@ def test_start_trace_sets_the_flag_by_ratio_and_keeps_ids() -> None:
     assert not start_trace(sample_ratio=0.0).sampled
     decisions = [start_trace(sample_ratio=0.5).sampled for _ in range(400)]
     assert 100 < sum(decisions) < 300
+
+
+def test_caller_context_is_the_senders_span_not_a_child() -> None:
+    sender = _context(causation_id=uuid4())
+    received = caller_context(inject(sender))
+    assert received == sender
+
+
+def test_caller_context_without_a_trace_has_none() -> None:
+    correlation_id = uuid4()
+    received = caller_context({CORRELATION_ID: str(correlation_id), TRACESTATE: "a=1"})
+    assert received.correlation_id == correlation_id
+    assert (received.trace_id, received.span_id, received.tracestate) == (None, None, None)
+    assert caller_context(None).trace_id is None
+    assert caller_context({TRACEPARENT: "garbage"}).trace_id is None

@@ -7,12 +7,7 @@ from uuid import uuid4
 import pytest
 
 from omnibase_infra.models import ModelCorrelationContext
-from omnibase_infra.observability import (
-    Baggage,
-    PropagatedContext,
-    add_trace_comment,
-    has_sql_comment,
-)
+from omnibase_infra.observability import PropagatedContext, add_trace_comment, has_sql_comment
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
@@ -99,7 +94,7 @@ def test_a_commented_statement_is_not_commented_twice() -> None:
 
 
 def test_a_propagated_context_is_accepted() -> None:
-    context = PropagatedContext(_context(), Baggage({"k": "v"}))
+    context = PropagatedContext(_context(), {"k": "v"})
     assert add_trace_comment("SELECT 1", context).endswith(f"/*traceparent='{TRACEPARENT}'*/")
 
 

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    NumberDataPoint,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConflictError, InfraError
 from omnibase_infra.models import ModelCorrelationContext
-from omnibase_infra.observability import ModelOperationRecord
+from omnibase_infra.observability import ModelOperationRecord, semconv
 from omnibase_infra.observability.telemetry import (
     AttributeValue,
     OperationRecordEmitter,
@@ -284,3 +288,94 @@ def test_errors_without_extra_error_attributes(providers: Providers) -> None:
     (span,) = exporter.get_finished_spans()
     assert dict(span.attributes or {})["omnibase.operation"] == "kv_get"
     assert span.status.status_code is StatusCode.ERROR
+
+
+def _histogram_bounds(reader: InMemoryMetricReader) -> dict[str, list[float]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return {
+        metric.name: list(point.explicit_bounds)
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        for point in metric.data.data_points
+        if isinstance(point, HistogramDataPoint)
+    }
+
+
+def test_tracestate_is_kept_through_a_remote_parent(providers: Providers) -> None:
+    telemetry = _telemetry(providers)
+    correlation = ModelCorrelationContext.new().model_copy(
+        update={"tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", "trace_flags": 3}
+    )
+    span = telemetry.start("kv_read", correlation)
+    telemetry.finish(span, "kv_read", 0.001)
+    (finished,) = providers[1].get_finished_spans()
+    assert finished.parent is not None
+    assert finished.parent.is_remote
+    assert finished.parent.trace_state.to_header() == correlation.tracestate
+    assert finished.parent.trace_flags == 3
+    # The SDK hands the parent's tracestate on to the child, so it travels downstream.
+    assert finished.context.trace_state.to_header() == correlation.tracestate
+
+
+def test_the_duration_histogram_is_advised_its_buckets(providers: Providers) -> None:
+    telemetry = _telemetry(providers)
+    telemetry.finish(telemetry.start("kv_read", ModelCorrelationContext.new()), "kv_read", 0.004)
+    tracer_provider, _, meter_provider, reader = providers
+    custom = OperationTelemetry(
+        scope="test.custom",
+        span_prefix="c",
+        duration_metric="c.duration",
+        counter_prefix="c",
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        duration_buckets=(0.1, 1, 10),
+    )
+    custom.finish(custom.start("op", ModelCorrelationContext.new()), "op", 0.5)
+    bounds = _histogram_bounds(reader)
+    assert bounds["omnibase.vault.duration"] == list(semconv.OPERATION_DURATION_BUCKETS)
+    assert bounds["c.duration"] == [0.1, 1, 10]
+
+
+@pytest.mark.parametrize("buckets", [(), (1.0, 1.0), (2.0, 1.0)])
+def test_duration_buckets_must_increase(buckets: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="increasing"):
+        OperationTelemetry(
+            scope="s", span_prefix="p", duration_metric="d", counter_prefix="c",
+            duration_buckets=buckets,
+        )  # fmt: skip
+
+
+def test_telemetry_for_a_client_uses_the_shared_conventions(providers: Providers) -> None:
+    tracer_provider, exporter, meter_provider, reader = providers
+    telemetry = OperationTelemetry.for_client(
+        semconv.database_client("postgresql", target="db:5432", namespace="app", name="postgres"),
+        scope="test.db",
+        error_attributes=lambda error: {semconv.DB_RESPONSE_STATUS_CODE: "40001"},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+    correlation = ModelCorrelationContext.fresh()
+    telemetry.finish(telemetry.start("fetch", correlation), "fetch", 0.002)
+    error = InfraError("serialization", transport=EnumTransport.POSTGRES, operation="fetch")
+    telemetry.finish(telemetry.start("fetch", correlation), "fetch", 0.003, error=error)
+    ok, failed = exporter.get_finished_spans()
+    assert ok.name == "postgresql.fetch"
+    assert dict(ok.attributes or {}) == {
+        "db.system.name": "postgresql",
+        "server.address": "db",
+        "server.port": 5432,
+        "db.namespace": "app",
+        "omnibase.operation": "fetch",
+        "omnibase.correlation_id": str(correlation.correlation_id),
+    }
+    failed_attributes = dict(failed.attributes or {})
+    assert failed_attributes["error.type"] == "InfraError"
+    assert failed_attributes["db.response.status_code"] == "40001"
+    points = _points(reader)
+    outcomes = sorted(str(a["omnibase.outcome"]) for a, _ in points["omnibase.postgres.operations"])
+    assert outcomes == ["error", "success"]
+    assert _histogram_bounds(reader)["db.client.operation.duration"] == list(
+        semconv.DB_DURATION_BUCKETS
+    )

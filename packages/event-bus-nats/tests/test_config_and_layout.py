@@ -35,6 +35,7 @@ from omnibase_infra.event_bus.nats import (
 from omnibase_infra.event_bus.nats import headers as wire
 from omnibase_infra.event_bus.nats.subjects import check_group
 from omnibase_infra.events import EventHeaders, EventSchemaVersion
+from omnibase_infra.observability import caller_context
 
 # -- configuration ------------------------------------------------------------------------
 
@@ -231,11 +232,10 @@ def test_foreign_or_broken_headers_get_defaults() -> None:
     assert bare.message_id == uuid5(NAMESPACE_URL, "t")
 
 
-def test_trace_context_is_read_from_traceparent() -> None:
+def test_the_senders_trace_is_named_by_the_headers() -> None:
     trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-    got = wire.decode_headers(
-        {"traceparent": f"00-{trace_id}-{span_id}-01"}, "t", datetime.now(UTC)
-    )
+    received = {"traceparent": f"00-{trace_id}-{span_id}-01"}
+    got = wire.decode_headers(received, "t", datetime.now(UTC), caller_context(received))
     assert (got.trace_id, got.span_id) == (trace_id, span_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import runpy
 import subprocess
 import sys
 from collections.abc import Callable
@@ -125,3 +126,16 @@ def test_runs_as_a_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "'x'" not in json.loads(done.stdout)["statement"]
+
+
+def test_runs_as_the_main_module(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module's own entry (in-process, so that coverage sees it too)."""
+    package = "omnibase_infra.nodes.node_tracing_compute.v1_0_0"
+    monkeypatch.setattr(sys, "argv", ["tracing", "sanitize", "SELECT 'x'"])
+    monkeypatch.delitem(sys.modules, f"{package}.__main__")  # imported above, run afresh
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module(package, run_name="__main__")
+    assert exited.value.code == 0
+    assert "'x'" not in json.loads(capsys.readouterr().out)["statement"]

@@ -89,15 +89,16 @@ def test_exporter_choice_and_processors() -> None:
     assert ModelTracingConfig().resolved_exporter is EnumSpanExporter.CONSOLE
     assert ModelTracingConfig(otlp_endpoint=None).resolved_exporter is EnumSpanExporter.CONSOLE
     assert not ModelTracingConfig().batched
-    provider, _ids = build_tracer_provider(in_memory.model_copy(update={"batch_export": True}))
-    processors = provider._active_span_processor._span_processors
-    assert isinstance(processors[0], BatchSpanProcessor)
-    provider.shutdown()
-    provider, _ids = build_tracer_provider(in_memory)
-    assert isinstance(provider._active_span_processor._span_processors[0], SimpleSpanProcessor)
-    provider.shutdown()
-    provider, _ids = build_tracer_provider(ModelTracingConfig(exporter=EnumSpanExporter.NONE))
-    assert provider._active_span_processor._span_processors == ()
+    batched = build_tracer_provider(in_memory.model_copy(update={"batch_export": True}))
+    assert isinstance(batched.processor, BatchSpanProcessor)
+    assert batched.provider._active_span_processor._span_processors == (batched.processor,)
+    batched.provider.shutdown()
+    simple = build_tracer_provider(in_memory)
+    assert isinstance(simple.processor, SimpleSpanProcessor)
+    simple.provider.shutdown()
+    none = build_tracer_provider(ModelTracingConfig(exporter=EnumSpanExporter.NONE))
+    assert none.processor is None
+    assert none.provider._active_span_processor._span_processors == ()
 
 
 @pytest.mark.parametrize(

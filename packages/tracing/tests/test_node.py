@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points
 from uuid import uuid4
 
 import pytest
@@ -13,7 +13,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
 from omnibase_infra.nodes.node_tracing_compute import ModelSpanInfo, NodeTracingCompute
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0 import COMPUTE_SANITIZE, parse_records
+from omnibase_infra.nodes.node_tracing_compute.v1_0_0 import (
+    COMPUTE_SANITIZE,
+    compute,
+    parse_records,
+)
 from omnibase_infra.observability import CORRELATION_ID, ModelOperationRecord
 
 type RecordFactory = Callable[..., ModelOperationRecord]
@@ -126,3 +130,11 @@ def test_entry_point_loads_the_node() -> None:
 
 def test_force_flush(node: NodeTracingCompute) -> None:
     assert node.force_flush()
+
+
+def test_the_scope_has_no_version_from_a_source_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(compute, "version", not_installed)
+    assert compute._scope_version() is None

@@ -17,7 +17,9 @@ calls ``super().__init__``; the base gives it:
 
 Core's envelope: ``operation_data`` is the request as a dict; ``metadata`` carries the
 caller's correlation and trace context (``omnibase_infra.observability.inject`` keys; the
-envelope's ``operation_id`` is the correlation id when none is given). Fields the caller set
+envelope's ``operation_id`` is the correlation id when none is given; with a ``traceparent``
+the operation's span is a child of the sender's span, without one it joins the current
+OpenTelemetry span). Fields the caller set
 are honoured: ``timeout_ms`` is the request's deadline; ``retry_enabled`` / ``max_retries`` /
 ``retry_delay_ms`` become the request's retry policy; ``circuit_breaker_enabled=False``
 is refused (the breaker protects the target, not the caller). Fields left at core's defaults
@@ -58,7 +60,7 @@ from omnibase_infra.errors import (
     summarize_validation_error,
 )
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
-from omnibase_infra.observability import CORRELATION_ID, extract
+from omnibase_infra.observability import CORRELATION_ID, caller_context
 from omnibase_infra.observability.telemetry import (
     OperationRecordEmitter,
     OperationTelemetry,
@@ -311,7 +313,7 @@ class InfraEffectNode(NodeEffect):
     async def _process_envelope(self, envelope: ModelEffectInput) -> ModelEffectOutput:
         metadata = {k: v for k, v in envelope.metadata.items() if isinstance(v, str)}
         metadata.setdefault(CORRELATION_ID, str(envelope.operation_id))
-        correlation = extract(metadata).correlation
+        correlation = caller_context(metadata)
         given = envelope.model_fields_set
 
         def refuse(message: str) -> InfraValidationError:

@@ -52,6 +52,7 @@ from omnibase_infra.errors import (
     InfraTimeoutError,
 )
 from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.observability import semconv
 from omnibase_infra.observability.model_operation_record import RecordAttributeValue
 from omnibase_infra.observability.telemetry import OperationRecordEmitter, OperationTelemetry
 from omnibase_infra.resilience.breaker import CircuitBreaker, CircuitOpenError
@@ -114,6 +115,15 @@ def map_generic_error(
             **common,
         )
     return InfraProtocolError(f"{attempt.operation}: {type(exc).__name__}", **common)
+
+
+def _in_current_trace(correlation: ModelCorrelationContext) -> ModelCorrelationContext:
+    caller = trace.get_current_span().get_span_context()
+    if not caller.is_valid:
+        return correlation
+    return ModelCorrelationContext.from_span_context(
+        caller, correlation_id=correlation.correlation_id, causation_id=correlation.causation_id
+    )
 
 
 class _Unguarded:
@@ -219,6 +229,11 @@ class OperationRunner:
             timeout,
             loop.time() + timeout,
         )
+        record_correlation = correlation
+        if self._records is not None and correlation.trace_id is None:
+            # The record joins the caller's trace as the span does (its parent: the caller's
+            # current span), instead of starting a trace of its own.
+            record_correlation = _in_current_trace(correlation)
         span = self._telemetry.start(operation, correlation)
         token = (
             otel_context.attach(trace.set_span_in_context(span)) if span.is_recording() else None
@@ -241,7 +256,7 @@ class OperationRunner:
                 span,
                 attempt=attempt,
                 started=started,
-                correlation=correlation,
+                correlation=record_correlation,
                 error=error,
                 statement=statement,
                 record_attributes=record_attributes,
@@ -257,7 +272,7 @@ class OperationRunner:
             span,
             attempt=attempt,
             started=started,
-            correlation=correlation,
+            correlation=record_correlation,
             error=None,
             statement=statement,
             record_attributes=record_attributes,
@@ -343,9 +358,9 @@ class OperationRunner:
                 span.add_event(
                     "retry",
                     {
-                        "omnibase.attempt": attempt.number,
-                        "error.type": type(last).__name__,
-                        "omnibase.retry_delay_s": round(delay, 6),
+                        semconv.ATTEMPT: attempt.number,
+                        semconv.ERROR_TYPE: type(last).__name__,
+                        semconv.RETRY_DELAY: round(delay, 6),
                     },
                 )
             self._logger.warning(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraValidationError, summarize_validation_error
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
-from omnibase_infra.observability import CORRELATION_ID, extract
+from omnibase_infra.observability import CORRELATION_ID, caller_context
 
 __all__ = ["process_effect_input"]
 
@@ -38,7 +38,7 @@ async def process_effect_input(
     """Parse, run and wrap one envelope; a bad request is an ``InfraValidationError``."""
     metadata = {k: v for k, v in input_data.metadata.items() if isinstance(v, str)}
     metadata.setdefault(CORRELATION_ID, str(input_data.operation_id))
-    correlation = extract(metadata).correlation
+    correlation = caller_context(metadata)
     data = {
         "correlation": correlation,
         "timeout_seconds": input_data.timeout_ms / 1000,

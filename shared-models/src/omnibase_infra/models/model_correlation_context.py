@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from typing import Self
+from typing import Final, Self
 from uuid import UUID, uuid4
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,14 +22,9 @@ from pydantic import (
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-# W3C tracestate list member: key=value, key is simple or multi-tenant (tenant@system).
-_TRACESTATE_MEMBER = re.compile(
-    r"(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})"
-    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
-)
-_TRACESTATE_MAX_MEMBERS = 32
-_TRACESTATE_MAX_LENGTH = 512
+MAX_TRACESTATE_LENGTH: Final = 512
+"""What every vendor must be able to propagate (W3C Trace Context)."""
+_TRACE_CONTEXT: Final = TraceContextTextMapPropagator()
 
 
 def _new_trace_id() -> str:
@@ -34,6 +33,12 @@ def _new_trace_id() -> str:
 
 def _new_span_id() -> str:
     return secrets.token_hex(8)
+
+
+@functools.lru_cache(maxsize=256)
+def _trace_state(header: str) -> TraceState:
+    """OpenTelemetry's parsed ``tracestate`` (immutable, so shared: a trace's spans repeat it)."""
+    return TraceState.from_header([header])
 
 
 class ModelCorrelationContext(BaseModel):
@@ -69,16 +74,12 @@ class ModelCorrelationContext(BaseModel):
     def _check_tracestate(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if len(value) > _TRACESTATE_MAX_LENGTH:
-            raise ValueError(f"tracestate longer than {_TRACESTATE_MAX_LENGTH} characters")
-        members = [m.strip(" \t") for m in value.split(",")]
-        members = [m for m in members if m]
-        if len(members) > _TRACESTATE_MAX_MEMBERS:
-            raise ValueError(f"tracestate has more than {_TRACESTATE_MAX_MEMBERS} members")
-        for member in members:
-            if _TRACESTATE_MEMBER.fullmatch(member) is None:
-                raise ValueError("tracestate member is not a valid W3C key=value pair")
-        return ",".join(members)
+        if len(value) > MAX_TRACESTATE_LENGTH:
+            raise ValueError(f"tracestate longer than {MAX_TRACESTATE_LENGTH} characters")
+        parsed = _trace_state(value)
+        if not parsed and value.strip(" \t,"):  # OpenTelemetry drops an invalid header whole
+            raise ValueError("tracestate is not a valid W3C list of at most 32 key=value members")
+        return parsed.to_header() or None
 
     @model_validator(mode="after")
     def _span_needs_trace(self) -> Self:
@@ -110,17 +111,68 @@ class ModelCorrelationContext(BaseModel):
         correlation_id: UUID | None = None,
         tracestate: str | None = None,
     ) -> Self:
-        """Continue a W3C ``traceparent`` header (version 00) as a new context."""
-        match = _TRACEPARENT.fullmatch(traceparent.strip().lower())
-        if match is None:
-            raise ValueError("traceparent is not a valid W3C version-00 header")
-        trace_id, span_id, flags = match.groups()
+        """Continue a W3C ``traceparent`` header as a new context naming the same span.
+
+        Parsed by OpenTelemetry's W3C propagator, after lower-casing (``ValueError`` when
+        invalid); an invalid or over-long ``tracestate`` is dropped, as the propagator does.
+        """
+        # Lower-cased first: the header is often typed by a person (a CLI option).
+        carrier = {"traceparent": traceparent.strip().lower()}
+        if tracestate and len(tracestate) <= MAX_TRACESTATE_LENGTH:
+            carrier["tracestate"] = tracestate
+        span_context = trace.get_current_span(_TRACE_CONTEXT.extract(carrier)).get_span_context()
+        if not span_context.is_valid:
+            raise ValueError("traceparent is not a valid W3C traceparent header")
+        return cls.from_span_context(
+            span_context, correlation_id=correlation_id if correlation_id is not None else uuid4()
+        )
+
+    @classmethod
+    def from_span_context(
+        cls,
+        span_context: SpanContext,
+        *,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+    ) -> Self:
+        """A context naming ``span_context``'s span (its trace, flags and ``tracestate``).
+
+        Without ``correlation_id`` it is derived from the trace id, so that every node
+        continuing the same trace agrees on it. ``ValueError`` for an invalid span context.
+        """
+        if not span_context.is_valid:
+            raise ValueError("span context is not valid (all-zero trace or span id)")
+        trace_id = format(span_context.trace_id, "032x")
+        tracestate = span_context.trace_state.to_header() if span_context.trace_state else None
         return cls(
-            correlation_id=correlation_id if correlation_id is not None else uuid4(),
+            correlation_id=correlation_id if correlation_id is not None else UUID(hex=trace_id),
+            causation_id=causation_id,
             trace_id=trace_id,
-            span_id=span_id,
-            trace_flags=int(flags, 16),
-            tracestate=tracestate,
+            span_id=format(span_context.span_id, "016x"),
+            trace_flags=int(span_context.trace_flags),
+            tracestate=tracestate or None,
+        )
+
+    def to_span_context(self) -> SpanContext | None:
+        """This context's span as a remote OpenTelemetry ``SpanContext`` (flags and
+        ``tracestate`` kept), ``None`` without a trace and span id."""
+        if self.trace_id is None or self.span_id is None:
+            return None
+        return self._span_context(self.trace_id, self.span_id)
+
+    def parent_span_context(self) -> SpanContext | None:
+        """The parent span (``parent_span_id``) as a remote ``SpanContext``, or ``None``."""
+        if self.trace_id is None or self.parent_span_id is None:
+            return None
+        return self._span_context(self.trace_id, self.parent_span_id)
+
+    def _span_context(self, trace_id: str, span_id: str) -> SpanContext:
+        return SpanContext(
+            trace_id=int(trace_id, 16),
+            span_id=int(span_id, 16),
+            is_remote=True,
+            trace_flags=TraceFlags(self.trace_flags),
+            trace_state=_trace_state(self.tracestate) if self.tracestate else None,
         )
 
     def child(self, *, causation_id: UUID | None = None) -> Self:

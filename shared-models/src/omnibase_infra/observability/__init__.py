@@ -1,17 +1,14 @@
-"""Trace-context propagation and operation records, for every node; standard library only.
+"""Trace-context propagation, semantic conventions, telemetry and operation records.
 
-W3C ``traceparent``/``tracestate`` and baggage are carried in node operation metadata with
-:func:`inject`/:func:`extract` (no OpenTelemetry needed), SQL statements carry the trace as
-a sqlcommenter comment, and :class:`ModelOperationRecord` describes what an effect did for
-the tracing node to turn into a span.
+The correlation id, W3C ``traceparent``/``tracestate`` and baggage are carried in node
+operation metadata with :func:`inject`/:func:`extract` (through opentelemetry-api's W3C
+propagators), SQL statements carry the trace as a sqlcommenter comment,
+:mod:`~omnibase_infra.observability.semconv` holds the one set of semantic-convention names
+that the nodes' spans and the tracing node share, and :class:`ModelOperationRecord`
+describes what an effect did for the tracing node to turn into a span.
 """
 
-from omnibase_infra.observability.baggage import (
-    MAX_BAGGAGE_BYTES,
-    MAX_BAGGAGE_MEMBERS,
-    Baggage,
-    BaggageEntry,
-)
+from omnibase_infra.models.model_correlation_context import MAX_TRACESTATE_LENGTH
 from omnibase_infra.observability.model_operation_record import (
     MAX_RECORD_ATTRIBUTES,
     MAX_RECORD_TEXT,
@@ -27,52 +24,35 @@ from omnibase_infra.observability.propagation import (
     TRACEPARENT,
     TRACESTATE,
     PropagatedContext,
+    caller_context,
     extract,
     inject,
     ratio_sampled,
     start_trace,
+    trace_headers,
 )
 from omnibase_infra.observability.sqlcommenter import add_trace_comment, has_sql_comment
-from omnibase_infra.observability.traceparent import (
-    SAMPLED_FLAG,
-    TraceParent,
-    format_traceparent,
-    parse_traceparent,
-)
-from omnibase_infra.observability.tracestate import (
-    MAX_TRACESTATE_LENGTH,
-    MAX_TRACESTATE_MEMBERS,
-    TraceState,
-)
 
 __all__ = [
     "BAGGAGE",
     "CAUSATION_ID",
     "CORRELATION_ID",
-    "MAX_BAGGAGE_BYTES",
-    "MAX_BAGGAGE_MEMBERS",
     "MAX_RECORD_ATTRIBUTES",
     "MAX_RECORD_TEXT",
     "MAX_TRACESTATE_LENGTH",
-    "MAX_TRACESTATE_MEMBERS",
     "PROPAGATION_KEYS",
-    "SAMPLED_FLAG",
     "TRACEPARENT",
     "TRACESTATE",
-    "Baggage",
-    "BaggageEntry",
     "EnumOperationOutcome",
     "ModelOperationRecord",
     "PropagatedContext",
     "RecordAttributeValue",
-    "TraceParent",
-    "TraceState",
     "add_trace_comment",
+    "caller_context",
     "extract",
-    "format_traceparent",
     "has_sql_comment",
     "inject",
-    "parse_traceparent",
     "ratio_sampled",
     "start_trace",
+    "trace_headers",
 ]

@@ -7,7 +7,7 @@ from typing import Final
 from urllib.parse import quote
 
 from omnibase_infra.models import ModelCorrelationContext
-from omnibase_infra.observability.propagation import TRACEPARENT, TRACESTATE, PropagatedContext
+from omnibase_infra.observability.propagation import PropagatedContext, trace_headers
 from omnibase_infra.sql import EnumSqlTokenKind, tokenize
 
 __all__ = ["add_trace_comment", "has_sql_comment"]
@@ -46,13 +46,12 @@ def add_trace_comment(
     ``'`` escaped, values single-quoted, as the sqlcommenter specification says.
     """
     correlation = context.correlation if isinstance(context, PropagatedContext) else context
-    traceparent = correlation.traceparent
-    if traceparent is None or not correlation.sampled or has_sql_comment(sql):
+    if not correlation.sampled:
         return sql
-    fields = dict(extra or {})
-    fields[TRACEPARENT] = traceparent
-    if correlation.tracestate:
-        fields[TRACESTATE] = correlation.tracestate
+    headers = trace_headers(correlation)  # empty without a trace and span
+    if not headers or has_sql_comment(sql):
+        return sql
+    fields = {**(extra or {}), **headers}
     comment = ",".join(
         f"{_serialize(key)}='{_serialize(value)}'" for key, value in sorted(fields.items())
     )

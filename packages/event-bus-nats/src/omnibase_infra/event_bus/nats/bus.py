@@ -65,12 +65,12 @@ from omnibase_infra.events import (
     invalid_argument,
 )
 from omnibase_infra.models import ModelCorrelationContext
-from omnibase_infra.observability import CORRELATION_ID, inject
+from omnibase_infra.observability import CORRELATION_ID, trace_headers
+from omnibase_infra.observability import semconv as sc
 from omnibase_infra.observability.telemetry import (
     OperationRecordEmitter,
     OperationTelemetry,
     RecordSink,
-    split_target,
 )
 from omnibase_infra.resilience.breaker import BreakerRegistry
 from omnibase_infra.resilience.model_retry_policy import ModelRetryPolicy
@@ -114,23 +114,18 @@ class NatsEventBus:
         self._prefix = cfg.subject_prefix_for_environment
         self._source = f"{cfg.environment}.{cfg.group}"
         registry = breakers if breakers is not None else BreakerRegistry()
-        host, port = split_target(self._target)
-        span_attributes: dict[str, str | int] = {
-            "messaging.system": _SYSTEM,
-            "server.address": host,
-        }
-        if port is not None:
-            span_attributes["server.port"] = port
+        span_attributes = {sc.MESSAGING_SYSTEM: _SYSTEM, **sc.server_attributes(self._target)}
 
         def telemetry(kind: SpanKind, extra: Mapping[str, str]) -> OperationTelemetry:
             return OperationTelemetry(
                 scope=SCOPE,
                 span_prefix=_SYSTEM,
-                duration_metric="messaging.client.operation.duration",
+                duration_metric=sc.MESSAGING_CLIENT_OPERATION_DURATION,
                 counter_prefix="omnibase.event_bus",
-                operation_attributes=("messaging.operation.name",),
+                operation_attributes=(sc.MESSAGING_OPERATION_NAME,),
                 span_attributes={**span_attributes, **extra},
-                metric_attributes={"messaging.system": _SYSTEM},
+                metric_attributes={sc.MESSAGING_SYSTEM: _SYSTEM},
+                outcome_attribute=sc.OUTCOME,
                 tracer_provider=tracer_provider,
                 meter_provider=meter_provider,
                 span_kind=kind,
@@ -157,7 +152,7 @@ class NatsEventBus:
                 records=records,
             )
             for kind, extra in (
-                (SpanKind.PRODUCER, {"messaging.operation.type": "send"}),
+                (SpanKind.PRODUCER, {sc.MESSAGING_OPERATION_TYPE: "send"}),
                 (SpanKind.CLIENT, {}),
             )
         )
@@ -178,14 +173,14 @@ class NatsEventBus:
         self._instruments = ConsumerInstruments(
             tracer=trace.get_tracer(SCOPE, tracer_provider=tracer_provider),
             process_duration=meter.create_histogram(
-                "messaging.process.duration", unit="s", description="Duration of handlers"
+                sc.MESSAGING_PROCESS_DURATION, unit="s", description="Duration of handlers"
             ),
             consumed=meter.create_counter(
-                "messaging.client.consumed.messages",
+                sc.MESSAGING_CLIENT_CONSUMED_MESSAGES,
                 unit="{message}",
                 description="Messages handed to handlers, by outcome",
             ),
-            base_attributes={"messaging.system": _SYSTEM},
+            base_attributes={sc.MESSAGING_SYSTEM: _SYSTEM},
         )
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -420,10 +415,10 @@ class NatsEventBus:
                 span.update_name(f"publish {out.subject}")
                 span.set_attributes(
                     {
-                        "messaging.destination.name": out.subject,
-                        "messaging.message.id": out.message_id,
-                        "messaging.message.conversation_id": str(correlation.correlation_id),
-                        "messaging.message.body.size": len(out.value),
+                        sc.MESSAGING_DESTINATION_NAME: out.subject,
+                        sc.MESSAGING_MESSAGE_ID: out.message_id,
+                        sc.MESSAGING_MESSAGE_CONVERSATION_ID: str(correlation.correlation_id),
+                        sc.MESSAGING_MESSAGE_BODY_SIZE: len(out.value),
                     }
                 )
             traced = _trace_headers(correlation)
@@ -441,7 +436,7 @@ class NatsEventBus:
             call,
             correlation=correlation,
             timeout_seconds=timeout_seconds,
-            record_attributes={"messaging.destination.name": out.subject},
+            record_attributes={sc.MESSAGING_DESTINATION_NAME: out.subject},
         )
         ack = outcome.value
         return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
@@ -477,7 +472,7 @@ class NatsEventBus:
             span = trace.get_current_span()
             if span.is_recording():
                 span.update_name(f"publish {batch[0].subject}")
-                span.set_attribute("messaging.batch.message_count", count)
+                span.set_attribute(sc.MESSAGING_BATCH_MESSAGE_COUNT, count)
             traced = _trace_headers(correlation)
             futures: list[tuple[int, asyncio.Future[PubAck]]] = []
             publish = js.publish_async
@@ -506,7 +501,7 @@ class NatsEventBus:
             call,
             correlation=correlation,
             timeout_seconds=timeout_seconds,
-            record_attributes={"messaging.batch.message_count": count},
+            record_attributes={sc.MESSAGING_BATCH_MESSAGE_COUNT: count},
         )
         return [
             PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
@@ -590,7 +585,7 @@ class NatsEventBus:
             self._policies["subscribe"],
             call,
             correlation=_fresh(),
-            record_attributes={"messaging.destination.name": subject},
+            record_attributes={sc.MESSAGING_DESTINATION_NAME: subject},
         )
         member = outcome.value
         self._members.add(member)
@@ -679,24 +674,14 @@ def _fresh() -> ModelCorrelationContext:
 
 
 def _trace_headers(correlation: ModelCorrelationContext) -> dict[str, str]:
-    """``traceparent``/``tracestate`` of the current span (the publish span), else of the
-    correlation's own trace; nothing without a trace. (The correlation id travels in the
-    message's own headers.)"""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        correlation = correlation.model_copy(
-            update={
-                "trace_id": format(context.trace_id, "032x"),
-                "span_id": format(context.span_id, "016x"),
-                "trace_flags": int(context.trace_flags),
-                "tracestate": context.trace_state.to_header() or None,
-            }
+    """``traceparent``/``tracestate`` naming the current span (the publish span) as the
+    messages' parent, else the correlation's own trace; nothing without a trace."""
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid:
+        correlation = ModelCorrelationContext.from_span_context(
+            current, correlation_id=correlation.correlation_id
         )
-    elif correlation.trace_id is None:
-        return {}
-    carried = inject(correlation)
-    carried.pop(CORRELATION_ID, None)
-    return carried
+    return trace_headers(correlation)
 
 
 def _stall_deadline(loop: asyncio.AbstractEventLoop, stall: float, attempt: Attempt) -> float:

@@ -36,11 +36,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
-    SpanContext,
     SpanKind,
     Status,
     StatusCode,
-    TraceFlags,
 )
 from pydantic import SecretStr
 
@@ -56,7 +54,9 @@ from omnibase_infra.event_bus.nats import headers as wire
 from omnibase_infra.event_bus.nats.config import ModelNatsEventBusConfig
 from omnibase_infra.event_bus.nats.error_map import nats_error
 from omnibase_infra.event_bus.nats.message import NatsEventMessage
-from omnibase_infra.observability import TRACEPARENT, parse_traceparent
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.observability import TRACEPARENT, caller_context
+from omnibase_infra.observability import semconv as sc
 from omnibase_infra.redaction import redact_text
 
 __all__ = ["ConsumerInstruments", "GroupMember", "MessageHandler"]
@@ -134,12 +134,12 @@ class GroupMember:
         self._pump: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         attrs = dict(instruments.base_attributes)
-        attrs["messaging.destination.name"] = subject
-        attrs["messaging.consumer.group.name"] = group_id
+        attrs[sc.MESSAGING_DESTINATION_NAME] = subject
+        attrs[sc.MESSAGING_CONSUMER_GROUP_NAME] = group_id
         self._metric_attributes = attrs
         self._span_attributes: dict[str, str | int] = {
             **attrs,
-            "messaging.destination.subscription.name": durable,
+            sc.MESSAGING_DESTINATION_SUBSCRIPTION_NAME: durable,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -335,7 +335,7 @@ class GroupMember:
 
     # -- handling ------------------------------------------------------------------------
 
-    def _delivery(self, msg: Msg) -> NatsEventMessage:
+    def _delivery(self, msg: Msg, sender: ModelCorrelationContext | None) -> NatsEventMessage:
         metadata = msg.metadata
         received = msg.headers or {}
         return NatsEventMessage(
@@ -343,7 +343,7 @@ class GroupMember:
             key=wire.decode_key(received.get(wire.KEY)),
             value=msg.data,
             headers=wire.decode_headers(
-                received, self.topic, metadata.timestamp or datetime.now(UTC)
+                received, self.topic, metadata.timestamp or datetime.now(UTC), sender
             ),
             offset=str(metadata.sequence.stream),
             subject=msg.subject,
@@ -354,35 +354,30 @@ class GroupMember:
             _msg=msg,
         )
 
-    def _parent(self, msg: Msg) -> otel_context.Context:
-        """The producer's span as a remote parent (an empty context without one)."""
-        parent = parse_traceparent((msg.headers or {}).get(TRACEPARENT))
-        if parent is None:
-            return otel_context.Context()
-        remote = SpanContext(
-            trace_id=int(parent.trace_id, 16),
-            span_id=int(parent.parent_id, 16),
-            is_remote=True,
-            trace_flags=TraceFlags(parent.trace_flags),
-        )
-        return trace.set_span_in_context(NonRecordingSpan(remote))
-
     async def _handle(self, msg: Msg, arrived_ns: int) -> None:
         task = asyncio.current_task()
         tracer = self._instruments.tracer
+        headers = msg.headers or {}
+        # The producer's span (from ``traceparent``): the parent of this delivery's spans.
+        sender = caller_context(headers) if TRACEPARENT in headers else None
         try:
-            delivery = self._delivery(msg)
+            delivery = self._delivery(msg, sender)
         except Exception as exc:  # not a JetStream message: nothing to settle it with
             self._logger.error("event bus: undecodable delivery on %s (%s)", self.subject, exc)
             return
         if task is not None:
             self._active[task] = delivery
-        parent = self._parent(msg)
+        remote = sender.to_span_context() if sender is not None else None
+        parent = (
+            trace.set_span_in_context(NonRecordingSpan(remote), otel_context.Context())
+            if remote is not None
+            else otel_context.Context()
+        )
         message_attributes: dict[str, str | int] = {
             **self._span_attributes,
-            "messaging.message.id": str(delivery.headers.message_id),
-            "messaging.message.conversation_id": str(delivery.headers.correlation_id),
-            "messaging.message.body.size": len(msg.data),
+            sc.MESSAGING_MESSAGE_ID: str(delivery.headers.message_id),
+            sc.MESSAGING_MESSAGE_CONVERSATION_ID: str(delivery.headers.correlation_id),
+            sc.MESSAGING_MESSAGE_BODY_SIZE: len(msg.data),
             "omnibase.delivery_count": delivery.delivery_count,
         }
         receive = tracer.start_span(
@@ -392,8 +387,8 @@ class GroupMember:
             start_time=arrived_ns,
             attributes={
                 **message_attributes,
-                "messaging.operation.type": "receive",
-                "messaging.operation.name": "receive",
+                sc.MESSAGING_OPERATION_TYPE: "receive",
+                sc.MESSAGING_OPERATION_NAME: "receive",
             },
         )
         receive.end()
@@ -407,8 +402,8 @@ class GroupMember:
             links=links,
             attributes={
                 **message_attributes,
-                "messaging.operation.type": "process",
-                "messaging.operation.name": "process",
+                sc.MESSAGING_OPERATION_TYPE: "process",
+                sc.MESSAGING_OPERATION_NAME: "process",
             },
             record_exception=False,
             set_status_on_exception=False,
@@ -422,14 +417,14 @@ class GroupMember:
                 raise
             except Exception as exc:
                 outcome = "error"
-                span.set_attribute("error.type", type(exc).__name__)
+                span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 await self._failed(delivery, exc)
             else:
                 if delivery.settled is None and self._config.auto_ack:
                     await self._settle(delivery.ack(), delivery, "ack")
             finally:
-                attributes: dict[str, Any] = {**self._metric_attributes, "outcome": outcome}
+                attributes: dict[str, Any] = {**self._metric_attributes, sc.OUTCOME: outcome}
                 self._instruments.process_duration.record(time.perf_counter() - started, attributes)
                 self._instruments.consumed.add(1, attributes)
 

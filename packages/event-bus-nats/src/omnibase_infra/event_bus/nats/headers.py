@@ -36,13 +36,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from omnibase_spi.protocols.types.protocol_event_bus_types import LiteralEventPriority
 
 from omnibase_infra.events import EventHeaders, EventSchemaVersion
-from omnibase_infra.observability import (
-    CAUSATION_ID,
-    CORRELATION_ID,
-    TRACEPARENT,
-    TRACESTATE,
-    parse_traceparent,
-)
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.observability import CORRELATION_ID
 
 __all__ = [
     "CONTENT_TYPE",
@@ -184,14 +179,21 @@ def _optional(headers: Mapping[str, str], name: str) -> str | None:
     return None if value is None else unquote(value)
 
 
-def decode_headers(headers: Mapping[str, str], topic: str, stored: datetime) -> EventHeaders:
-    """The SPI headers of a received message; ``stored`` is the stream's timestamp of it."""
+def decode_headers(
+    headers: Mapping[str, str],
+    topic: str,
+    stored: datetime,
+    sender: ModelCorrelationContext | None = None,
+) -> EventHeaders:
+    """The SPI headers of a received message; ``stored`` is the stream's timestamp of it,
+    ``sender`` the producer's context read from its ``traceparent``
+    (``omnibase_infra.observability.caller_context``), whose trace and span the headers
+    name."""
     raw_id = headers.get(MSG_ID)
     message_id = _uuid(raw_id)
     if message_id is None:
         message_id = uuid5(NAMESPACE_URL, raw_id) if raw_id else uuid5(NAMESPACE_URL, topic)
     correlation_id = _uuid(headers.get(CORRELATION_ID)) or message_id
-    parent = parse_traceparent(headers.get(TRACEPARENT))
     priority = headers.get(PRIORITY)
     return EventHeaders(
         content_type=_optional(headers, CONTENT_TYPE) or DEFAULT_CONTENT_TYPE,
@@ -202,8 +204,8 @@ def decode_headers(headers: Mapping[str, str], topic: str, stored: datetime) -> 
         event_type=_optional(headers, EVENT_TYPE) or topic,
         schema_version=_schema(headers.get(SCHEMA_VERSION)),
         destination=_optional(headers, DESTINATION) or topic,
-        trace_id=parent.trace_id if parent is not None else None,
-        span_id=parent.parent_id if parent is not None else None,
+        trace_id=sender.trace_id if sender is not None else None,
+        span_id=sender.span_id if sender is not None else None,
         parent_span_id=headers.get(PARENT_SPAN_ID),
         operation_name=_optional(headers, OPERATION_NAME),
         priority=cast(LiteralEventPriority, priority) if priority in _PRIORITIES else None,
@@ -213,7 +215,3 @@ def decode_headers(headers: Mapping[str, str], topic: str, stored: datetime) -> 
         max_retries=_count(headers.get(MAX_RETRIES)),
         ttl_seconds=_count(headers.get(TTL_SECONDS)),
     )
-
-
-# Re-exported for the bus: the trace-context keys it writes beside these headers.
-TRACE_KEYS: Final = (TRACEPARENT, TRACESTATE, CORRELATION_ID, CAUSATION_ID)

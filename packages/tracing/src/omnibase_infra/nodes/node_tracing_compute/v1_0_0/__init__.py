@@ -7,6 +7,7 @@ from omnibase_infra.nodes.node_tracing_compute.v1_0_0.compute import (
     parse_records,
 )
 from omnibase_infra.nodes.node_tracing_compute.v1_0_0.exporters import (
+    TracingPipeline,
     build_tracer_provider,
     create_exporter,
 )
@@ -18,7 +19,7 @@ from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     SpanAttributeValue,
 )
 from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import (
-    RecordIdGenerator,
+    RecordSpans,
     SpanParts,
     span_parts,
 )
@@ -32,9 +33,10 @@ __all__ = [
     "ModelSpanInfo",
     "ModelTracingConfig",
     "NodeTracingCompute",
-    "RecordIdGenerator",
+    "RecordSpans",
     "SpanAttributeValue",
     "SpanParts",
+    "TracingPipeline",
     "add_trace_comment",
     "build_tracer_provider",
     "create_exporter",

@@ -29,7 +29,7 @@ from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     EnumSpanExporter,
     ModelTracingConfig,
 )
-from omnibase_infra.observability import TraceState, add_trace_comment, parse_traceparent
+from omnibase_infra.observability import add_trace_comment
 from omnibase_infra.sql import analyze_sql
 
 __all__ = ["main"]
@@ -77,13 +77,12 @@ def _span(file: str, *, export: bool) -> object:
 
 
 def _comment(sql: str, traceparent: str, tracestate: str | None) -> object:
-    # The statement belongs to the operation the traceparent names (not to a child of it).
-    parent = parse_traceparent(traceparent)
-    if parent is None:
-        raise ValueError("--traceparent is not a valid W3C traceparent")
-    context = ModelCorrelationContext.from_traceparent(
-        parent.to_header(), tracestate=TraceState.parse(tracestate).to_header() or None
-    )
+    # The statement belongs to the operation the traceparent names (not to a child of it);
+    # an invalid tracestate is dropped, as a receiver of the headers would.
+    try:
+        context = ModelCorrelationContext.from_traceparent(traceparent, tracestate=tracestate)
+    except ValueError:
+        raise ValueError("--traceparent is not a valid W3C traceparent") from None
     return {"sql": add_trace_comment(sql, context)}
 
 

@@ -12,8 +12,9 @@ from uuid import UUID
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.models.contracts import ModelContractCompute
 from omnibase_core.nodes import ModelComputeInput, ModelComputeOutput, NodeCompute
-from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import SpanContext
 from pydantic import ValidationError
 
 from omnibase_infra.contracts import load_node_contract
@@ -24,8 +25,8 @@ from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     ModelSpanInfo,
     ModelTracingConfig,
 )
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import SpanParts, emit_span, span_info
-from omnibase_infra.observability import ModelOperationRecord, extract
+from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import RecordSpans, SpanParts, span_info
+from omnibase_infra.observability import ModelOperationRecord, caller_context
 from omnibase_infra.sql import sanitize_sql
 
 __all__ = ["COMPUTE_SANITIZE", "COMPUTE_SPAN", "NodeTracingCompute", "parse_records"]
@@ -66,8 +67,15 @@ class NodeTracingCompute(NodeCompute):
     ) -> None:
         super().__init__(container)
         self.config = config if config is not None else ModelTracingConfig.from_env()
-        self._provider, self._ids = build_tracer_provider(self.config, exporter=exporter)
-        self._tracer = self._provider.get_tracer(_SCOPE, _scope_version())
+        pipeline = build_tracer_provider(self.config, exporter=exporter)
+        self._provider = pipeline.provider
+        self._spans = RecordSpans(
+            self._provider.get_tracer(_SCOPE, _scope_version()),
+            resource=self._provider.resource,
+            sampler=pipeline.sampler,
+            limits=pipeline.limits,
+            processor=pipeline.processor,
+        )
         self._closed = False
 
     @staticmethod
@@ -76,15 +84,18 @@ class NodeTracingCompute(NodeCompute):
         """The node's validated contract (package data, both core node-type spellings)."""
         return load_node_contract(__package__ or __name__, _CONTRACT_RESOURCE, ModelContractCompute)
 
-    def emit(self, record: ModelOperationRecord) -> trace.Span:
-        """Build, end and export the record's span; a non-recording span when not sampled."""
+    def emit(self, record: ModelOperationRecord) -> ReadableSpan | None:
+        """Make the record's finished span and hand it to the exporter's processor; the
+        span as exported (``None`` when the sampler drops it)."""
         return self._emit(record)[0]
 
     def emit_all(self, records: Sequence[ModelOperationRecord]) -> list[ModelSpanInfo]:
         """:meth:`emit` every record, in order; a description of each span."""
         return [span_info(*self._emit(record), record) for record in records]
 
-    def _emit(self, record: ModelOperationRecord) -> tuple[trace.Span, SpanParts]:
+    def _emit(
+        self, record: ModelOperationRecord
+    ) -> tuple[ReadableSpan | None, SpanContext, SpanParts]:
         if self._closed:
             raise InfraUnavailableError(
                 "the tracing node has been shut down",
@@ -93,7 +104,7 @@ class NodeTracingCompute(NodeCompute):
                 correlation_id=record.correlation.correlation_id,
                 reason="closed",
             )
-        return emit_span(self._tracer, self._ids, record)
+        return self._spans.emit(record)
 
     async def process(self, input_data: ModelComputeInput[Any]) -> ModelComputeOutput[Any]:
         """Run ``span`` (also ``default``) or ``sanitize``; see the module constants."""
@@ -142,7 +153,7 @@ def _invalid_input(input_data: ModelComputeInput[Any], message: str) -> InfraVal
         message,
         transport=EnumTransport.INTERNAL,
         operation=f"tracing.{input_data.computation_type}",
-        correlation_id=extract(input_data.metadata).correlation_id,
+        correlation_id=caller_context(input_data.metadata).correlation_id,
     )
 
 

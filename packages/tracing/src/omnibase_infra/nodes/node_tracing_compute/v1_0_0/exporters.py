@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -13,18 +14,23 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConfigurationError
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0 import semconv
 from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     EnumSpanExporter,
     ModelTracingConfig,
 )
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import RecordIdGenerator
+from omnibase_infra.observability import semconv
 
-__all__ = ["build_tracer_provider", "create_exporter"]
+__all__ = ["TracingPipeline", "build_tracer_provider", "create_exporter"]
 
 
 def create_exporter(config: ModelTracingConfig) -> SpanExporter | None:
@@ -64,22 +70,38 @@ def _otlp_exporter(config: ModelTracingConfig) -> SpanExporter:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TracingPipeline:
+    """The node's private SDK pipeline: the provider (owner of the processor's lifecycle:
+    flush, shutdown, at exit), its sampler, span limits and span processor (``None``
+    when nothing exports)."""
+
+    provider: TracerProvider
+    sampler: Sampler
+    limits: SpanLimits
+    processor: SpanProcessor | None
+
+
 def build_tracer_provider(
     config: ModelTracingConfig, *, exporter: SpanExporter | None = None
-) -> tuple[TracerProvider, RecordIdGenerator]:
-    """A private provider (never the global one): ``ParentBased(TraceIdRatioBased(r))``
-    sampling, the record id generator, and ``exporter`` or the configured one behind a
-    simple or batch processor.
+) -> TracingPipeline:
+    """A private provider (never the global one) sampling ``ParentBased(TraceIdRatioBased(r))``
+    with ``exporter`` or the configured one behind a simple or batch processor.
+
+    At ratio 1 the root sampler is ``ALWAYS_ON`` and at 0 ``ALWAYS_OFF``: the same
+    decisions as ``TraceIdRatioBased`` at those ratios, without computing them.
     """
-    ids = RecordIdGenerator()
+    sampler = ParentBased(_root_sampler(config.sample_ratio))
+    limits = SpanLimits()  # the OTEL_SPAN_ATTRIBUTE_* variables, as the SDK reads them
     provider = TracerProvider(
-        sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)),
+        sampler=sampler,
         resource=Resource.create(
             {**config.resource_attributes, semconv.SERVICE_NAME: config.service_name}
         ),
-        id_generator=ids,
+        span_limits=limits,
     )
     span_exporter = exporter if exporter is not None else create_exporter(config)
+    processor: SpanProcessor | None = None
     if span_exporter is not None:
         processor = (
             BatchSpanProcessor(span_exporter)
@@ -87,4 +109,12 @@ def build_tracer_provider(
             else SimpleSpanProcessor(span_exporter)
         )
         provider.add_span_processor(processor)
-    return provider, ids
+    return TracingPipeline(provider, sampler, limits, processor)
+
+
+def _root_sampler(ratio: float) -> Sampler:
+    if ratio >= 1.0:
+        return ALWAYS_ON
+    if ratio <= 0.0:
+        return ALWAYS_OFF
+    return TraceIdRatioBased(ratio)

@@ -1,41 +1,54 @@
-"""Turn operation records into OpenTelemetry spans, with the semantic conventions."""
+"""Turn operation records into finished OpenTelemetry spans, with the semantic conventions.
+
+A record describes an operation that has already ended: its ids, parent, start time and
+duration are known, its attributes already validated (primitives, redacted). So the node
+does not run the SDK's live-span machinery (a ``Span`` with a lock, attributes checked one
+by one again, ids through an id generator, ``start`` then ``end``); it makes the span in
+its finished form, the ``ReadableSpan`` that the SDK itself hands to span processors when a
+span ends, and hands it to the node's span processor. Everything an exporter sees is what
+``Tracer.start_span`` + ``end`` would have produced (a test compares them): the sampler's
+decision and ``tracestate``, the span limits (attributes beyond them go through the SDK's
+own ``BoundedAttributes``), resource and instrumentation scope.
+"""
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable
-from contextvars import ContextVar, Token
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
-from opentelemetry.trace.span import TraceFlags, TraceState
+from opentelemetry.trace.span import TraceFlags
+from opentelemetry.util import types
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0 import semconv
 from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     ModelSpanInfo,
     SpanAttributeValue,
 )
-from omnibase_infra.observability import ModelOperationRecord
-from omnibase_infra.redaction import redact_url
-from omnibase_infra.sql import analyze_sql
+from omnibase_infra.observability import EnumOperationOutcome, ModelOperationRecord, semconv
 
-__all__ = ["RecordIdGenerator", "SpanParts", "emit_span", "span_info", "span_parts"]
+__all__ = ["RecordSpans", "SpanParts", "span_info", "span_parts"]
 
 type Attributes = dict[str, SpanAttributeValue]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_HOST_PORT: Final = re.compile(r"\[?(?P<host>[^\s/\[\]@]+?)\]?:(?P<port>\d{1,5})")
-_HOST: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]*")
 _PRODUCE: Final = ("publish", "send", "emit")
+_UNSET: Final = Status(StatusCode.UNSET)
+_RECORDING: Final = frozenset({Decision.RECORD_ONLY, Decision.RECORD_AND_SAMPLE})
+_RANDOM_TRACE_ID: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+"""W3C Trace Context level 2 ``random`` flag, kept from a parent (never claimed for a root)
+as the SDK does, by SDKs that know it (opentelemetry-sdk 1.3x does not: then no bit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,93 +61,128 @@ class SpanParts:
     status: Status
 
 
-class RecordIdGenerator(IdGenerator):
-    """Gives the tracer the ids of the record being turned into a span, random ids otherwise.
+class RecordSpans:
+    """Makes the finished span of each record and hands it to ``processor``.
 
-    The record's ``span_id`` must become the span's id, or a child recorded elsewhere (whose
-    ``parent_span_id`` is that id) would point at nothing.
+    ``tracer`` is the provider's tracer for the node's scope (its provider's ``resource``,
+    ``sampler`` and ``limits`` are passed alongside); a no-op tracer (``OTEL_SDK_DISABLED``)
+    makes every record a dropped span.
     """
 
-    def __init__(self) -> None:
-        self._random = RandomIdGenerator()
-        self._pinned: ContextVar[tuple[int | None, int | None]] = ContextVar(
-            "omnibase_tracing_pinned_ids", default=(None, None)
-        )
-
-    def pin(
-        self, trace_id: int | None, span_id: int | None
-    ) -> Token[tuple[int | None, int | None]]:
-        """Hand out these ids (``None``: a random one) until :meth:`unpin`."""
-        return self._pinned.set((trace_id, span_id))
-
-    def unpin(self, token: Token[tuple[int | None, int | None]]) -> None:
-        """Back to what was pinned before :meth:`pin` returned ``token``."""
-        self._pinned.reset(token)
-
-    def generate_span_id(self) -> int:
-        span_id = self._pinned.get()[1]
-        return span_id if span_id is not None else self._random.generate_span_id()
-
-    def generate_trace_id(self) -> int:
-        trace_id = self._pinned.get()[0]
-        return trace_id if trace_id is not None else self._random.generate_trace_id()
-
-
-def _hex(value: str | None) -> int | None:
-    return int(value, 16) if value is not None else None
-
-
-def _unix_nanos(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
-def _parent_context(record: ModelOperationRecord) -> Context | None:
-    correlation = record.correlation
-    if correlation.trace_id is None or correlation.parent_span_id is None:
-        return None
-    parent = SpanContext(
-        trace_id=int(correlation.trace_id, 16),
-        span_id=int(correlation.parent_span_id, 16),
-        is_remote=True,
-        trace_flags=TraceFlags(correlation.trace_flags),
-        trace_state=TraceState.from_header([correlation.tracestate])
-        if correlation.tracestate
-        else None,
+    __slots__ = (
+        "_enabled",
+        "_info",
+        "_limits",
+        "_processor",
+        "_random",
+        "_resource",
+        "_sampler",
+        "_scope",
     )
-    return trace.set_span_in_context(NonRecordingSpan(parent))
 
-
-def emit_span(
-    tracer: trace.Tracer, ids: RecordIdGenerator, record: ModelOperationRecord
-) -> tuple[trace.Span, SpanParts]:
-    """Start and end the record's span (non-recording when the sampler drops it)."""
-    parts = span_parts(record)
-    correlation = record.correlation
-    start = _unix_nanos(record.started_at)
-    token = ids.pin(_hex(correlation.trace_id), _hex(correlation.span_id))
-    try:
-        span = tracer.start_span(
-            parts.name,
-            context=_parent_context(record),
-            kind=parts.kind,
-            attributes=parts.attributes,
-            start_time=start,
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        *,
+        resource: Resource,
+        sampler: Sampler,
+        limits: SpanLimits,
+        processor: SpanProcessor | None,
+    ) -> None:
+        self._enabled = isinstance(tracer, SdkTracer)
+        self._info = tracer.instrumentation_info if isinstance(tracer, SdkTracer) else None
+        self._scope = (
+            InstrumentationScope(self._info.name, self._info.version, self._info.schema_url)
+            if self._info is not None
+            else None
         )
-    finally:
-        ids.unpin(token)
-    if span.is_recording():
-        span.set_status(parts.status)
-        span.end(end_time=start + _duration_nanos(record))
-    return span, parts
+        self._resource = resource
+        self._sampler = sampler
+        self._limits = limits
+        self._processor = processor
+        self._random = RandomIdGenerator()
+
+    def emit(
+        self, record: ModelOperationRecord
+    ) -> tuple[ReadableSpan | None, SpanContext, SpanParts]:
+        """The record's span (``None`` when the sampler drops it), its context, its parts."""
+        parts = span_parts(record)
+        correlation = record.correlation
+        parent = correlation.parent_span_context()
+        trace_id = (
+            int(correlation.trace_id, 16)
+            if correlation.trace_id is not None
+            else self._random.generate_trace_id()
+        )
+        span_id = (
+            int(correlation.span_id, 16)
+            if correlation.span_id is not None
+            else self._random.generate_span_id()
+        )
+        # An explicit (empty) context for a root: the sampler must not see the caller's span.
+        parent_context = (
+            Context() if parent is None else trace.set_span_in_context(NonRecordingSpan(parent))
+        )
+        result = self._sampler.should_sample(
+            parent_context, trace_id, parts.name, parts.kind, parts.attributes, None
+        )
+        recording = self._enabled and result.decision in _RECORDING
+        sampled = recording and result.decision is Decision.RECORD_AND_SAMPLE
+        flags = (parent.trace_flags & _RANDOM_TRACE_ID if parent is not None else 0) | int(sampled)
+        context = SpanContext(
+            trace_id,
+            span_id,
+            is_remote=False,
+            trace_flags=TraceFlags(flags),
+            trace_state=result.trace_state,
+        )
+        if not recording:
+            return None, context, parts
+        start = _unix_nanos(record.started_at)
+        span = ReadableSpan(
+            name=parts.name,
+            context=context,
+            parent=parent,
+            resource=self._resource,
+            attributes=self._bounded(result.attributes),
+            kind=parts.kind,
+            instrumentation_info=self._info,
+            status=parts.status,
+            start_time=start,
+            end_time=start + _duration_nanos(record),
+            instrumentation_scope=self._scope,
+        )
+        if self._processor is not None:
+            self._processor.on_end(span)
+        return span, context, parts
+
+    def _bounded(self, attributes: types.Attributes) -> types.Attributes:
+        """The attributes as the SDK would keep them under the span limits.
+
+        A record's attributes are primitives already; only when a limit applies (more
+        attributes than allowed, a value length limit) do they go through the SDK's
+        ``BoundedAttributes`` (which also counts what it drops).
+        """
+        most = self._limits.max_span_attributes
+        if self._limits.max_span_attribute_length is None and (
+            most is None or attributes is None or len(attributes) <= most
+        ):
+            return attributes  # the sampler's read-only view of the attributes it was given
+        return BoundedAttributes(
+            most,
+            attributes,
+            immutable=True,
+            max_value_len=self._limits.max_span_attribute_length,
+        )
 
 
-def span_info(span: trace.Span, parts: SpanParts, record: ModelOperationRecord) -> ModelSpanInfo:
+def span_info(
+    span: ReadableSpan | None, context: SpanContext, parts: SpanParts, record: ModelOperationRecord
+) -> ModelSpanInfo:
     """A JSON-friendly description of an emitted span (attributes only when recorded)."""
-    context = span.get_span_context()
     start = _unix_nanos(record.started_at)
     attributes: Attributes = {}
-    if isinstance(span, ReadableSpan):  # what the exporter got, after the SDK's limits
+    if span is not None:  # what the exporter got, after the SDK's limits
         attributes = {
             key: value
             for key, value in (span.attributes or {}).items()
@@ -155,99 +203,68 @@ def span_info(span: trace.Span, parts: SpanParts, record: ModelOperationRecord) 
     )
 
 
+def _unix_nanos(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
 def _duration_nanos(record: ModelOperationRecord) -> int:
     return round(record.duration_ms * 1_000_000)
 
 
 # -- semantic conventions ---------------------------------------------------------------
 
+type _Convention = Callable[[ModelOperationRecord, Attributes], tuple[str, SpanKind]]
+
 
 def span_parts(record: ModelOperationRecord) -> SpanParts:
-    """Name, kind, attributes and status of the record's span."""
-    attributes: Attributes = dict(record.attributes)
-    _common(record, attributes)
-    convention = _CONVENTIONS.get(record.transport, _internal)
-    name, kind = convention(record, attributes)
-    if record.succeeded:
-        status = Status(StatusCode.UNSET)
-    else:
-        status = Status(StatusCode.ERROR, record.error_message or record.error_code)
-    return SpanParts(name=name, kind=kind, attributes=attributes, status=status)
+    """Name, kind, attributes and status of the record's span.
 
-
-def _common(record: ModelOperationRecord, attributes: Attributes) -> None:
+    The record's own attributes are kept; the node's ``omnibase.*`` attributes and each
+    transport's system name replace a record's value of the same name.
+    """
+    transport = record.transport
+    attributes: Attributes = {
+        **_DEFAULTS.get(transport, {}),
+        **record.attributes,
+        **_FORCED[transport],
+    }
     correlation = record.correlation
     attributes[semconv.CORRELATION_ID] = str(correlation.correlation_id)
     if correlation.causation_id is not None:
         attributes[semconv.CAUSATION_ID] = str(correlation.causation_id)
-    attributes[semconv.TRANSPORT] = record.transport.value
     attributes[semconv.OPERATION] = record.operation
-    attributes[semconv.OUTCOME] = record.outcome.value
-    if not record.succeeded:
-        attributes[semconv.ERROR_CODE] = str(record.error_code)
-        attributes.setdefault(semconv.ERROR_TYPE, record.error_type or str(record.error_code))
+    if record.outcome is _SUCCESS:
+        attributes[semconv.OUTCOME] = _SUCCESS_VALUE
+        status = _UNSET
+    else:
+        code = str(record.error_code)
+        attributes[semconv.OUTCOME] = record.outcome.value
+        attributes[semconv.ERROR_CODE] = code
+        attributes.setdefault(semconv.ERROR_TYPE, record.error_type or code)
+        status = Status(StatusCode.ERROR, record.error_message or code)
     url = attributes.get(semconv.URL_FULL)
-    server: tuple[str | None, int | None] = (None, None)
+    from_url: Mapping[str, SpanAttributeValue] = {}
     if isinstance(url, str):
-        safe_url, host, port = _safe_url(url)
-        attributes[semconv.URL_FULL] = safe_url
-        server = (host, port)
-    _server(record.target, server, attributes)
-
-
-@functools.lru_cache(maxsize=1024)
-def _safe_url(url: str) -> tuple[str, str | None, int | None]:
-    """``url`` without user info and with sensitive query values masked; its host and port.
-
-    Cached: a few endpoints recur in every workflow, and redaction is the costliest step of
-    a span. The key is the record's attribute, already redacted when the record was made.
-    """
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return redact_url(url), None, None
-    if "@" in parts.netloc:
-        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return redact_url(url), host, port
-
-
-def _server(
-    target: str | None, from_url: tuple[str | None, int | None], attributes: Attributes
-) -> None:
-    """``server.address``/``server.port`` from the target (``host:port``) or the URL."""
-    if semconv.SERVER_ADDRESS in attributes:
-        return
-    if target is not None:
-        match = _HOST_PORT.fullmatch(target)
-        if match is not None and int(match["port"]) <= 65535:
-            attributes[semconv.SERVER_ADDRESS] = match["host"]
-            attributes.setdefault(semconv.SERVER_PORT, int(match["port"]))
-            return
-        if _HOST.fullmatch(target) is not None:
-            attributes[semconv.SERVER_ADDRESS] = target
-            return
-        attributes[semconv.TARGET] = target
-    host, port = from_url
-    if host:
-        attributes[semconv.SERVER_ADDRESS] = host
-        if port is not None:
-            attributes.setdefault(semconv.SERVER_PORT, port)
-
-
-type _Convention = Callable[[ModelOperationRecord, Attributes], tuple[str, SpanKind]]
+        from_url = semconv.url_attributes(url)
+        attributes[semconv.URL_FULL] = from_url[semconv.URL_FULL]
+    if semconv.SERVER_ADDRESS not in attributes:
+        server = semconv.server_attributes(record.target) if record.target is not None else {}
+        if semconv.SERVER_ADDRESS not in server:  # no host in the target: the URL's, if any
+            attributes.update(server)  # the unusable target itself, under omnibase.target
+            server = {k: v for k, v in from_url.items() if k != semconv.URL_FULL}
+        for key, value in server.items():
+            attributes.setdefault(key, value)
+    convention = _CONVENTIONS.get(transport, _internal)
+    name, kind = convention(record, attributes)
+    return SpanParts(name=name, kind=kind, attributes=attributes, status=status)
 
 
 def _postgres(record: ModelOperationRecord, attributes: Attributes) -> tuple[str, SpanKind]:
-    attributes[semconv.DB_SYSTEM_NAME] = "postgresql"
-    attributes[semconv.DB_SYSTEM_LEGACY] = "postgresql"
     if record.statement is not None:
-        analysis = analyze_sql(record.statement)
+        for key, value in semconv.db_statement_attributes(record.statement).items():
+            attributes.setdefault(key, value)
         attributes[semconv.DB_QUERY_TEXT] = record.statement
-        if analysis.operation:
-            attributes.setdefault(semconv.DB_OPERATION_NAME, analysis.operation)
-        if len(analysis.tables) == 1:
-            attributes.setdefault(semconv.DB_COLLECTION_NAME, analysis.tables[0])
     operation = attributes.get(semconv.DB_OPERATION_NAME)
     target = attributes.get(semconv.DB_COLLECTION_NAME) or attributes.get(semconv.DB_NAMESPACE)
     if operation and target:
@@ -269,23 +286,17 @@ def _http(record: ModelOperationRecord, attributes: Attributes) -> tuple[str, Sp
 
 def _rpc(system: str) -> _Convention:
     def convention(record: ModelOperationRecord, attributes: Attributes) -> tuple[str, SpanKind]:
-        attributes[semconv.RPC_SYSTEM_NAME] = system
-        attributes[semconv.RPC_SYSTEM_LEGACY] = system
-        attributes.setdefault(semconv.RPC_METHOD, record.operation)
-        return f"{system}/{attributes[semconv.RPC_METHOD]}", SpanKind.CLIENT
+        method = attributes.setdefault(semconv.RPC_METHOD, record.operation)
+        return f"{system}/{method}", SpanKind.CLIENT
 
     return convention
 
 
 def _redis(record: ModelOperationRecord, attributes: Attributes) -> tuple[str, SpanKind]:
-    attributes[semconv.DB_SYSTEM_NAME] = "redis"
-    attributes[semconv.DB_SYSTEM_LEGACY] = "redis"
-    attributes.setdefault(semconv.DB_OPERATION_NAME, record.operation)
-    return str(attributes[semconv.DB_OPERATION_NAME]), SpanKind.CLIENT
+    return str(attributes.setdefault(semconv.DB_OPERATION_NAME, record.operation)), SpanKind.CLIENT
 
 
 def _event_bus(record: ModelOperationRecord, attributes: Attributes) -> tuple[str, SpanKind]:
-    attributes.setdefault(semconv.MESSAGING_SYSTEM, "omnibase_infra")
     attributes.setdefault(semconv.MESSAGING_OPERATION_NAME, record.operation)
     destination = attributes.get(semconv.MESSAGING_DESTINATION_NAME)
     name = f"{record.operation} {destination}" if destination else record.operation
@@ -306,3 +317,19 @@ _CONVENTIONS: Final[dict[EnumTransport, _Convention]] = {
     EnumTransport.REDIS: _redis,
     EnumTransport.EVENT_BUS: _event_bus,
 }
+_SYSTEMS: Final[dict[EnumTransport, Attributes]] = {
+    EnumTransport.POSTGRES: {semconv.DB_SYSTEM_NAME: "postgresql"},
+    EnumTransport.VAULT: {semconv.RPC_SYSTEM_NAME: "vault"},
+    EnumTransport.CONSUL: {semconv.RPC_SYSTEM_NAME: "consul"},
+    EnumTransport.REDIS: {semconv.DB_SYSTEM_NAME: "redis"},
+}
+# Per transport, built once: what a record's attributes may override, and what they may not.
+_DEFAULTS: Final[dict[EnumTransport, Attributes]] = {
+    EnumTransport.EVENT_BUS: {semconv.MESSAGING_SYSTEM: "omnibase_infra"},
+}
+_FORCED: Final[dict[EnumTransport, Attributes]] = {
+    transport: {**_SYSTEMS.get(transport, {}), semconv.TRANSPORT: transport.value}
+    for transport in EnumTransport
+}
+_SUCCESS: Final = EnumOperationOutcome.SUCCESS
+_SUCCESS_VALUE: Final = _SUCCESS.value
