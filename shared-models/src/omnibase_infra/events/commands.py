@@ -103,7 +103,9 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def invalid_argument(message: str, operation: str, target: str | None) -> InfraValidationError:
+def invalid_argument(
+    message: str, operation: str, target: str | None = None
+) -> InfraValidationError:
     """A bus call refused before anything was sent."""
     return InfraValidationError(
         message, transport=EnumTransport.EVENT_BUS, operation=operation, target=target
