@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
@@ -285,3 +286,12 @@ def test_nats_errors_map_onto_the_taxonomy(
     assert (error.retryable, error.not_sent) == (retryable, not_sent)
     assert error.transport.value == "event_bus"
     assert (error.operation, error.target, error.correlation_id) == ("publish", "h:1", correlation)
+
+
+def test_message_ids_are_random_version_4_uuids() -> None:
+    ids = {wire.new_message_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text

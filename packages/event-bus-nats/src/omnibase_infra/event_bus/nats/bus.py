@@ -523,9 +523,9 @@ class NatsEventBus:
         check_payload(key, value, operation, topic)
         if headers is None:
             # No headers: the message id is its correlation id too (one id, one header).
-            message_id = uuid4()
-            header_map = {wire.MSG_ID: str(message_id), wire.SOURCE: self._source}
-            correlation: UUID | EventHeaders = message_id
+            message_id = wire.new_message_id()
+            header_map = {wire.MSG_ID: message_id, wire.SOURCE: self._source}
+            correlation: str | EventHeaders = message_id
         else:
             event = (
                 headers
@@ -696,14 +696,15 @@ class _Outgoing:
     value: bytes
     headers: dict[str, str]
     message_id: str
-    source: UUID | EventHeaders
-    """The correlation id (no headers given), or the headers naming it and any trace."""
+    source: str | EventHeaders
+    """The correlation id as text (no headers given), or the headers naming it and any
+    trace."""
 
     def correlation(self) -> ModelCorrelationContext:
         """The publish's correlation context (built only where a single publish needs it)."""
         source = self.source
-        if isinstance(source, UUID):
-            return ModelCorrelationContext(correlation_id=source)
+        if isinstance(source, str):
+            return ModelCorrelationContext(correlation_id=UUID(source))
         if source.trace_id is not None and source.span_id is not None:
             return ModelCorrelationContext(
                 correlation_id=source.correlation_id,

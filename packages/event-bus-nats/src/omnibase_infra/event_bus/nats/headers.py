@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, cast
@@ -50,6 +51,7 @@ __all__ = [
     "decode_key",
     "encode_headers",
     "encode_key",
+    "new_message_id",
 ]
 
 MSG_ID: Final = "Nats-Msg-Id"
@@ -84,10 +86,19 @@ _COUNTS: Final = (
 # Free text is percent-encoded: NATS strips a value's surrounding spaces and breaks it at
 # line ends. Everything printable but '%' stays as it is.
 _SAFE: Final = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
+_VARIANT: Final = "89ab"  # RFC 4122 variant bits 10xx
 
 
 def _text(value: str) -> str:
     return quote(value, safe=_SAFE)
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID as text, from the same source as ``uuid.uuid4()``
+    (``os.urandom``) without building a ``UUID`` object: the hot path of publishing only
+    needs the header value."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def encode_key(key: bytes) -> str:
