@@ -119,6 +119,13 @@ async def until(predicate: Callable[[], bool], within: float = 15.0) -> None:
             await asyncio.sleep(0.01)
 
 
+async def until_true(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Wait until ``await check()`` holds (server state: it answers a query, not an event)."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - polls the server's state
+            await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def inbox() -> Inbox:
     return Inbox()

@@ -36,7 +36,7 @@ from omnibase_infra.event_bus.nats import (
 from omnibase_infra.events import EventHeaders, broadcast_topic, group_topic
 from omnibase_infra.resilience.breaker import BreakerRegistry
 
-from .conftest import BusFactory, Inbox, until
+from .conftest import BusFactory, Inbox, until, until_true
 
 pytestmark = pytest.mark.real_service
 
@@ -78,9 +78,12 @@ async def test_publish_subscribe_ack(
     assert message.headers.event_type == "orders.created"
     # The handler returned: the bus acked it, and the group has nothing left to do.
     await until(lambda: message.acked, within=5)
-    consumer = (await raw.consumers_info(bus.stream))[0]
-    assert consumer.num_ack_pending == 0
-    assert consumer.num_pending == 0
+
+    async def settled() -> bool:  # the ack travels to the server after ack() returns
+        consumer = (await raw.consumers_info(bus.stream))[0]
+        return (consumer.num_ack_pending, consumer.num_pending) == (0, 0)
+
+    await until_true(settled, within=5)
     assert bus.connected
 
 

@@ -27,7 +27,7 @@ CHILD = Path(__file__).with_name("consumer_child.py")
 
 async def _line(process: asyncio.subprocess.Process) -> str:
     assert process.stdout is not None
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(90):  # a loaded machine imports slowly
         line = await process.stdout.readline()
     if not line:
         stderr = await process.stderr.read() if process.stderr else b""

@@ -316,9 +316,14 @@ class GroupMember:
             with contextlib.suppress(Exception):
                 await msg.nak()
             return
-        task = asyncio.get_running_loop().create_task(self._handle(msg, arrived_ns))
-        self._active[task] = None
-        task.add_done_callback(self._finished)
+        # Started eagerly: the handler runs now, up to its first suspension, instead of a
+        # loop iteration later (the delivery latency); it registers itself while it runs.
+        task = asyncio.Task(
+            self._handle(msg, arrived_ns), loop=asyncio.get_running_loop(), eager_start=True
+        )
+        if not task.done():
+            self._active.setdefault(task, None)
+        task.add_done_callback(self._finished)  # also when it finished eagerly: runs soon
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._active.pop(task, None)
