@@ -35,6 +35,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST_PREFIX = "omnibase-infra-"
+# The project's license: `license` (an SPDX expression) in every published pyproject.toml,
+# and the text in LICENSE at the root, copied into every package folder (hatchling takes
+# license files only from inside the project; a symlink ends up dangling in the sdist).
+LICENSE_EXPRESSION = "MIT"
+LICENSE_FILE = "LICENSE"
+REQUIRED_URLS = ("Homepage", "Repository", "Issues", "Changelog")
+REQUIRED_CLASSIFIERS = ("Programming Language :: Python :: 3.12", "Typing :: Typed")
 SHARED_MODELS = "shared-models"
 ENTRY_POINT_GROUP = "omnibase_infra.nodes"
 NODE_KINDS = ("effect", "compute")
@@ -271,6 +278,40 @@ def required_files_violations(pkg: Package) -> list[str]:
         for name in ("README.md", "CHANGELOG.md", "pyproject.toml")
         if not (pkg.path / name).is_file()
     ]
+
+
+def metadata_violations(pkg: Package, root: Path = ROOT) -> list[str]:
+    """What PyPI shows of a package: license (expression, file, text), URLs, classifiers."""
+    where = f"{pkg.folder}:"
+    project = _table(pkg.pyproject, "project")
+    problems: list[str] = []
+    if (declared := project.get("license")) != LICENSE_EXPRESSION:
+        problems.append(f"{where} license is {declared!r}, not {LICENSE_EXPRESSION!r}")
+    if _list(project, "license-files") != [LICENSE_FILE]:
+        problems.append(f"{where} license-files must be [{LICENSE_FILE!r}]")
+    ours, theirs = pkg.path / LICENSE_FILE, root / LICENSE_FILE
+    if ours.is_symlink() or not ours.is_file():
+        problems.append(f"{where} needs a copy of the root {LICENSE_FILE} (a file, not a link)")
+    elif not theirs.is_file() or ours.read_bytes() != theirs.read_bytes():
+        problems.append(f"{where} {LICENSE_FILE} differs from the root {LICENSE_FILE}")
+    classifiers = [str(c) for c in _list(project, "classifiers")]
+    problems.extend(
+        f"{where} classifier {c!r} missing" for c in REQUIRED_CLASSIFIERS if c not in classifiers
+    )
+    if not any(c.startswith("Development Status :: ") for c in classifiers):
+        problems.append(f"{where} no 'Development Status' classifier")
+    problems.extend(
+        f"{where} classifier {c!r}: the license expression replaces it (PEP 639)"
+        for c in classifiers
+        if c.startswith("License ::")
+    )
+    urls = _table(project, "urls")
+    problems.extend(f"{where} [project.urls] lacks {u}" for u in REQUIRED_URLS if u not in urls)
+    changelog = str(urls.get("Changelog", ""))
+    expected_tail = f"{pkg.path.relative_to(root).as_posix()}/CHANGELOG.md"
+    if changelog and not changelog.endswith(expected_tail):
+        problems.append(f"{where} Changelog URL {changelog!r} does not end in {expected_tail}")
+    return problems
 
 
 def _imported_modules(path: Path) -> set[str]:

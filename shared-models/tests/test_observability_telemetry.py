@@ -193,9 +193,14 @@ def test_the_global_provider_is_read_when_none_is_given(monkeypatch: pytest.Monk
     assert telemetry.start("op", ModelCorrelationContext.new()) is trace.INVALID_SPAN
     # Within the recheck interval the cached answer stands; after it the provider is re-read.
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: sdk)
+    # The telemetry's tracer is the API's proxy, which follows the provider set globally.
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", sdk)
     assert telemetry.start("op", ModelCorrelationContext.new()) is trace.INVALID_SPAN
     telemetry._recheck_at = float("-inf")
-    assert telemetry.start("op", ModelCorrelationContext.new()) is not trace.INVALID_SPAN
+    span = telemetry.start("op", ModelCorrelationContext.new())
+    assert span.is_recording()
+    span.end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["g.op"]
     sdk.shutdown()
 
 

@@ -3,6 +3,7 @@ and identifier quoting."""
 
 from __future__ import annotations
 
+import gc
 from uuid import uuid4
 
 import pytest
@@ -21,11 +22,14 @@ from omnibase_infra.sql import (
     quote_qualified_name,
     split_statements,
     statement_kind,
+    tokenize,
     validate_statement,
 )
 from omnibase_infra.sql.analysis import CACHE_MAX_TEXT_LENGTH, _describe_cached
+from omnibase_infra.sql.lexer import GC_PAUSE_LENGTH, gc_paused
 
 A = EnumSqlAccess
+ANY = frozenset(EnumSqlAccess)
 
 # --- split_statements ------------------------------------------------------------------------
 
@@ -46,6 +50,56 @@ A = EnumSqlAccess
         ("", []),
         ("/* lead */ SELECT 1; -- trail", ["/* lead */ SELECT 1"]),
         ("SELECT 'a;", ["SELECT 'a;"]),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;"
+            " SELECT 3",
+            [
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
+                "SELECT 3",
+            ],
+        ),
+        (
+            "create or replace procedure p() begin atomic select case when x then 1 end; end;"
+            " select 2",
+            [
+                "create or replace procedure p() begin atomic select case when x then 1 end; end",
+                "select 2",
+            ],
+        ),
+        (  # a function defined inside a body has a body of its own
+            "CREATE FUNCTION f() BEGIN ATOMIC CREATE FUNCTION g() BEGIN ATOMIC SELECT 1; END;"
+            " END; SELECT 2",
+            [
+                "CREATE FUNCTION f() BEGIN ATOMIC CREATE FUNCTION g() BEGIN ATOMIC SELECT 1; END;"
+                " END",
+                "SELECT 2",
+            ],
+        ),
+        (  # "begin atomic" elsewhere is a column and its alias: no body hides what follows
+            "SELECT begin atomic FROM t; DROP TABLE x",
+            ["SELECT begin atomic FROM t", "DROP TABLE x"],
+        ),
+        (
+            "CREATE FUNCTION f() BEGIN ATOMIC SELECT begin atomic FROM t; END; DROP TABLE x",
+            ["CREATE FUNCTION f() BEGIN ATOMIC SELECT begin atomic FROM t; END", "DROP TABLE x"],
+        ),
+        (  # one body per CREATE; END closes it
+            "CREATE FUNCTION f() BEGIN ATOMIC END BEGIN ATOMIC; DROP TABLE x",
+            ["CREATE FUNCTION f() BEGIN ATOMIC END BEGIN ATOMIC", "DROP TABLE x"],
+        ),
+        (
+            "CREATE TABLE t (a int) BEGIN ATOMIC; SELECT 1",
+            ["CREATE TABLE t (a int) BEGIN ATOMIC", "SELECT 1"],
+        ),
+        (
+            "CREATE FUNCTION f(a int DEFAULT (BEGIN ATOMIC; END)); SELECT 1",
+            ["CREATE FUNCTION f(a int DEFAULT (BEGIN ATOMIC; END))", "SELECT 1"],
+        ),
+        (
+            "CREATE FUNCTION f() BEGIN ATOMIC END; END",
+            ["CREATE FUNCTION f() BEGIN ATOMIC END", "END"],
+        ),
+        ("CREATE FUNCTION ATOMIC; SELECT 1", ["CREATE FUNCTION ATOMIC", "SELECT 1"]),
     ],
 )
 def test_split_statements(sql: str, expected: list[str] | None) -> None:
@@ -138,6 +192,52 @@ def test_split_statements(sql: str, expected: list[str] | None) -> None:
         ("EXPLAIN ANALYZE VERBOSE SELECT 1", "EXPLAIN", {A.READ}),
         ("EXPLAIN (ANALYZE) DELETE FROM t", "EXPLAIN", {A.WRITE}),
         ("EXPLAIN CREATE TABLE t AS SELECT 1", "EXPLAIN", {A.DDL}),
+        ("EXPLAIN (SELECT 1)", "EXPLAIN", {A.READ}),
+        ("EXPLAIN (VALUES (1))", "EXPLAIN", {A.READ}),
+        ("EXPLAIN (values 1) SELECT 1", "EXPLAIN", {A.READ}),
+        ("EXPLAIN (WITH d AS (DELETE FROM t RETURNING 1) SELECT 1)", "EXPLAIN", {A.READ, A.WRITE}),
+        ("EXPLAIN EXPLAIN DELETE FROM t", "EXPLAIN", {A.WRITE}),
+        (
+            "WITH a AS (WITH b AS (SELECT 1) DELETE FROM t RETURNING 1) SELECT 1",
+            "SELECT",
+            {A.READ, A.WRITE},
+        ),
+        (
+            "COPY (WITH b AS (SELECT 1) UPDATE t SET a = 1 RETURNING a) TO STDOUT",
+            "COPY",
+            {A.READ, A.WRITE},
+        ),
+        (
+            "WITH RECURSIVE r AS (SELECT 1) SEARCH BREADTH FIRST BY a, b SET o "
+            "CYCLE a, b SET c TO 'y'::text DEFAULT 'n' USING p DELETE FROM t",
+            "DELETE",
+            {A.WRITE},
+        ),
+        (
+            "WITH x AS (WITH RECURSIVE r AS (SELECT 1) SEARCH DEPTH FIRST BY set SET o "
+            "INSERT INTO t VALUES (1) RETURNING 1) SELECT 1",
+            "SELECT",
+            {A.READ, A.WRITE},
+        ),
+        (
+            'WITH x AS (WITH RECURSIVE r AS (SELECT 1) CYCLE "using" SET c USING "using" '
+            "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE RETURNING 1) SELECT 1",
+            "SELECT",
+            {A.READ, A.WRITE},
+        ),
+        ("WITH r AS (SELECT 1) SEARCH DEPTH BY a SET o SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) SEARCH DEPTH FIRST BY a SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) SEARCH DEPTH FIRST BY SET o SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) CYCLE a USING p SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) CYCLE 1 SET c USING p SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) CYCLE a SET c TO 1 DEFAULT 0 SELECT 1", "WITH", {A.UNKNOWN}),
+        ("WITH r AS (SELECT 1) CYCLE a SET c TO 1 WITH", "WITH", {A.UNKNOWN}),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC DELETE FROM t; SELECT 1;"
+            " END",
+            "CREATE FUNCTION",
+            {A.DDL},
+        ),
         ("FROBNICATE t", "FROBNICATE", {A.UNKNOWN}),
         ("'x'", "", {A.UNKNOWN}),
         ("(((", "", {A.UNKNOWN}),
@@ -438,6 +538,51 @@ REJECTED = [
     ),
     ("SELECT\u00a0* FROM users", READ_ONLY, "access", "unrecognized statement"),
     ("SELECT 1", set(), "access", "'fetch' allows nothing"),
+    # nested data-modifying statements, however they are wrapped
+    (
+        "WITH x AS (WITH y AS (SELECT 1) DELETE FROM users RETURNING *) SELECT * FROM x",
+        READ_ONLY,
+        "access",
+        "data-modifying CTE (DELETE) needs write access",
+    ),
+    (
+        "COPY (WITH y AS (SELECT 1) DELETE FROM users RETURNING *) TO STDOUT",
+        READ_ONLY,
+        "access",
+        "data-modifying CTE (DELETE) needs write access",
+    ),
+    (
+        "COPY (DELETE FROM users RETURNING *) TO STDOUT",
+        READ_ONLY,
+        "access",
+        "data-modifying sub-statement (DELETE)",
+    ),
+    (
+        "WITH x AS (WITH RECURSIVE r (n) AS (SELECT 1) SEARCH DEPTH FIRST BY n SET o "
+        "DELETE FROM users RETURNING 1) SELECT 1",
+        READ_ONLY,
+        "access",
+        "data-modifying CTE (DELETE)",
+    ),
+    (
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; DROP TABLE users",
+        ANY,
+        "malformed",
+        "BEGIN ATOMIC body without its END",
+    ),
+    (
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; DROP TABLE users",
+        ANY,
+        "multiple_statements",
+        "2 statements (CREATE FUNCTION; DROP TABLE)",
+    ),
+    (
+        "SELECT 1; SELECT 2; SELECT 3; SELECT 4; SELECT 5; SELECT 6",
+        ANY,
+        "multiple_statements",
+        "6 statements (SELECT; SELECT; SELECT; SELECT; SELECT; ...); only one allowed",
+    ),
+    ("SELECT set_config('transaction_read_only', 'off', false)", READ_ONLY, "access", "set_config"),
 ]
 
 ACCEPTED = [
@@ -468,6 +613,9 @@ ACCEPTED = [
     ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", READ_WRITE),
     ("CREATE TABLE t (a int)", {A.DDL}),
     ("SET search_path = app", ["session"]),
+    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END", {A.DDL}),
+    ("WITH x AS (WITH y AS (SELECT 1) SELECT * FROM y) SELECT * FROM x", READ_ONLY),
+    ("COPY (WITH y AS (SELECT 1) SELECT * FROM y) TO STDOUT", READ_ONLY),
 ]
 
 
@@ -585,3 +733,37 @@ def test_quote_qualified_name() -> None:
         quote_qualified_name("a", "b", "c", "d")
     with pytest.raises(InfraValidationError, match="empty identifier"):
         quote_qualified_name("public", "")
+
+
+# --- long texts ------------------------------------------------------------------------------
+
+
+def test_long_texts_are_validated_without_the_cache() -> None:
+    _describe_cached.cache_clear()
+    filler = "1" + ", 1" * CACHE_MAX_TEXT_LENGTH
+    sql = f"SELECT {filler} FROM t WHERE pw = 'hunter2'"  # noqa: S608 - the input
+    info = validate_statement(sql, allow=READ_ONLY, operation="fetch")
+    assert info.kind == "SELECT"
+    with pytest.raises(InfraValidationError) as caught:
+        validate_statement(sql + "; DELETE FROM t", allow=READ_ONLY, operation="fetch")  # noqa: S608
+    assert caught.value.details["statement"] == ("SELECT ?" + ", ?" * 100)[:200] + "..."
+    assert caught.value.message == "2 statements (SELECT; DELETE); only one allowed"
+    with pytest.raises(InfraValidationError, match="unterminated quoted string"):
+        validate_statement(sql + "; SELECT 'open", allow=READ_ONLY, operation="fetch")
+    with pytest.raises(InfraValidationError, match="row-locking clause FOR UPDATE"):
+        validate_statement(sql + " FOR UPDATE", allow=READ_ONLY, operation="fetch")
+    assert _describe_cached.cache_info().currsize == 0
+
+
+def test_gc_pause_leaves_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        assert len(tokenize("SELECT 1 " * GC_PAUSE_LENGTH)) == 4 * GC_PAUSE_LENGTH
+    finally:
+        gc.enable()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()

@@ -326,9 +326,21 @@ async def test_transaction_commits_all_or_nothing(
 async def test_read_only_transaction_is_enforced_by_the_database_too(
     node: NodePostgresAdapterEffect, admin: asyncpg.Connection[asyncpg.Record]
 ) -> None:
-    await admin.execute("CREATE TABLE t_read_only (id int); CREATE SEQUENCE t_read_only_seq")
-    # Text analysis cannot know what a function does; READ ONLY in the server refuses it.
+    await admin.execute(
+        "CREATE TABLE t_read_only (id int); CREATE SEQUENCE t_read_only_seq;"
+        " CREATE FUNCTION t_read_only_next() RETURNS bigint LANGUAGE sql"
+        " AS $$ SELECT nextval('t_read_only_seq') $$"
+    )
+    # Text analysis cannot know what a user's function does; READ ONLY in the server refuses it.
     with pytest.raises(InfraPermissionError, match="25006"):
+        await node.process(
+            ModelPostgresTransactionRequest(
+                statements=(ModelPostgresStatement(sql="SELECT t_read_only_next()"),),
+                read_only=True,
+            )
+        )
+    # A built-in that writes is refused before anything is sent.
+    with pytest.raises(InfraValidationError, match=r"nextval\(\) \(changes a sequence\)"):
         await node.process(
             ModelPostgresTransactionRequest(
                 statements=(ModelPostgresStatement(sql="SELECT nextval('t_read_only_seq')"),),

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from omnibase_core.models.errors.model_onex_error import ModelOnexError
+from omnibase_core.models.contracts.subcontracts.model_fsm_subcontract import ModelFSMSubcontract
 from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransitionResult
 from omnibase_core.models.model_intent import ModelIntent
 from omnibase_core.utils.fsm_executor import execute_transition
@@ -14,8 +14,8 @@ from omnibase_core.utils.fsm_executor import execute_transition
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConflictError, InfraProtocolError, InfraValidationError
 from omnibase_infra.models.fsm import EnumFSMOutcome, ModelFSMEvent, ModelFSMSnapshot
-from omnibase_infra.nodes.infra_reducer.v1_0_0 import InfraReducer
-from omnibase_infra.nodes.infra_reducer.v1_0_0 import reducer as reducer_module
+from omnibase_infra.nodes.infra_reducer.v1_0_0 import FsmDefinition, InfraReducer, compile_fsm
+from omnibase_infra.nodes.infra_reducer.v1_0_0 import definition as definition_module
 
 type EventFactory = Callable[..., ModelFSMEvent]
 type SnapshotFactory = Callable[..., ModelFSMSnapshot]
@@ -138,31 +138,6 @@ async def test_racing_applies_for_one_resource_conflict(
     assert sorted(type(o).__name__ for o in outcomes) == ["InfraConflictError", "ModelFSMResult"]
 
 
-async def test_race_detected_after_core_returns(
-    reducer: InfraReducer,
-    snapshot_in: SnapshotFactory,
-    make_event: EventFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """If core ever suspends mid-transition, a concurrent apply that finished first wins."""
-    snapshot = snapshot_in("healthy")
-    real = reducer_module._ResourceMachine.execute_fsm_transition
-    calls = 0
-
-    async def interleaved(
-        self: reducer_module._ResourceMachine, *args: object
-    ) -> ModelFSMTransitionResult:
-        nonlocal calls
-        calls += 1
-        if calls == 1:  # while the first apply is inside core, a second one completes
-            await reducer.apply(snapshot, make_event("breaker_opened", breaker_target="b"))
-        return await real(self, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reducer_module._ResourceMachine, "execute_fsm_transition", interleaved)
-    with pytest.raises(InfraConflictError):
-        await reducer.apply(snapshot, make_event("breaker_opened", breaker_target="a"))
-
-
 async def test_forget_drops_the_resources_version(
     reducer: InfraReducer, snapshot_in: SnapshotFactory, make_event: EventFactory
 ) -> None:
@@ -196,29 +171,12 @@ async def test_undeclared_event_keys_are_dropped_or_rejected(
     assert "team-a" not in str(caught.value)
 
 
-async def test_core_rejection_becomes_a_typed_error(
-    reducer: InfraReducer,
-    snapshot_in: SnapshotFactory,
-    make_event: EventFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def rejecting(*_: object) -> ModelFSMTransitionResult:
-        raise ModelOnexError("No transition", error_code="ONEX_CORE_006_VALIDATION_ERROR")
-
-    monkeypatch.setattr(reducer_module._ResourceMachine, "execute_fsm_transition", rejecting)
-    event = make_event("breaker_opened", breaker_target="db")
-    with pytest.raises(InfraValidationError, match="core rejected") as caught:
-        await reducer.apply(snapshot_in("healthy"), event)
-    assert isinstance(caught.value.__cause__, ModelOnexError)
-    assert caught.value.correlation_id == event.correlation_id
-
-
 def _core_result(new_state: str, *intents: ModelIntent) -> ModelFSMTransitionResult:
     return ModelFSMTransitionResult(
         success=True,
         new_state=new_state,
         old_state="healthy",
-        transition_name="x",
+        transition_name="breaker_opened",
         intents=list(intents),
     )
 
@@ -248,23 +206,25 @@ def _core_result(new_state: str, *intents: ModelIntent) -> ModelFSMTransitionRes
         ),
     ],
 )
-async def test_core_disagreeing_with_the_contract_is_a_protocol_error(
-    reducer: InfraReducer,
-    snapshot_in: SnapshotFactory,
-    make_event: EventFactory,
+def test_core_disagreeing_with_the_contract_is_a_protocol_error(
+    definition: FsmDefinition,
     monkeypatch: pytest.MonkeyPatch,
     *,
     core_result: ModelFSMTransitionResult,
     message: str,
 ) -> None:
-    async def planned(*_: object) -> ModelFSMTransitionResult:
-        return core_result
+    """Core's executor plans each step once, when the contract is compiled."""
 
-    monkeypatch.setattr(reducer_module._ResourceMachine, "execute_fsm_transition", planned)
+    async def planned(
+        fsm: ModelFSMSubcontract, state: str, trigger: str, context: dict[str, object]
+    ) -> ModelFSMTransitionResult:
+        if (state, trigger) == ("healthy", "breaker_opened") and not context:
+            return core_result
+        return await execute_transition(fsm, state, trigger, context)
+
+    monkeypatch.setattr(definition_module, "execute_transition", planned)
     with pytest.raises(InfraProtocolError, match=message):
-        await reducer.apply(
-            snapshot_in("healthy"), make_event("breaker_opened", breaker_target="d")
-        )
+        compile_fsm(definition.fsm, source="lifecycle.yaml")
 
 
 async def test_replay_needs_events_or_a_snapshot(reducer: InfraReducer) -> None:

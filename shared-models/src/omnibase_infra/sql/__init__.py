@@ -14,11 +14,17 @@ from omnibase_infra.sql.analysis import (
     split_statements,
     statement_kind,
 )
+from omnibase_infra.sql.functions import (
+    RESTRICTED_FUNCTION_PREFIXES,
+    RESTRICTED_FUNCTIONS,
+    function_access,
+)
 from omnibase_infra.sql.lexer import (
     LITERAL_KINDS,
     RESERVED_KEYWORDS,
     EnumSqlTokenKind,
     Token,
+    quoted_identifier_name,
     tokenize,
 )
 from omnibase_infra.sql.quoting import (
@@ -42,6 +48,8 @@ __all__ = [
     "READ_ONLY",
     "READ_WRITE",
     "RESERVED_KEYWORDS",
+    "RESTRICTED_FUNCTIONS",
+    "RESTRICTED_FUNCTION_PREFIXES",
     "EnumSqlAccess",
     "EnumSqlTokenKind",
     "ModelSanitizedStatement",
@@ -50,9 +58,11 @@ __all__ = [
     "Token",
     "analyze_sql",
     "describe_statements",
+    "function_access",
     "is_data_modifying",
     "quote_identifier",
     "quote_qualified_name",
+    "quoted_identifier_name",
     "sanitize_sql",
     "split_statements",
     "statement_kind",

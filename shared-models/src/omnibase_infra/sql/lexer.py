@@ -8,7 +8,10 @@ tokens gives back the input exactly.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -17,6 +20,7 @@ __all__ = [
     "RESERVED_KEYWORDS",
     "EnumSqlTokenKind",
     "Token",
+    "quoted_identifier_name",
     "tokenize",
 ]
 
@@ -86,7 +90,9 @@ _DIGITS = r"\d(?:_?\d)*"  # ASCII only: the pattern is compiled with re.ASCII
 _MASTER = re.compile(
     rf"""
     (?P<ws>[\ \t\n\r\f\v]+)
+    |(?P<prefixed>[EeNnBbXx]'|[Uu]&['"])
     |(?P<word>[{_IDENT_START}][{_TAG_CONT}$]*)
+    |(?P<parens>\(\(+|\)\)+)
     |(?P<punct>::|:=|\.\.|[(),;\[\]:])
     |(?P<number>0[xX](?:_?[0-9A-Fa-f])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
         |(?:{_DIGITS}(?:\.(?!\.)(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?)
@@ -97,7 +103,7 @@ _MASTER = re.compile(
     |(?P<dollar>\$(?:[{_IDENT_START}][{_TAG_CONT}]*)?\$)
     |(?P<line_comment>--[^\n\r]*)
     |(?P<block_comment>/\*)
-    |(?P<op>(?:[+*<>=~!@\#%^&|`?]|-(?!-)|/(?!\*))+)
+    |(?P<op>[+*<>=~!@\#%^&|`?/-]+)
     |(?P<other>.)
     """,
     re.VERBOSE | re.DOTALL | re.ASCII,
@@ -112,7 +118,67 @@ _IDENT_BODY = re.compile(r'[^"]*+(?:""[^"]*+)*+')
 _CONTINUE = re.compile(r"(?:[ \t\f]++|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]++|--[^\n\r]*+[\n\r])*+'")
 _UESCAPE = re.compile(r"[ \t\n\r\f\v]*+[Uu][Ee][Ss][Cc][Aa][Pp][Ee][ \t\n\r\f\v]*+'[^']'")
 _COMMENT_DELIM = re.compile(r"/\*|\*/")
-_OP_SPECIAL = frozenset("~!@#%^&|`?")
+_UIDENT_PARTS = re.compile(
+    r'[Uu]&"((?:[^"]|"")*)"'
+    r"(?:[ \t\n\r\f\v]*[Uu][Ee][Ss][Cc][Aa][Pp][Ee][ \t\n\r\f\v]*'([^'])')?\Z"
+)
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_OP_SPECIAL = re.compile(r"[~!@#%^&|`?]")
+_new_token = tuple.__new__  # Token(...) without the Python-level __new__ frame
+_Scanner = Callable[[str, re.Match[str]], tuple[EnumSqlTokenKind, int]]
+
+
+def quoted_identifier_name(text: str, escape: str | None = None) -> str | None:
+    """The name a quoted identifier token stands for: ``"a""b"`` is ``a"b``; ``U&"..."`` has
+    its escapes decoded (``\\0041``, ``\\+000041``, a doubled escape character; the escape
+    character is the token's own ``UESCAPE 'c'``, else ``escape``, else a backslash). None when
+    the escapes are malformed: the server rejects such a name."""
+    if text.startswith('"'):
+        return text[1:-1].replace('""', '"')
+    m = _UIDENT_PARTS.match(text)
+    if m is None:  # not a terminated quoted identifier
+        return None
+    return _decode_unicode_escapes(m.group(1).replace('""', '"'), m.group(2) or escape or "\\")
+
+
+def _decode_unicode_escapes(body: str, escape: str) -> str | None:
+    """PostgreSQL's U& escapes: ``<e>XXXX``, ``<e>+XXXXXX``, ``<e><e>``; surrogate pairs join."""
+    out: list[str] = []
+    pending_high = 0
+    i, n = 0, len(body)
+    while i < n:
+        c = body[i]
+        if c != escape:
+            if pending_high:
+                return None
+            out.append(c)
+            i += 1
+            continue
+        if body[i + 1 : i + 2] == escape:
+            if pending_high:
+                return None
+            out.append(escape)
+            i += 2
+            continue
+        digits = 6 if body[i + 1 : i + 2] == "+" else 4
+        start = i + 2 if digits == 6 else i + 1
+        code = body[start : start + digits]
+        if len(code) != digits or not _HEX.fullmatch(code):
+            return None
+        point = int(code, 16)
+        i = start + digits
+        if 0xD800 <= point <= 0xDBFF and not pending_high:
+            pending_high = point
+            continue
+        if pending_high:
+            if not 0xDC00 <= point <= 0xDFFF:
+                return None
+            point = 0x10000 + ((pending_high - 0xD800) << 10) + (point - 0xDC00)
+            pending_high = 0
+        elif 0xDC00 <= point <= 0xDFFF or not 0 < point <= 0x10FFFF:
+            return None
+        out.append(chr(point))
+    return None if pending_high else "".join(out)
 
 
 def _quoted_end(sql: str, pos: int, body: re.Pattern[str]) -> int:
@@ -137,24 +203,26 @@ def _uescape_end(sql: str, end: int) -> int:
 def _comment_end(sql: str, pos: int) -> int:
     """End of a block comment whose body starts at ``pos`` (comments nest), or -1."""
     depth = 1
-    while depth:
-        m = _COMMENT_DELIM.search(sql, pos)
-        if m is None:
-            return -1
+    for m in _COMMENT_DELIM.finditer(sql, pos):
         depth += 1 if m.group() == "/*" else -1
-        pos = m.end()
-    return pos
+        if not depth:
+            return m.end()
+    return -1
 
 
-def _operator_end(text: str, start: int) -> int:
-    """scan.l's rule: a multi-character operator cannot end in + or - unless it contains
-    one of ~ ! @ # % ^ & | ` ?, so that ``a=-1`` is ``=`` then ``-``."""
-    n = len(text)
-    if n > 1 and text[-1] in "+-" and not _OP_SPECIAL.intersection(text):
-        n -= 1
-        while n > 1 and text[n - 1] in "+-":
-            n -= 1
-    return start + n
+def _operator_tokens(text: str, start: int) -> list[Token]:
+    """The operators of one run of operator characters, by scan.l's rule: a multi-character
+    operator cannot end in + or - unless it contains one of ~ ! @ # % ^ & | ` ?, so that
+    ``a=-1`` is ``=`` then ``-``. The server strips the trailing signs and scans the rest
+    again; every character stripped is then an operator of its own, and producing them
+    directly keeps a long run of ``+-`` linear (rescanning is quadratic)."""
+    operator, new = _K.OPERATOR, _new_token
+    if len(text) == 1 or text[-1] not in "+-" or _OP_SPECIAL.search(text):
+        return [new(Token, (operator, text, start))]
+    head = len(text.rstrip("+-")) or 1
+    tokens = [new(Token, (operator, text[:head], start))]
+    tokens += [new(Token, (operator, c, k)) for k, c in enumerate(text[head:], start + head)]
+    return tokens
 
 
 _PREFIXES = {
@@ -165,19 +233,16 @@ _PREFIXES = {
 }
 
 
-def _prefixed(sql: str, word: str, end: int) -> tuple[EnumSqlTokenKind, int] | None:
-    """A one-letter word glued to a quote starts a prefixed literal: E'', B'', X'', N'', U&''."""
-    nxt = sql[end : end + 2]
-    letter = word.upper()
-    if nxt[:1] == "'" and letter in _PREFIXES:
-        kind, body = _PREFIXES[letter]
-        return kind, _quoted_end(sql, end + 1, body)
-    if letter != "U" or nxt not in ("&'", '&"'):
-        return None
-    if nxt == "&'":
-        kind, close = _K.STRING, _quoted_end(sql, end + 2, _PLAIN_BODY)
+def _scan_prefixed(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, int]:
+    """A one-letter prefix glued to a quote: E'', B'', X'', N'', U&'' and U&""."""
+    text, end = m.group(), m.end()
+    if len(text) == 2:
+        kind, body = _PREFIXES[text[0].upper()]
+        return kind, _quoted_end(sql, end, body)
+    if text[2] == "'":
+        kind, close = _K.STRING, _quoted_end(sql, end, _PLAIN_BODY)
     else:
-        kind, close = _K.QUOTED_IDENTIFIER, _identifier_end(sql, end + 2)
+        kind, close = _K.QUOTED_IDENTIFIER, _identifier_end(sql, end)
     return kind, close if close < 0 else _uescape_end(sql, close)
 
 
@@ -185,17 +250,6 @@ def _identifier_end(sql: str, pos: int) -> int:
     """End of a quoted identifier whose body starts at ``pos``, or -1."""
     end = _IDENT_BODY.match(sql, pos).end()  # type: ignore[union-attr]  # matches empty at worst
     return end + 1 if end < len(sql) else -1
-
-
-def _scan_word(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, int]:
-    text, end = m.group(), m.end()
-    if len(text) == 1 and (found := _prefixed(sql, text, end)) is not None:
-        return found
-    return (_K.KEYWORD if text.upper() in RESERVED_KEYWORDS else _K.IDENTIFIER), end
-
-
-def _scan_operator(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, int]:
-    return _K.OPERATOR, _operator_end(m.group(), m.start())
 
 
 def _scan_string(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, int]:
@@ -216,7 +270,20 @@ def _scan_block_comment(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, i
     return _K.COMMENT, _comment_end(sql, m.end())
 
 
-# Groups of the master pattern whose match is the whole token, and those that scan further.
+def _scan_operator(sql: str, m: re.Match[str]) -> tuple[EnumSqlTokenKind, int]:
+    """A run of operator characters up to (not into) a ``--`` or ``/*`` inside it: the
+    comment starts there (scan.l cuts the run the same way)."""
+    text, start = m.group(), m.start()
+    cut = len(text)
+    for opener in ("--", "/*"):
+        found = text.find(opener)
+        if 0 <= found < cut:
+            cut = found
+    return _K.OPERATOR, start + cut
+
+
+# Groups of the master pattern whose match is the whole token (with its kind), and those that
+# scan further; by group number (``Match.lastindex``: the pattern has no nested group).
 _WHOLE_MATCH = {
     "ws": _K.WHITESPACE,
     "punct": _K.PUNCTUATION,
@@ -227,35 +294,89 @@ _WHOLE_MATCH = {
     "other": _K.OTHER,
 }
 _SCANNERS = {
-    "word": _scan_word,
-    "op": _scan_operator,
+    "prefixed": _scan_prefixed,
     "quote": _scan_string,
     "dquote": _scan_quoted_identifier,
     "dollar": _scan_dollar,
     "block_comment": _scan_block_comment,
+    "op": _scan_operator,
 }
+_WORD_GROUP = _MASTER.groupindex["word"]
+_OP_GROUP = _MASTER.groupindex["op"]
+_PARENS_GROUP = _MASTER.groupindex["parens"]
+_WHOLE_BY_INDEX: list[EnumSqlTokenKind | None] = [None] * (_MASTER.groups + 1)
+_SCANNER_BY_INDEX: list[_Scanner | None] = [None] * (_MASTER.groups + 1)
+for _name, _index in _MASTER.groupindex.items():
+    _WHOLE_BY_INDEX[_index] = _WHOLE_MATCH.get(_name)
+    _SCANNER_BY_INDEX[_index] = _SCANNERS.get(_name)
+
+
+# Texts from this length up are lexed (and analysed) with the cyclic garbage collector paused:
+# their tokens are hundreds of thousands of small objects, none in a cycle, and the
+# collections their allocation triggers would cost about twice the lexing itself.
+GC_PAUSE_LENGTH = 65536
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (unless it is already off)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def tokenize(sql: str) -> list[Token]:
     """Split ``sql`` into tokens; a literal, quoted identifier or comment cut off by the end of
-    the input becomes one ``UNTERMINATED`` token holding the rest of the input."""
+    the input becomes one ``UNTERMINATED`` token holding the rest of the input.
+
+    Linear in the length of ``sql``.
+    """
+    if len(sql) < GC_PAUSE_LENGTH:
+        return _tokenize(sql)
+    with gc_paused():
+        return _tokenize(sql)
+
+
+def _tokenize(sql: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
-    match = _MASTER.match
-    whole = _WHOLE_MATCH.get
+    whole_by_index, reserved = _WHOLE_BY_INDEX, RESERVED_KEYWORDS
+    keyword, identifier, punctuation = _K.KEYWORD, _K.IDENTIFIER, _K.PUNCTUATION
+    new = _new_token
     n = len(sql)
     pos = 0
     while pos < n:
-        # Never None: the last alternative matches any character.
-        m: re.Match[str] = match(sql, pos)  # type: ignore[assignment]
-        group: str = m.lastgroup  # type: ignore[assignment]
-        kind = whole(group)
-        if kind is None:
-            kind, end = _SCANNERS[group](sql, m)
+        # Tokens that are a whole match of the pattern, in one pass; stop at any other.
+        for m in _MASTER.finditer(sql, pos):
+            index: int = m.lastindex  # type: ignore[assignment]
+            kind = whole_by_index[index]
+            if kind is not None:
+                append(new(Token, (kind, m.group(), m.start())))
+            elif index == _WORD_GROUP:
+                text = m.group()
+                kind = keyword if text.upper() in reserved else identifier
+                append(new(Token, (kind, text, m.start())))
+            else:
+                pos = m.start()
+                break
+        else:  # every character matched (the last alternative takes any character)
+            return tokens
+        if index == _PARENS_GROUP:  # a run of ( or of ): one token each, made in one go
+            end = m.end()
+            paren = sql[pos]
+            tokens += [new(Token, (punctuation, paren, k)) for k in range(pos, end)]
+        else:
+            kind, end = _SCANNER_BY_INDEX[index](sql, m)  # type: ignore[misc]
             if end < 0:
                 kind, end = _K.UNTERMINATED, n
-        else:
-            end = m.end()
-        append(Token(kind, sql[pos:end], pos))
+            if index == _OP_GROUP:
+                tokens += _operator_tokens(sql[pos:end], pos)
+            else:
+                append(new(Token, (kind, sql[pos:end], pos)))
         pos = end
     return tokens

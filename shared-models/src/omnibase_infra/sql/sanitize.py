@@ -14,7 +14,12 @@ import functools
 
 from pydantic import BaseModel, ConfigDict
 
-from omnibase_infra.sql.analysis import CACHE_MAX_TEXT_LENGTH, CACHE_SIZE, describe_tokens
+from omnibase_infra.sql.analysis import (
+    CACHE_MAX_TEXT_LENGTH,
+    CACHE_SIZE,
+    describe_statements,
+    describe_tokens,
+)
 from omnibase_infra.sql.lexer import LITERAL_KINDS, EnumSqlTokenKind, Token, tokenize
 
 __all__ = ["PLACEHOLDER", "ModelSanitizedStatement", "analyze_sql", "sanitize_sql"]
@@ -63,7 +68,8 @@ def _mark(kind: EnumSqlTokenKind, text: str, upper: str) -> str:
     return text if text in ("(", ",") else _OTHER
 
 
-def _render(tokens: list[Token], *, keep_comments: bool, collapse_in_lists: bool) -> str:
+def render_tokens(tokens: list[Token], *, keep_comments: bool, collapse_in_lists: bool) -> str:
+    """The sanitized text of already lexed SQL (what :func:`sanitize_sql` returns)."""
     pieces: list[str] = []  # each with the separator before it
     marks: list[str] = []  # one per piece (see _mark)
     sep = ""
@@ -112,7 +118,9 @@ def sanitize_sql(sql: str, *, keep_comments: bool = False, collapse_in_lists: bo
     ``keep_comments`` keeps comments as written (they may carry sqlcommenter tags; they are
     not sanitized). ``collapse_in_lists`` turns ``IN (?, ?, ?)`` into ``IN (?)``.
     """
-    return _render(tokenize(sql), keep_comments=keep_comments, collapse_in_lists=collapse_in_lists)
+    return render_tokens(
+        tokenize(sql), keep_comments=keep_comments, collapse_in_lists=collapse_in_lists
+    )
 
 
 class ModelSanitizedStatement(BaseModel):
@@ -127,12 +135,17 @@ class ModelSanitizedStatement(BaseModel):
 
 def _analyze(sql: str, keep_comments: bool, collapse_in_lists: bool) -> ModelSanitizedStatement:
     tokens = tokenize(sql)
-    infos = describe_tokens(tokens)
+    # The validator has usually described this text already: its cached description serves.
+    infos = (
+        describe_statements(sql) if len(sql) <= CACHE_MAX_TEXT_LENGTH else describe_tokens(tokens)
+    )
     tables: dict[str, None] = {}
     for info in infos:
         tables.update(dict.fromkeys(info.tables))
     return ModelSanitizedStatement(
-        text=_render(tokens, keep_comments=keep_comments, collapse_in_lists=collapse_in_lists),
+        text=render_tokens(
+            tokens, keep_comments=keep_comments, collapse_in_lists=collapse_in_lists
+        ),
         operation=infos[0].kind if infos else "",
         tables=tuple(tables),
     )

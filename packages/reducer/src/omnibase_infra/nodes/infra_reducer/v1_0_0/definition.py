@@ -6,16 +6,20 @@ transition for the same state and trigger is never taken, a ``required: false`` 
 never evaluated. :func:`compile_fsm` rejects all of these, and checks the conventions of
 this reducer: actions named ``<node>.<operation>``, context keys declared per state and
 never secret-looking.
+
+It also compiles the transition table: for every state and trigger, the transition, the
+state it enters and the intents core's executor plans for it when its guards pass, asked
+of core once at load rather than on every event.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
 from omnibase_core.models.contracts.subcontracts.model_fsm_state_transition import (
@@ -25,6 +29,9 @@ from omnibase_core.models.contracts.subcontracts.model_fsm_subcontract import Mo
 from omnibase_core.models.contracts.subcontracts.model_fsm_transition_condition import (
     ModelFSMTransitionCondition,
 )
+from omnibase_core.models.errors.model_onex_error import ModelOnexError
+from omnibase_core.models.fsm.model_fsm_transition_result import ModelFSMTransitionResult
+from omnibase_core.utils.fsm_executor import execute_transition
 
 from omnibase_infra.contracts import (
     load_fsm_contract,
@@ -33,8 +40,8 @@ from omnibase_infra.contracts import (
     resource_label,
 )
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraConfigurationError
-from omnibase_infra.models.fsm import CONTEXT_KEY_PATTERN, NAME_PATTERN
+from omnibase_infra.errors import InfraConfigurationError, InfraProtocolError
+from omnibase_infra.models.fsm import CONTEXT_KEY_PATTERN, NAME_PATTERN, EnumFSMIntentKind
 from omnibase_infra.redaction import is_sensitive_key
 
 __all__ = [
@@ -44,8 +51,10 @@ __all__ = [
     "NODE_CONTRACT_RESOURCE",
     "WILDCARD",
     "ActionSpec",
+    "CompiledStep",
     "FsmDefinition",
     "GuardSpec",
+    "PlannedIntent",
     "StateSpec",
     "TransitionSpec",
     "compile_fsm",
@@ -81,6 +90,18 @@ _ACTION_RE: Final = re.compile(
 _NAME_RE: Final = re.compile(NAME_PATTERN)
 _KEY_RE: Final = re.compile(CONTEXT_KEY_PATTERN)
 _EFFECT_ACTION_TYPE: Final = "effect"
+_LOAD: Final = "load_contract"
+
+# How core's executor reports the actions it plans (omnibase_core.utils.fsm_executor).
+_STATE_ACTION: Final = "fsm_state_action"
+_TRANSITION_ACTION: Final = "fsm_transition_action"
+_STATE_ACTION_KINDS: Final = {
+    "entry": EnumFSMIntentKind.ENTRY_ACTION,
+    "exit": EnumFSMIntentKind.EXIT_ACTION,
+}
+# Core intents the reducer does not pass on: the snapshot replaces persist_state (which
+# embeds the whole context), the result replaces record_metric and log_event.
+_DROPPED_CORE_INTENTS: Final = frozenset({"persist_state", "record_metric", "log_event"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +155,43 @@ class TransitionSpec:
     actions: tuple[ActionSpec, ...]
 
 
+class PlannedIntent(NamedTuple):
+    """One intent a transition plans: ``action`` for the state left (exit action) or
+    entered (entry and transition actions)."""
+
+    kind: EnumFSMIntentKind
+    action: ActionSpec
+    state: str
+
+
+type GuardPredicate = Callable[[Mapping[str, Any]], bool]
+"""Whether a context passes one guard, or all guards of a transition."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStep:
+    """What ``transition.trigger`` does in ``source``: the transition, the state it enters,
+    and ``plan``, the intents core's executor plans for it when its guards pass, in core's
+    order (exit, transition, entry actions), asked of core when the contract is compiled.
+
+    ``guards_pass`` (None without guards) is the transition's guards compiled from core's
+    guard language (:func:`guard_predicate`), checked against core's executor at load.
+    """
+
+    transition: TransitionSpec
+    source: StateSpec
+    target: StateSpec
+    plan: tuple[PlannedIntent, ...]
+    guards_pass: GuardPredicate | None
+
+
 @dataclass(frozen=True, slots=True)
 class FsmDefinition:
     """A checked FSM contract with its lookups precomputed.
 
     ``fsm`` is core's model, passed to core's executor unchanged. ``step(state, trigger)``
     resolves exact transitions before ``*`` ones, as core does, but never from a terminal
-    state.
+    state; ``compiled(state, trigger)`` adds the state it enters and core's plan.
     """
 
     fsm: ModelFSMSubcontract
@@ -148,7 +199,7 @@ class FsmDefinition:
     states: Mapping[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
     declared_keys: frozenset[str]
-    _steps: Mapping[tuple[str, str], TransitionSpec]
+    _steps: Mapping[tuple[str, str], CompiledStep]
     _actions: Mapping[str, ActionSpec]
 
     @property
@@ -169,13 +220,18 @@ class FsmDefinition:
 
     def step(self, state: str, trigger: str) -> TransitionSpec | None:
         """The transition ``trigger`` takes from ``state``, or None."""
+        compiled = self._steps.get((state, trigger))
+        return None if compiled is None else compiled.transition
+
+    def compiled(self, state: str, trigger: str) -> CompiledStep | None:
+        """The transition ``trigger`` takes from ``state`` with its target and plan, or None."""
         return self._steps.get((state, trigger))
 
     def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
         """The transitions that can leave ``state`` (none if terminal), sorted by trigger."""
         return tuple(
-            spec
-            for (source, _), spec in sorted(self._steps.items(), key=lambda item: item[0])
+            compiled.transition
+            for (source, _), compiled in sorted(self._steps.items(), key=lambda item: item[0])
             if source == state
         )
 
@@ -186,6 +242,52 @@ class FsmDefinition:
     def action_target(self, name: str) -> ActionSpec | None:
         """The node and operation of the action called ``name``, or None."""
         return self._actions.get(name)
+
+
+def _plan_from_core(
+    result: ModelFSMTransitionResult,
+    target: StateSpec,
+    actions: Mapping[str, ActionSpec],
+    *,
+    where: str,
+) -> tuple[PlannedIntent, ...]:
+    """The intents of a transition core's executor applied, as effect-node actions.
+
+    Core embeds the whole context in each payload; only the action's identity is read from
+    it. Raises ``InfraProtocolError`` (target ``where``) when core moved elsewhere than
+    ``target`` or planned something the contract does not say.
+    """
+
+    def protocol_error(message: str) -> InfraProtocolError:
+        return InfraProtocolError(
+            message, transport=EnumTransport.INTERNAL, operation=_LOAD, target=where
+        )
+
+    if result.new_state != target.name:
+        raise protocol_error(
+            f"core moved to {result.new_state!r}, the contract says {target.name!r}"
+        )
+    planned: list[PlannedIntent] = []
+    for core_intent in result.intents:
+        payload = core_intent.payload
+        options: dict[str, Any]
+        if core_intent.intent_type == _STATE_ACTION:
+            kind, state = _STATE_ACTION_KINDS[payload["action_type"]], payload["state"]
+            options = {}
+        elif core_intent.intent_type == _TRANSITION_ACTION:
+            kind, state = EnumFSMIntentKind.TRANSITION_ACTION, target.name
+            options = {"is_critical": payload["is_critical"], "timeout_ms": payload["timeout_ms"]}
+        elif core_intent.intent_type in _DROPPED_CORE_INTENTS:
+            continue
+        else:
+            raise protocol_error(
+                f"core planned an intent of unknown type {core_intent.intent_type!r}"
+            )
+        action = actions.get(payload["action_name"])
+        if action is None:  # compile_fsm named every action; core cannot invent one
+            raise protocol_error(f"core planned the undeclared action {payload['action_name']!r}")
+        planned.append(PlannedIntent(kind, replace(action, **options), state))
+    return tuple(planned)
 
 
 class _Problems:
@@ -397,6 +499,191 @@ def _steps(
     return steps
 
 
+def _run_pure[T](coroutine: Coroutine[Any, Any, T], *, where: str) -> T:
+    """Run a coroutine that never waits on anything (core's executor is pure: its awaits
+    only call other coroutines) without an event loop, so that contracts compile in
+    synchronous code, also inside a running loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise InfraProtocolError(
+        "core's FSM executor suspended while planning a transition; it is expected to be pure",
+        transport=EnumTransport.INTERNAL,
+        operation=_LOAD,
+        target=where,
+    )
+
+
+def _compile_steps(
+    fsm: ModelFSMSubcontract,
+    states: Mapping[str, StateSpec],
+    steps: Mapping[tuple[str, str], TransitionSpec],
+    actions: Mapping[str, ActionSpec],
+    source: str,
+) -> dict[tuple[str, str], CompiledStep]:
+    """Every step with what core's executor plans for it once its guards pass.
+
+    Core defines which transition a trigger takes and which actions it plans in which
+    order; that does not depend on the event, so core is asked here, once per step, on a
+    copy of the contract without guards. Guards depend on the event: they are compiled
+    (:func:`guard_predicate`) and each distinct guard is checked against core's executor
+    on values around its bound (:func:`_disagreement`).
+    """
+    unguarded = fsm.model_copy(
+        update={"transitions": [t.model_copy(update={"conditions": []}) for t in fsm.transitions]}
+    )
+    by_name = {t.transition_name: t for t in fsm.transitions}
+    predicates: dict[GuardSpec, GuardPredicate] = {}
+    compiled: dict[tuple[str, str], CompiledStep] = {}
+    for (state, trigger), spec in steps.items():
+        where = f"{source}: {state} --{trigger}-->"
+        try:
+            result = _run_pure(execute_transition(unguarded, state, trigger, {}), where=where)
+        except ModelOnexError as exc:
+            raise InfraProtocolError(
+                f"{where}: core's executor rejects a transition the contract declares",
+                transport=EnumTransport.INTERNAL,
+                operation=_LOAD,
+                target=source,
+            ) from exc
+        if not result.success or result.transition_name != spec.name:
+            raise InfraProtocolError(
+                f"{where}: core takes {result.transition_name!r}, the contract {spec.name!r}",
+                transport=EnumTransport.INTERNAL,
+                operation=_LOAD,
+                target=source,
+            )
+        target = states[spec.to_state]
+        plan = _plan_from_core(result, target, actions, where=source)
+        transition = by_name[spec.name]
+        for guard, condition in zip(spec.guards, transition.conditions, strict=True):
+            if guard in predicates:
+                continue
+            disagreement = _disagreement(
+                fsm,
+                state=state,
+                transition=transition,
+                condition=condition,
+                guard=guard,
+                where=where,
+            )
+            if disagreement is not None:
+                raise InfraProtocolError(
+                    f"{where}: guard {str(guard)!r} compiles to another verdict: " + disagreement,
+                    transport=EnumTransport.INTERNAL,
+                    operation=_LOAD,
+                    target=source,
+                )
+            predicates[guard] = guard_predicate(guard)
+        compiled[(state, trigger)] = CompiledStep(
+            transition=spec,
+            source=states[state],
+            target=target,
+            plan=plan,
+            guards_pass=_all_of([predicates[g] for g in spec.guards]),
+        )
+    return compiled
+
+
+def guard_predicate(guard: GuardSpec) -> GuardPredicate:
+    """``guard`` as core's executor evaluates it (``omnibase_core.utils.fsm_executor.
+    _evaluate_single_condition``), its operand parsed once: ``equals``/``not_equals``
+    compare ``str()`` forms, ``greater_than``/``less_than`` compare ``float(value or 0)``,
+    ``min_length`` is false and ``max_length`` true for a falsy value, a value that cannot
+    be converted fails the guard, ``exists``/``not_exists`` test the key. Like core's, the
+    numeric ones raise ``OverflowError`` for an int beyond float range."""
+    field, operator = guard.field, guard.operator
+    if operator in {"equals", "not_equals"}:
+        text, equal = str(guard.value), operator == "equals"
+        return lambda context: (str(context.get(field)) == text) is equal
+    if operator in _LENGTH_OPERATORS:
+        size, at_least = int(guard.value or "0"), operator == "min_length"
+
+        def length(context: Mapping[str, Any]) -> bool:
+            value = context.get(field)
+            if not value:
+                return not at_least
+            try:
+                return len(value) >= size if at_least else len(value) <= size
+            except TypeError:
+                return False
+
+        return length
+    if operator in _NUMERIC_OPERATORS:
+        bound, above = float(guard.value or "0"), operator == "greater_than"
+
+        def compare(context: Mapping[str, Any]) -> bool:
+            try:
+                number = float(context.get(field) or 0)
+            except (TypeError, ValueError):
+                return False
+            return number > bound if above else number < bound
+
+        return compare
+    present = operator == "exists"  # or not_exists: compile_fsm admits no other operator
+    return lambda context: (field in context) is present
+
+
+def _all_of(predicates: list[GuardPredicate]) -> GuardPredicate | None:
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda context: all(predicate(context) for predicate in predicates)
+
+
+_ABSENT: Final = object()
+
+
+def _probes(guard: GuardSpec) -> list[object]:
+    """Values of the guard's field around its bound, of every context value type."""
+    probes: list[object] = [_ABSENT, None, True, False, 0, 1, -1, 0.5, "", "x", "None"]
+    probes += [[], ["a"], ["a", "b"], guard.value, f"{guard.value}_x"]
+    if guard.operator in _NUMERIC_OPERATORS:
+        bound = float(guard.value or "0")
+        probes += [bound, bound - 1, bound + 1, str(bound + 1), round(bound) + 1, round(bound)]
+    if guard.operator in _LENGTH_OPERATORS:
+        size = int(guard.value or "0")
+        for n in (max(size - 1, 0), size, size + 1):
+            probes += ["x" * n, ["a"] * n]
+    return probes
+
+
+def _disagreement(
+    fsm: ModelFSMSubcontract,
+    *,
+    state: str,
+    transition: ModelFSMStateTransition,
+    condition: ModelFSMTransitionCondition,
+    guard: GuardSpec,
+    where: str,
+) -> str | None:
+    """Where core's executor and the compiled guard disagree on :func:`_probes` (the type
+    of the value and core's verdict), or None: core defines the guard language, and a core
+    that changed it is caught when a contract is loaded."""
+    predicate = guard_predicate(guard)
+    guard_only = fsm.model_copy(
+        update={
+            "transitions": [
+                transition.model_copy(
+                    update={"from_state": state, "conditions": [condition], "actions": []}
+                )
+            ],
+            "persistence_enabled": False,
+        }
+    )
+    for probe in _probes(guard):
+        context = {} if probe is _ABSENT else {guard.field: probe}
+        cores = _run_pure(
+            execute_transition(guard_only, state, transition.trigger, context), where=where
+        ).success
+        if predicate(context) is not cores:
+            return f"core's executor says {cores} for a {type(probe).__name__} value"
+    return None
+
+
 def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
     """Check ``fsm`` against this reducer's rules and precompute its lookups.
 
@@ -416,7 +703,7 @@ def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
             f"{source}: FSM {fsm.state_machine_name!r} is not usable by infra_reducer "
             f"({count} problem{'s' if count != 1 else ''}):\n  " + "\n  ".join(problems.lines),
             transport=EnumTransport.INTERNAL,
-            operation="load_contract",
+            operation=_LOAD,
             target=source,
             problems=problems.lines,
         )
@@ -426,7 +713,7 @@ def compile_fsm(fsm: ModelFSMSubcontract, *, source: str) -> FsmDefinition:
         states=MappingProxyType(states),
         transitions=transitions,
         declared_keys=declared,
-        _steps=MappingProxyType(steps),
+        _steps=MappingProxyType(_compile_steps(fsm, states, steps, actions, source)),
         _actions=MappingProxyType(actions),
     )
 
@@ -464,7 +751,7 @@ def load_node_definition() -> tuple[ModelContractReducer, FsmDefinition]:
         raise InfraConfigurationError(
             f"{label}: {problem}",
             transport=EnumTransport.INTERNAL,
-            operation="load_contract",
+            operation=_LOAD,
             target=label,
         )
     return contract, load_definition(f"contracts/{ref}")

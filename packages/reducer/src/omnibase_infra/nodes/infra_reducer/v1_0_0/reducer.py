@@ -2,22 +2,25 @@
 
 The node plans and runs nothing: the orchestrator's runtime stores the returned snapshot
 (compare-and-set on its version) and then executes the intents in order.
+
+Core's executor defines the semantics. What it plans for a step does not depend on the
+event, so it is asked once per step when the contract is compiled (``definition``); the
+guards are compiled from core's guard language and checked against core's executor
+there too. Per event nothing of core runs; the snapshot, intents and result are built
+from already validated parts without validating them again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
-from uuid import UUID, uuid5
+from collections.abc import AsyncIterator, Iterable, Mapping
+from hashlib import sha1
+from typing import Any, Final, NamedTuple
+from uuid import UUID, SafeUUID
 
-from omnibase_core.mixins.mixin_fsm_execution import MixinFSMExecution
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
-from omnibase_core.models.errors.model_onex_error import ModelOnexError
-from omnibase_core.models.fsm.model_fsm_state_snapshot import ModelFSMStateSnapshot
 from omnibase_core.models.model_intent import ModelIntent
 from omnibase_core.models.model_reducer_input import ModelReducerInput
 from omnibase_core.models.model_reducer_output import ModelReducerOutput
@@ -27,12 +30,10 @@ from pydantic import BaseModel, ValidationError
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
     InfraConflictError,
-    InfraProtocolError,
     InfraValidationError,
     summarize_validation_error,
 )
 from omnibase_infra.models.fsm import (
-    EnumFSMIntentKind,
     EnumFSMOutcome,
     FsmContextValue,
     ModelFSMEvent,
@@ -41,9 +42,11 @@ from omnibase_infra.models.fsm import (
     ModelFSMSnapshot,
 )
 from omnibase_infra.nodes.infra_reducer.v1_0_0.definition import (
+    CompiledStep,
     FsmDefinition,
+    GuardPredicate,
+    PlannedIntent,
     StateSpec,
-    TransitionSpec,
     load_node_definition,
 )
 
@@ -52,31 +55,80 @@ __all__ = ["InfraReducer"]
 logger = logging.getLogger(__name__)
 
 _OPERATION: Final = "fsm_transition"
-_STATE_ACTION: Final = "fsm_state_action"
-_TRANSITION_ACTION: Final = "fsm_transition_action"
-# Core intents the reducer does not pass on: the snapshot replaces persist_state (which
-# embeds the whole context), the result replaces record_metric and log_event.
-_DROPPED_CORE_INTENTS: Final = frozenset({"persist_state", "record_metric", "log_event"})
-_STATE_ACTION_KINDS: Final = {
-    "entry": EnumFSMIntentKind.ENTRY_ACTION,
-    "exit": EnumFSMIntentKind.EXIT_ACTION,
-}
 _CORE_INTENT_PRIORITY: Final = 2
+_set: Final = object.__setattr__
 
 
-class _ResourceMachine(MixinFSMExecution):
-    """One resource's FSM instance for one call, loaded from the snapshot: the snapshot
-    stays the source of truth and concurrent calls never share FSM state."""
+def _trusted[M: BaseModel](model: type[M], values: dict[str, Any]) -> M:
+    """``model.model_construct(**values)`` for values that name every field in order,
+    without its per-field default handling (it costs more than validating): the reducer
+    builds its snapshots, intents and results from parts that are already validated (the
+    snapshot and event passed in, the compiled contract). ``tests/test_compiled_paths.py``
+    keeps it equal to ``model_construct`` and to a validated copy."""
+    instance = model.__new__(model)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", set(values))
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
 
-    def __init__(self, snapshot: ModelFSMSnapshot, context: dict[str, Any]) -> None:
-        super().__init__()
-        self._fsm_state = ModelFSMStateSnapshot(
-            current_state=snapshot.state, context=context, history=[]
-        )
+
+# uuid5: the first 16 bytes of the SHA-1, with the version (5) and RFC 4122 variant bits.
+_UUID5_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID5_SET: Final = (5 << 76) | (0x8000 << 48)
 
 
-@dataclass(frozen=True, slots=True)
-class _Planned:
+def _intent_id(namespace_and_name: bytes) -> UUID:
+    """``uuid5(namespace, name)`` from ``namespace.bytes + name.encode()``, at a third of
+    its cost: no re-import of hashlib, no argument parsing in ``UUID()`` (its slots are set
+    as ``UUID.__init__`` sets them). A test keeps it equal to ``uuid5``."""
+    digest = sha1(namespace_and_name, usedforsecurity=False).digest()
+    value = int.from_bytes(digest[:16])
+    uuid = object.__new__(UUID)
+    _set(uuid, "int", (value & _UUID5_CLEAR) | _UUID5_SET)
+    _set(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
+
+
+def _copy_context(context: Mapping[str, FsmContextValue]) -> dict[str, FsmContextValue]:
+    """A copy whose lists are copies too, as validation would have made."""
+    return {key: list(value) if type(value) is list else value for key, value in context.items()}
+
+
+def _intents(
+    plan: tuple[PlannedIntent, ...], snapshot: ModelFSMSnapshot, event: ModelFSMEvent
+) -> tuple[ModelFSMIntent, ...]:
+    """The plan's intents for the new ``snapshot``. Ids are ``uuid5(event_id,
+    f"{version}:{position}")``: the same event on the same snapshot gets the same ids."""
+    version = snapshot.version
+    prefix = event.event_id.bytes + f"{version}:".encode()
+    context = snapshot.context
+    return tuple(
+        [
+            _trusted(
+                ModelFSMIntent,
+                {
+                    "intent_id": _intent_id(prefix + str(position).encode()),
+                    "kind": planned.kind,
+                    "target_node": planned.action.target_node,
+                    "operation": planned.action.operation,
+                    "resource_id": snapshot.resource_id,
+                    "state": planned.state,
+                    "transition": snapshot.last_transition,
+                    "event_id": event.event_id,
+                    "correlation_id": event.correlation_id,
+                    "snapshot_version": version,
+                    "payload": _copy_context(context),
+                    "is_critical": planned.action.is_critical,
+                    "timeout_ms": planned.action.timeout_ms,
+                },
+            )
+            for position, planned in enumerate(plan)
+        ]
+    )
+
+
+class _Planned(NamedTuple):
     """The last snapshot version this node planned for a resource, and from which event."""
 
     version: int
@@ -109,6 +161,8 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
             self.node_contract, definition = load_node_definition()
         self.definition = definition
         self.fsm_contract = definition.fsm
+        self._fsm_name = definition.name
+        self._fsm_version = definition.version
         self.strict_context = strict_context
         self._planned: dict[str, _Planned] = {}
 
@@ -150,11 +204,9 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
             retry = snapshot.version == planned.version - 1 and event.event_id == planned.event_id
             if not retry:
                 raise self._conflict(snapshot, event, planned.version)
-        result = await self._reduce(snapshot, event)
+        # Nothing below awaits: no other apply for this resource can run in between.
+        result = self._reduce(snapshot, event)
         if result.outcome is EnumFSMOutcome.APPLIED:
-            latest = self._planned.get(snapshot.resource_id)
-            if latest is not planned:  # another apply for this resource finished first
-                raise self._conflict(snapshot, event, latest.version if latest else 0)
             self._planned[snapshot.resource_id] = _Planned(result.snapshot.version, event.event_id)
         return result
 
@@ -182,21 +234,20 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
         for event in events:
             if snapshot is None:
                 snapshot = self.initial_snapshot(event.resource_id)
-            result = await self._reduce(snapshot, event)
+            result = self._reduce(snapshot, event)
             snapshot = result.snapshot
             yield result
 
-    async def _reduce(self, snapshot: ModelFSMSnapshot, event: ModelFSMEvent) -> ModelFSMResult:
-        definition = self.definition
+    def _reduce(self, snapshot: ModelFSMSnapshot, event: ModelFSMEvent) -> ModelFSMResult:
         state = self._check_snapshot(snapshot, event)
         if event.event_id == snapshot.last_event_id:
             return self._unchanged(EnumFSMOutcome.DUPLICATE, snapshot, event, None, ())
-        spec = definition.step(state.name, event.trigger)
-        if spec is None:
+        step = self.definition.compiled(state.name, event.trigger)
+        if step is None:
             raise self._invalid_trigger(snapshot, event, state)
         accepted, dropped = self._accept(event)
         context = {**snapshot.context, **accepted}
-        target = definition.states[spec.to_state]
+        target = step.target
         missing = [key for key in target.required_keys if context.get(key) is None]
         if missing:
             raise self._error(
@@ -205,153 +256,105 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 event,
                 missing_keys=missing,
             )
-        machine = _ResourceMachine(snapshot, context)
+        guards_pass = step.guards_pass
+        if guards_pass is not None and not self._guards_pass(
+            guards_pass, snapshot, event, step, context
+        ):
+            return self._unchanged(
+                EnumFSMOutcome.GUARD_REJECTED, snapshot, event, step.transition.name, dropped
+            )
+        return self._applied(snapshot, event, step, context, dropped)
+
+    def _guards_pass(
+        self,
+        guards_pass: GuardPredicate,
+        snapshot: ModelFSMSnapshot,
+        event: ModelFSMEvent,
+        step: CompiledStep,
+        context: dict[str, Any],
+    ) -> bool:
+        """The step's compiled guards (core's guard language, checked against core's
+        executor when the contract was compiled) on ``context``."""
         try:
-            outcome = await machine.execute_fsm_transition(definition.fsm, event.trigger, context)
-        except ModelOnexError as exc:
+            passed = guards_pass(context)
+        except ArithmeticError as exc:  # e.g. an int beyond float range in greater_than
             raise self._error(
-                f"core rejected trigger {event.trigger!r} in state {state.name!r}",
+                f"the guards of {step.transition.name!r} cannot be evaluated on this event's "
+                "data (a number out of range)",
                 snapshot,
                 event,
             ) from exc
-        if not outcome.success:
+        if not passed:
             logger.debug(
                 "guard rejected %s for %s in %s (correlation_id=%s)",
-                spec.name,
+                step.transition.name,
                 snapshot.resource_id,
-                state.name,
+                snapshot.state,
                 event.correlation_id,
             )
-            return self._unchanged(
-                EnumFSMOutcome.GUARD_REJECTED, snapshot, event, spec.name, dropped
-            )
-        if outcome.new_state != target.name:
-            raise InfraProtocolError(
-                f"core moved to {outcome.new_state!r}, the contract says {target.name!r}",
-                transport=EnumTransport.INTERNAL,
-                operation=_OPERATION,
-                target=self._target(snapshot),
-                correlation_id=event.correlation_id,
-            )
-        return self._applied(
-            snapshot=snapshot,
-            event=event,
-            spec=spec,
-            target=target,
-            context=context,
-            core_intents=outcome.intents,
-            dropped=dropped,
-        )
+        return passed
 
     def _applied(
         self,
-        *,
         snapshot: ModelFSMSnapshot,
         event: ModelFSMEvent,
-        spec: TransitionSpec,
-        target: StateSpec,
+        step: CompiledStep,
         context: Mapping[str, FsmContextValue],
-        core_intents: Sequence[ModelIntent],
         dropped: tuple[str, ...],
     ) -> ModelFSMResult:
+        # Built without validating again: every value comes from the validated snapshot and
+        # event (declared keys only: no secrets), the compiled contract or core's plan.
+        target = step.target
+        transition = step.transition.name
         kept = {key: context[key] for key in target.kept_keys if key in context}
-        # Every value in ``kept`` comes from a validated snapshot or event (no secrets).
-        new_snapshot = snapshot.model_copy(
-            update={
-                "fsm_version": self.definition.version,
+        version = snapshot.version + 1
+        event_id = event.event_id
+        new_snapshot = _trusted(
+            ModelFSMSnapshot,
+            {
+                "resource_id": snapshot.resource_id,
+                "fsm_name": snapshot.fsm_name,
+                "fsm_version": self._fsm_version,
                 "state": target.name,
-                "version": snapshot.version + 1,
+                "version": version,
                 "context": kept,
-                "last_event_id": event.event_id,
-                "last_transition": spec.name,
+                "last_event_id": event_id,
+                "last_transition": transition,
                 "updated_at": event.occurred_at,
-            }
+            },
         )
-        intents = self._translate(core_intents, new_snapshot, event, spec)
+        intents = _intents(step.plan, new_snapshot, event) if step.plan else ()
         logger.debug(
             "%s: %s -> %s via %s, %d intents (correlation_id=%s)",
             snapshot.resource_id,
             snapshot.state,
             target.name,
-            spec.name,
+            transition,
             len(intents),
             event.correlation_id,
         )
-        return ModelFSMResult(
-            outcome=EnumFSMOutcome.APPLIED,
-            snapshot=new_snapshot,
-            previous_state=snapshot.state,
-            trigger=event.trigger,
-            transition=spec.name,
-            event_id=event.event_id,
-            intents=intents,
-            dropped_keys=dropped,
+        return _trusted(
+            ModelFSMResult,
+            {
+                "outcome": EnumFSMOutcome.APPLIED,
+                "snapshot": new_snapshot,
+                "previous_state": snapshot.state,
+                "trigger": event.trigger,
+                "transition": transition,
+                "event_id": event_id,
+                "intents": intents,
+                "dropped_keys": dropped,
+            },
         )
-
-    def _translate(
-        self,
-        core_intents: Sequence[ModelIntent],
-        snapshot: ModelFSMSnapshot,
-        event: ModelFSMEvent,
-        spec: TransitionSpec,
-    ) -> tuple[ModelFSMIntent, ...]:
-        """Core's action intents as intents for effect nodes. Core embeds the whole
-        context in each payload; only the action's identity is read from it."""
-        intents: list[ModelFSMIntent] = []
-        for core_intent in core_intents:
-            payload = core_intent.payload
-            if core_intent.intent_type == _STATE_ACTION:
-                kind = _STATE_ACTION_KINDS[payload["action_type"]]
-                state = payload["state"]
-                is_critical, timeout_ms = False, None
-            elif core_intent.intent_type == _TRANSITION_ACTION:
-                kind, state = EnumFSMIntentKind.TRANSITION_ACTION, snapshot.state
-                is_critical, timeout_ms = payload["is_critical"], payload["timeout_ms"]
-            elif core_intent.intent_type in _DROPPED_CORE_INTENTS:
-                continue
-            else:
-                raise InfraProtocolError(
-                    f"core planned an intent of unknown type {core_intent.intent_type!r}",
-                    transport=EnumTransport.INTERNAL,
-                    operation=_OPERATION,
-                    target=self._target(snapshot),
-                    correlation_id=event.correlation_id,
-                )
-            action = self.definition.action_target(payload["action_name"])
-            if action is None:  # compile_fsm named every action; core cannot invent one
-                raise InfraProtocolError(
-                    f"core planned the undeclared action {payload['action_name']!r}",
-                    transport=EnumTransport.INTERNAL,
-                    operation=_OPERATION,
-                    target=self._target(snapshot),
-                    correlation_id=event.correlation_id,
-                )
-            intents.append(
-                ModelFSMIntent(
-                    intent_id=uuid5(event.event_id, f"{snapshot.version}:{len(intents)}"),
-                    kind=kind,
-                    target_node=action.target_node,
-                    operation=action.operation,
-                    resource_id=snapshot.resource_id,
-                    state=state,
-                    transition=spec.name,
-                    event_id=event.event_id,
-                    correlation_id=event.correlation_id,
-                    snapshot_version=snapshot.version,
-                    payload=snapshot.context,  # validation copies it
-                    is_critical=is_critical,
-                    timeout_ms=timeout_ms,
-                )
-            )
-        return tuple(intents)
 
     def _accept(self, event: ModelFSMEvent) -> tuple[dict[str, FsmContextValue], tuple[str, ...]]:
         """Event data restricted to declared keys, and the names of the rest."""
         declared = self.definition.declared_keys
-        accepted = {key: value for key, value in event.data.items() if key in declared}
-        if len(accepted) == len(event.data):
-            return accepted, ()
-        dropped = tuple(key for key in event.data if key not in declared)
+        data = event.data
+        if declared.issuperset(data):
+            return data, ()  # the caller merges it into a new dict: never changed
+        accepted = {key: value for key, value in data.items() if key in declared}
+        dropped = tuple(key for key in data if key not in declared)
         if self.strict_context:
             raise self._error(
                 f"event data keys not declared by {self.definition.name!r}: {list(dropped)}",
@@ -376,7 +379,7 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
                 snapshot,
                 event,
             )
-        if snapshot.fsm_name != self.definition.name:
+        if snapshot.fsm_name != self._fsm_name:
             raise self._error(
                 f"snapshot belongs to FSM {snapshot.fsm_name!r}, not {self.definition.name!r}",
                 snapshot,
@@ -387,11 +390,9 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
             raise self._error(
                 f"snapshot state {snapshot.state!r} is not in the FSM", snapshot, event
             )
-        unknown = snapshot.context.keys() - self.definition.declared_keys
-        if unknown:
-            raise self._error(
-                f"snapshot context has undeclared keys {sorted(unknown)}", snapshot, event
-            )
+        if not self.definition.declared_keys.issuperset(snapshot.context):
+            unknown = sorted(snapshot.context.keys() - self.definition.declared_keys)
+            raise self._error(f"snapshot context has undeclared keys {unknown}", snapshot, event)
         return state
 
     def _unchanged(
@@ -402,14 +403,18 @@ class InfraReducer(NodeReducerDeclarative[ModelFSMEvent, list[ModelFSMResult]]):
         transition: str | None,
         dropped: tuple[str, ...],
     ) -> ModelFSMResult:
-        return ModelFSMResult(
-            outcome=outcome,
-            snapshot=snapshot,
-            previous_state=snapshot.state,
-            trigger=event.trigger,
-            transition=transition,
-            event_id=event.event_id,
-            dropped_keys=dropped,
+        return _trusted(
+            ModelFSMResult,
+            {
+                "outcome": outcome,
+                "snapshot": snapshot,
+                "previous_state": snapshot.state,
+                "trigger": event.trigger,
+                "transition": transition,
+                "event_id": event.event_id,
+                "intents": (),
+                "dropped_keys": dropped,
+            },
         )
 
     # -- errors --------------------------------------------------------------------------
