@@ -35,6 +35,12 @@ __all__ = ["map_nats_error", "nats_error"]
 _HTTP_UNAVAILABLE: Final = 503
 _HTTP_NOT_FOUND: Final = 404
 _HTTP_SERVER_ERROR: Final = 500
+# BadHeaderError came with a later nats-py than the floor.
+_BAD_INPUT: Final[tuple[type[Exception], ...]] = tuple(
+    getattr(nats.errors, name)
+    for name in ("BadSubjectError", "BadHeaderError")
+    if hasattr(nats.errors, name)
+)
 _NOT_SENT: Final = (
     nats.errors.NoServersError,
     nats.errors.ConnectionClosedError,
@@ -82,7 +88,7 @@ def nats_error(  # noqa: PLR0911 - one return per kind of failure
         return InfraValidationError(
             f"{operation}: the message is larger than the server's max_payload", **common
         )
-    if isinstance(exc, nats.errors.BadSubjectError | nats.errors.BadHeaderError):
+    if isinstance(exc, _BAD_INPUT):
         return InfraValidationError(f"{operation}: {name}", **common)
     if isinstance(exc, TimeoutError):  # nats.errors.TimeoutError is one too
         return InfraTimeoutError(
