@@ -2,9 +2,11 @@
 
 What the wheel must be, whatever the source tree looks like:
 
-- no ``omnibase_infra/__init__.py`` and no ``omnibase_infra/nodes/__init__.py`` (PEP 420
-  namespaces shared by every package of the project);
-- ``py.typed`` in every leaf package (``omnibase_infra/<sub>/``, ``omnibase_infra/nodes/<node>/``);
+- no ``omnibase_infra/__init__.py``, ``omnibase_infra/nodes/__init__.py`` nor
+  ``omnibase_infra/event_bus/__init__.py`` (PEP 420 namespaces shared by every package of
+  the project; ``repo_rules.NAMESPACE_SUBPACKAGES``);
+- ``py.typed`` in every leaf package (``omnibase_infra/<sub>/``, ``omnibase_infra/nodes/<node>/``,
+  ``omnibase_infra/event_bus/<name>/``);
 - every ``.yaml``/``.yml`` file of the source tree (the node contracts) inside the wheel;
 - ``Requires-Dist`` entries with a lower bound and no ``==`` pin;
 - the license: ``License-Expression`` set, ``License-File: LICENSE`` declared and the file
@@ -33,9 +35,12 @@ from email.parser import Parser
 from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo_rules import requirement_violations
+from repo_rules import NAMESPACE_SUBPACKAGES, requirement_violations
 
-NAMESPACE_INITS = ("omnibase_infra/__init__.py", "omnibase_infra/nodes/__init__.py")
+NAMESPACE_INITS = (
+    "omnibase_infra/__init__.py",
+    *(f"omnibase_infra/{sub}/__init__.py" for sub in NAMESPACE_SUBPACKAGES),
+)
 CONTRACT_SUFFIXES = (".yaml", ".yml")
 LICENSE_FILE = "LICENSE"
 
@@ -47,7 +52,7 @@ def _leaf_packages(names: list[str]) -> set[str]:
         parts = PurePosixPath(name).parts
         if len(parts) < 3 or parts[0] != "omnibase_infra":
             continue
-        depth = 3 if parts[1] == "nodes" else 2
+        depth = 3 if parts[1] in NAMESPACE_SUBPACKAGES else 2
         if len(parts) > depth:
             leaves.add("/".join(parts[:depth]))
     return leaves

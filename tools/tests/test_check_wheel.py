@@ -87,6 +87,22 @@ def test_missing_py_typed_is_caught(tmp_path: Path) -> None:
     ]
 
 
+def test_library_package_leaf_is_below_its_kinds_namespace(tmp_path: Path) -> None:
+    files = {
+        "omnibase_infra/event_bus/nats/__init__.py": "",
+        "omnibase_infra/event_bus/nats/bus.py": "",
+    }
+    assert check_wheel(_wheel(tmp_path, files)) == [
+        "wheel package omnibase_infra/event_bus/nats has no py.typed"
+    ]
+    typed = {**files, "omnibase_infra/event_bus/nats/py.typed": ""}
+    assert check_wheel(_wheel(tmp_path, typed)) == []
+    broken = {**typed, "omnibase_infra/event_bus/__init__.py": ""}
+    assert check_wheel(_wheel(tmp_path, broken)) == [
+        "wheel ships omnibase_infra/event_bus/__init__.py: it breaks the namespace"
+    ]
+
+
 def test_shared_models_leaf_packages_need_py_typed(tmp_path: Path) -> None:
     files = {
         "omnibase_infra/errors/__init__.py": "",

@@ -109,6 +109,68 @@ def _write_package(
     return base
 
 
+def test_the_event_bus_library_follows_the_library_kind() -> None:
+    pkg = PACKAGES["event-bus-nats"]
+    assert pkg.library == ("event_bus", "omnibase_infra.event_bus", "nats")
+    assert pkg.coverage_target == "omnibase_infra.event_bus.nats"
+    assert pkg.entry_points == {}
+    assert pkg.entry_points_in("omnibase_infra.event_bus") == {
+        "nats": "omnibase_infra.event_bus.nats:NatsEventBus"
+    }
+
+
+def _write_library(
+    root: Path,
+    folder: str = "event-bus-nats",
+    *,
+    leaf: str = "nats",
+    group: str = "omnibase_infra.event_bus",
+    entry_point: str = 'nats = "omnibase_infra.event_bus.nats:NatsEventBus"',
+) -> Package:
+    base = _write_package(root, folder)
+    (base / f"src/omnibase_infra/event_bus/{leaf}").mkdir(parents=True)
+    (base / f"src/omnibase_infra/event_bus/{leaf}/__init__.py").write_text("")
+    with (base / "pyproject.toml").open("a") as f:
+        f.write(f'[project.entry-points."{group}"]\n{entry_point}\n')
+    return discover_packages(root)[folder]
+
+
+def test_good_library_package_passes(tmp_path: Path) -> None:
+    pkg = _write_library(tmp_path)
+    assert naming_violations(pkg) == []
+    assert pkg.library_import == "omnibase_infra.event_bus.nats"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"leaf": "natsio"}, "must ship exactly omnibase_infra/event_bus/nats/"),
+        ({"group": "omnibase_infra.nodes"}, "a library declares no omnibase_infra.nodes"),
+        ({"entry_point": 'bus = "omnibase_infra.event_bus.nats:Bus"'}, "must declare exactly"),
+        (
+            {"entry_point": 'nats = "omnibase_infra.event_bus.natsx:Bus"'},
+            "points outside its package",
+        ),
+    ],
+)
+def test_library_rule_violations_are_caught(
+    tmp_path: Path, kwargs: dict[str, str], fragment: str
+) -> None:
+    problems = naming_violations(_write_library(tmp_path, **kwargs))
+    assert any(fragment in p for p in problems), problems
+
+
+def test_library_namespace_init_and_stray_packages_are_caught(tmp_path: Path) -> None:
+    pkg = _write_library(tmp_path)
+    (pkg.path / "src/omnibase_infra/event_bus/__init__.py").write_text("")
+    (pkg.path / "src/omnibase_infra/nodes").mkdir()
+    problems = naming_violations(pkg)
+    assert any("event_bus/__init__.py, which breaks the namespace" in p for p in problems)
+    assert any(
+        "ships only omnibase_infra/event_bus/, found ['event_bus', 'nodes']" in p for p in problems
+    )
+
+
 def test_expected_node_names_follow_the_rule() -> None:
     assert "node_postgres_adapter_effect" in expected_node_names("postgres-adapter")
     assert "node_circuit_breaker_compute" in expected_node_names("circuit-breaker")
