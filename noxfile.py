@@ -21,7 +21,8 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tools"))
-from repo_rules import SHARED_MODELS, Package, discover_packages  # noqa: E402
+from repo_rules import LICENSE_FILE, SHARED_MODELS, Package, discover_packages  # noqa: E402
+from session_env import remove_ambient_service_variables  # noqa: E402
 
 PYTHON = "3.12"
 # Both ends of omnibase-core>=0.3.5,<0.4: tests(pkg) runs on the upper end (pinned, so a
@@ -29,6 +30,7 @@ PYTHON = "3.12"
 CORE_LOWER, CORE_UPPER = "0.3.5", "0.3.6"
 COVERAGE_FLOOR = 90
 HARNESS = ROOT / "tests-integration"
+HARNESS_DISTRIBUTION = "omnibase-infra-testing"
 PACKAGES = discover_packages(ROOT)
 PACKAGE_IDS = list(PACKAGES)
 SHARED_DISTRIBUTION = PACKAGES[SHARED_MODELS].distribution
@@ -43,6 +45,10 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 os.environ["UV_NO_SOURCES"] = "1"
 # Tests talk to 127.0.0.1 only: keep any configured HTTP proxy out of the way.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+# Nor a developer's service configuration (CONSUL_*, VAULT_*, BAO_*, PG*): client libraries
+# would read it on their own. The harness's OMNIBASE_INFRA_TEST_* opt-ins stay.
+if _ignored := remove_ambient_service_variables(os.environ):
+    sys.stderr.write(f"nox: ignoring {', '.join(_ignored)} (see tools/session_env.py)\n")
 
 
 def _local_requirements(pkg: Package) -> list[str]:
@@ -59,36 +65,48 @@ def _group(pkg: Package, name: str) -> list[str]:
     )
 
 
-def _install_isolated(session: nox.Session, pkg: Package, *, group: str, extra: list[str]) -> None:
-    """Install one package as users get it, its local deps, a dependency group and extras.
-
-    The package's ``test-packages`` (other local packages its tests use) come along too.
-    """
+def _isolated(pkg: Package, group: str) -> tuple[list[str], list[str]]:
+    """What installs one package as users get it: its folder, its local deps and a
+    dependency group (requirements), and the local distributions among them (which uv must
+    rebuild every time). The package's ``test-packages`` (other local packages its tests
+    use) come along too."""
     test_packages = [PACKAGES[folder] for folder in pkg.test_packages]
     local = [*_local_requirements(pkg), str(pkg.path), *(str(p.path) for p in test_packages)]
     dists = [SHARED_DISTRIBUTION, pkg.distribution, *(p.distribution for p in test_packages)]
-    reinstall = [arg for dist in dict.fromkeys(dists) for arg in ("--reinstall-package", dist)]
-    session.install(*reinstall, *local, *_group(pkg, group), *extra)
+    return [*local, *_group(pkg, group)], list(dict.fromkeys(dists))
+
+
+def _reinstall(dists: list[str]) -> list[str]:
+    """uv does not rebuild local packages on its own: name each one."""
+    return [arg for dist in dists for arg in ("--reinstall-package", dist)]
+
+
+def _install_isolated(session: nox.Session, pkg: Package, *, group: str, extra: list[str]) -> None:
+    """Install one package as users get it, its local deps, a dependency group and extras."""
+    requirements, dists = _isolated(pkg, group)
+    session.install(*_reinstall(dists), *requirements, *extra)
+
+
+def _harness_requirement(pkg: Package) -> str:
+    """The test harness with the extras of the servers the package's tests need."""
+    services = pkg.test_services
+    suffix = f"[{','.join(services)}]" if services else ""
+    return f"{HARNESS}{suffix}"
 
 
 def _harness(pkg: Package) -> list[str]:
-    services = pkg.test_services
-    suffix = f"[{','.join(services)}]" if services else ""
-    return ["--reinstall-package", "omnibase-infra-testing", f"{HARNESS}{suffix}"]
+    return [*_reinstall([HARNESS_DISTRIBUTION]), _harness_requirement(pkg)]
+
+
+def _pytest(tests: Path) -> list[str]:
+    """pytest over one test folder with the shared configuration."""
+    return ["pytest", str(tests), "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT)]
 
 
 def _run_tests(
     session: nox.Session, pkg: Package, *, coverage: bool, marker: str | None = None
 ) -> None:
-    args = [
-        "pytest",
-        str(pkg.path / "tests"),
-        "-c",
-        str(ROOT / "pyproject.toml"),
-        "--rootdir",
-        str(ROOT),
-        "--durations=5",
-    ]
+    args = [*_pytest(pkg.path / "tests"), "--durations=5"]
     if marker is not None:
         args += ["-m", marker]
     if coverage:
@@ -160,12 +178,51 @@ def core(session: nox.Session, pkg: str, core: str) -> None:
     _run_tests(session, package, coverage=False, marker="not slow")
 
 
+# Prints the installed version of every dependency a distribution declares (not its extras).
+_SHOW_DEPENDENCY_VERSIONS = """
+import importlib.metadata as m, re, sys
+for dist in sys.argv[1:]:
+    reqs = [r for r in m.requires(dist) or [] if "extra ==" not in r]
+    names = sorted({re.split(r"[^A-Za-z0-9._-]", r, maxsplit=1)[0] for r in reqs})
+    print(dist, "on:", ", ".join(f"{n} {m.version(n)}" for n in names))
+"""
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("pkg", PACKAGE_IDS, ids=PACKAGE_IDS)
+def lowest(session: nox.Session, pkg: str) -> None:
+    """One package's tests on the lowest versions its ranges allow (no coverage floor).
+
+    ``uv pip compile --resolution lowest-direct`` over the package, its local deps, its
+    ``test`` group and the harness: every range they declare at its floor (transitive
+    dependencies at their highest), then ``uv pip sync`` makes the venv exactly that, also
+    when it is reused after a floor moved down.
+    """
+    package = PACKAGES[pkg]
+    requirements, dists = _isolated(package, "test")
+    tmp = Path(session.create_tmp())
+    wanted, pinned = tmp / "lowest.in", tmp / "lowest.txt"
+    wanted.write_text("\n".join([*requirements, _harness_requirement(package)]) + "\n")
+    python = str(Path(session.bin) / "python")
+    session.run(
+        "uv", "pip", "compile", "--quiet", "--resolution", "lowest-direct", "--python", python,
+        "--no-header", "--output-file", str(pinned), str(wanted),
+    )  # fmt: skip
+    session.run(
+        "uv", "pip", "sync", "--quiet", "--python", python,
+        *_reinstall([*dists, HARNESS_DISTRIBUTION]), str(pinned),
+    )  # fmt: skip
+    session.run("python", "-c", _SHOW_DEPENDENCY_VERSIONS, *dists)
+    _run_tests(session, package, coverage=False)
+
+
 @nox.session(python=PYTHON)
 @nox.parametrize("pkg", PACKAGE_IDS, ids=PACKAGE_IDS)
 def build(session: nox.Session, pkg: str) -> None:
     """Build sdist + wheel without workspace sources, check them, install them alone, import."""
     package = PACKAGES[pkg]
-    session.install("uv>=0.5")
+    # twine 6.1: metadata 2.4 (PEP 639 License-Expression/License-File).
+    session.install("uv>=0.5", "twine>=6.1", "trove-classifiers>=2025.1")
     out = Path(session.create_tmp()) / "dist" / pkg
     shutil.rmtree(out, ignore_errors=True)
     deps_out = out / "deps"
@@ -182,7 +239,12 @@ def build(session: nox.Session, pkg: str) -> None:
         str(sdist),
         "--src",
         str(package.path / "src"),
+        "--license",
+        str(ROOT / LICENSE_FILE),
+        "--trove",
     )
+    # What PyPI would say of the metadata and the README's rendering, before any upload.
+    session.run("twine", "check", "--strict", str(wheel), str(sdist))
     # A fresh venv holding only the built wheels and their declared dependencies from the index.
     with tempfile.TemporaryDirectory(prefix=f"omnibase-infra-{pkg}-") as venv:
         python = str(Path(venv) / "bin" / "python")
@@ -197,8 +259,11 @@ def build(session: nox.Session, pkg: str) -> None:
 @nox.session(python=PYTHON)
 def consistency(session: nox.Session) -> None:
     """Repository rules: naming, namespace, imports between packages, the packaging checker."""
-    # pytest-asyncio: the shared pytest configuration names its options.
-    session.install("pytest>=8.3", "pytest-asyncio>=0.24")
+    # pytest-asyncio: the shared pytest configuration names its options. nox: a test loads
+    # this noxfile; trove-classifiers: the packaging checker's classifier check.
+    session.install(
+        "pytest>=8.3", "pytest-asyncio>=0.24", "nox>=2025.2.9", "trove-classifiers>=2025.1"
+    )
     session.run(
         "pytest",
         str(ROOT / "tools" / "tests"),
@@ -214,11 +279,9 @@ def _install_everything(session: nox.Session, *groups: str) -> None:
     group_reqs = [req for p in PACKAGES.values() for g in groups for req in _group(p, g)]
     harness_pyproject = nox.project.load_toml(HARNESS / "pyproject.toml")
     smoke = nox.project.dependency_groups(harness_pyproject, "smoke")
-    reinstall = [arg for p in PACKAGES.values() for arg in ("--reinstall-package", p.distribution)]
+    reinstall = _reinstall([*(p.distribution for p in PACKAGES.values()), HARNESS_DISTRIBUTION])
     session.install(
         *reinstall,
-        "--reinstall-package",
-        "omnibase-infra-testing",
         *installed,
         f"{HARNESS}[all]",
         *smoke,
@@ -274,6 +337,61 @@ def integration_external_postgres(session: nox.Session) -> None:
         *session.posargs,
         env={"OMNIBASE_INFRA_TEST_POSTGRES_DSN": dsn},
     )
+
+
+FUZZ_SECONDS_ENV = "OMNIBASE_INFRA_FUZZ_SECONDS"  # read by omnibase_infra_testing.fuzz
+FUZZ_SECONDS_DEFAULT = "60"
+
+
+def _is_seconds(text: str) -> bool:
+    try:
+        return float(text) >= 0
+    except ValueError:
+        return False
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """Every fuzz target (``pytest -m fuzz``) of every package and the harness, each run for
+    a time budget: ``nox -s fuzz -- 300`` (seconds, first argument; the rest goes to pytest),
+    else ``OMNIBASE_INFRA_FUZZ_SECONDS``, else 60. The default ``tests(pkg)`` sessions run
+    the same targets briefly."""
+    args = list(session.posargs)
+    seconds = os.environ.get(FUZZ_SECONDS_ENV, "").strip() or FUZZ_SECONDS_DEFAULT
+    if args and _is_seconds(args[0]):
+        seconds = args.pop(0)
+    if not _is_seconds(seconds):
+        session.error(f"{FUZZ_SECONDS_ENV}={seconds!r}: give a number of seconds")
+    _install_everything(session, "test")
+    folders = [*(p.path / "tests" for p in PACKAGES.values()), HARNESS / "tests"]
+    # One pytest per folder, as in tests(pkg) (each package's tests import their own
+    # helpers); a folder without targets is skipped, and no target at all is an error.
+    targets: dict[Path, int] = {}
+    for folder in folders:
+        listed = session.run(
+            *_pytest(folder), "-m", "fuzz", "--collect-only", "-q", *args,
+            silent=True, success_codes=[0, 5],
+        )  # fmt: skip
+        count = sum("::" in line for line in str(listed).splitlines())
+        if count:
+            targets[folder] = count
+    if not targets:
+        session.error("no fuzz targets found (omnibase_infra_testing.fuzz.fuzz_target)")
+    session.log(
+        f"{sum(targets.values())} fuzz targets, {seconds} s each: "
+        + ", ".join(f"{f.parent.name} {n}" for f, n in targets.items())
+    )
+    failed: list[str] = []
+    for folder in targets:
+        try:
+            session.run(
+                *_pytest(folder), "-m", "fuzz", "--durations=0", *args,
+                env={FUZZ_SECONDS_ENV: seconds},
+            )  # fmt: skip
+        except nox.command.CommandFailed:
+            failed.append(folder.parent.name)
+    if failed:
+        session.error(f"fuzz targets failed in: {', '.join(failed)}")
 
 
 BENCH_PACKAGES = [

@@ -1,4 +1,4 @@
-"""Import every package a distribution ships, and load its node entry point.
+"""Import every package a distribution ships, and load its entry points (node or library).
 
 Run with the interpreter of a fresh venv that holds only built wheels:
 ``python tools/import_check.py omnibase-infra-shared-models``. Exits non-zero on the
@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from pathlib import PurePosixPath
 
-ENTRY_POINT_GROUP = "omnibase_infra.nodes"
+ENTRY_POINT_GROUPS = ("omnibase_infra.nodes", "omnibase_infra.event_bus")
 
 
 def shipped_packages(distribution: str) -> list[str]:
@@ -35,14 +35,13 @@ def main(distribution: str) -> int:
         importlib.import_module(name)
     nodes = [
         ep
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for group in ENTRY_POINT_GROUPS
+        for ep in importlib.metadata.entry_points(group=group)
         if ep.dist is not None and ep.dist.name == distribution
     ]
     for ep in nodes:
         ep.load()
-    print(
-        f"{distribution}: imported {len(packages)} packages, loaded {len(nodes)} node entry points"
-    )
+    print(f"{distribution}: imported {len(packages)} packages, loaded {len(nodes)} entry points")
     return 0
 
 

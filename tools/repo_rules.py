@@ -10,6 +10,15 @@ its ``omnibase_infra.nodes`` entry point:
     where <node> is  node_<folder with - as _>_<kind>   for kind effect or compute
                  or  infra_<folder>                      for folder reducer or orchestrator
 
+Library packages (not nodes) follow the same rule with a library kind: a folder
+``<kind>-<name>`` of a kind in ``LIBRARY_KINDS`` ships one package in the kind's namespace
+and one entry point in the kind's own group:
+
+    packages/event-bus-nats/  ->  distribution  omnibase-infra-event-bus-nats
+                              ->  import        omnibase_infra.event_bus.nats
+                              ->  entry point   [project.entry-points."omnibase_infra.event_bus"]
+                                                nats = "omnibase_infra.event_bus.nats...:<Class>"
+
 ``shared-models/`` is the one package without a node: distribution
 ``omnibase-infra-shared-models``, imports under ``omnibase_infra.<subpackage>``.
 
@@ -26,10 +35,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST_PREFIX = "omnibase-infra-"
+# The project's license: `license` (an SPDX expression) in every published pyproject.toml,
+# and the text in LICENSE at the root, copied into every package folder (hatchling takes
+# license files only from inside the project; a symlink ends up dangling in the sdist).
+LICENSE_EXPRESSION = "MIT"
+LICENSE_FILE = "LICENSE"
+REQUIRED_URLS = ("Homepage", "Repository", "Issues", "Changelog")
+REQUIRED_CLASSIFIERS = ("Programming Language :: Python :: 3.12", "Typing :: Typed")
 SHARED_MODELS = "shared-models"
 ENTRY_POINT_GROUP = "omnibase_infra.nodes"
 NODE_KINDS = ("effect", "compute")
 PLANNER_FOLDERS = ("reducer", "orchestrator")
+# Library kinds: folder prefix -> (namespace under omnibase_infra, entry-point group).
+LIBRARY_KINDS = {"event-bus": ("event_bus", "omnibase_infra.event_bus")}
+# PEP 420 namespaces below omnibase_infra: no package may ship their __init__.py.
+NAMESPACE_SUBPACKAGES = ("nodes", *(namespace for namespace, _ in LIBRARY_KINDS.values()))
 # I/O client libraries: shared-models must import none of them (architecture §3).
 IO_CLIENT_MODULES = frozenset(
     {
@@ -42,6 +62,7 @@ IO_CLIENT_MODULES = frozenset(
         "jwt",
         "kafka",
         "keycloak",
+        "nats",
         "psycopg",
         "psycopg2",
         "redis",
@@ -91,8 +112,27 @@ class Package:
 
     @property
     def entry_points(self) -> dict[str, str]:
+        return self.entry_points_in(ENTRY_POINT_GROUP)
+
+    def entry_points_in(self, group: str) -> dict[str, str]:
         groups = _table(_table(self.pyproject, "project"), "entry-points")
-        return {str(k): str(v) for k, v in _table(groups, ENTRY_POINT_GROUP).items()}
+        return {str(k): str(v) for k, v in _table(groups, group).items()}
+
+    @property
+    def library(self) -> tuple[str, str, str] | None:
+        """(namespace, entry-point group, name) of a library package (None for the others):
+        ``event-bus-nats`` -> ``("event_bus", "omnibase_infra.event_bus", "nats")``."""
+        for kind, (namespace, group) in LIBRARY_KINDS.items():
+            name = self.folder.removeprefix(f"{kind}-")
+            if name != self.folder and name:
+                return namespace, group, name.replace("-", "_")
+        return None
+
+    @property
+    def library_import(self) -> str | None:
+        """The import path of a library package (``omnibase_infra.event_bus.nats``)."""
+        library = self.library
+        return None if library is None else f"omnibase_infra.{library[0]}.{library[2]}"
 
     @property
     def test_services(self) -> list[str]:
@@ -113,6 +153,8 @@ class Package:
     @property
     def coverage_target(self) -> str:
         """The import path whose coverage the package's own tests are judged on."""
+        if self.library_import is not None:
+            return self.library_import
         if self.is_shared_models or self.node_name is None:
             return "omnibase_infra"
         return f"omnibase_infra.nodes.{self.node_name}"
@@ -148,7 +190,11 @@ def naming_violations(pkg: Package) -> list[str]:
             f"{where} distribution is {pkg.distribution!r}, the rule says {expected_dist!r}"
         )
     namespace = pkg.path / "src" / "omnibase_infra"
-    for init in (namespace / "__init__.py", namespace / "nodes" / "__init__.py"):
+    inits = [
+        namespace / "__init__.py",
+        *(namespace / n / "__init__.py" for n in NAMESPACE_SUBPACKAGES),
+    ]
+    for init in inits:
         if init.exists():
             problems.append(
                 f"{where} ships {init.relative_to(pkg.path)}, which breaks the namespace"
@@ -161,6 +207,8 @@ def naming_violations(pkg: Package) -> list[str]:
                 f"{where} shared-models must not declare {ENTRY_POINT_GROUP} entry points"
             )
         return problems
+    if pkg.library is not None:
+        return problems + _library_violations(pkg, namespace, pkg.library)
     others = (
         sorted(p.name for p in namespace.iterdir() if p.name != "nodes")
         if namespace.is_dir()
@@ -190,6 +238,39 @@ def naming_violations(pkg: Package) -> list[str]:
     return problems
 
 
+def _library_violations(pkg: Package, namespace: Path, library: tuple[str, str, str]) -> list[str]:
+    """A library ships only ``omnibase_infra/<namespace>/<name>/`` and one entry point,
+    ``<name>``, in its kind's group (and none in ``omnibase_infra.nodes``)."""
+    kind_namespace, group, name = library
+    where = f"{pkg.folder}:"
+    problems: list[str] = []
+    shipped = sorted(
+        p.relative_to(namespace).as_posix()
+        for p in (namespace.iterdir() if namespace.is_dir() else [])
+    )
+    if shipped != [kind_namespace]:
+        problems.append(
+            f"{where} a library package ships only omnibase_infra/{kind_namespace}/, "
+            f"found {shipped}"
+        )
+    leaves = sorted(p.name for p in (namespace / kind_namespace).glob("*") if p.is_dir())
+    if leaves != [name]:
+        problems.append(
+            f"{where} must ship exactly omnibase_infra/{kind_namespace}/{name}/, found {leaves}"
+        )
+    if pkg.entry_points:
+        problems.append(f"{where} a library declares no {ENTRY_POINT_GROUP} entry points")
+    entry_points = pkg.entry_points_in(group)
+    if set(entry_points) != {name}:
+        problems.append(
+            f"{where} [project.entry-points.{group!r}] must declare exactly {name!r}, "
+            f"found {sorted(entry_points)}"
+        )
+    elif not entry_points[name].startswith((f"{pkg.library_import}.", f"{pkg.library_import}:")):
+        problems.append(f"{where} entry point {name!r} points outside its package")
+    return problems
+
+
 def required_files_violations(pkg: Package) -> list[str]:
     """Every package carries its own README and CHANGELOG."""
     return [
@@ -197,6 +278,40 @@ def required_files_violations(pkg: Package) -> list[str]:
         for name in ("README.md", "CHANGELOG.md", "pyproject.toml")
         if not (pkg.path / name).is_file()
     ]
+
+
+def metadata_violations(pkg: Package, root: Path = ROOT) -> list[str]:
+    """What PyPI shows of a package: license (expression, file, text), URLs, classifiers."""
+    where = f"{pkg.folder}:"
+    project = _table(pkg.pyproject, "project")
+    problems: list[str] = []
+    if (declared := project.get("license")) != LICENSE_EXPRESSION:
+        problems.append(f"{where} license is {declared!r}, not {LICENSE_EXPRESSION!r}")
+    if _list(project, "license-files") != [LICENSE_FILE]:
+        problems.append(f"{where} license-files must be [{LICENSE_FILE!r}]")
+    ours, theirs = pkg.path / LICENSE_FILE, root / LICENSE_FILE
+    if ours.is_symlink() or not ours.is_file():
+        problems.append(f"{where} needs a copy of the root {LICENSE_FILE} (a file, not a link)")
+    elif not theirs.is_file() or ours.read_bytes() != theirs.read_bytes():
+        problems.append(f"{where} {LICENSE_FILE} differs from the root {LICENSE_FILE}")
+    classifiers = [str(c) for c in _list(project, "classifiers")]
+    problems.extend(
+        f"{where} classifier {c!r} missing" for c in REQUIRED_CLASSIFIERS if c not in classifiers
+    )
+    if not any(c.startswith("Development Status :: ") for c in classifiers):
+        problems.append(f"{where} no 'Development Status' classifier")
+    problems.extend(
+        f"{where} classifier {c!r}: the license expression replaces it (PEP 639)"
+        for c in classifiers
+        if c.startswith("License ::")
+    )
+    urls = _table(project, "urls")
+    problems.extend(f"{where} [project.urls] lacks {u}" for u in REQUIRED_URLS if u not in urls)
+    changelog = str(urls.get("Changelog", ""))
+    expected_tail = f"{pkg.path.relative_to(root).as_posix()}/CHANGELOG.md"
+    if changelog and not changelog.endswith(expected_tail):
+        problems.append(f"{where} Changelog URL {changelog!r} does not end in {expected_tail}")
+    return problems
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -4,7 +4,8 @@
 # private tool venv, then runs nox: every session CI needs, two at a time, or the sessions
 # given as arguments. The test harness installs the rest on first use: the OIDC server's npm
 # packages (`npm ci` from the committed lockfile) and Consul 1.8.7 (from ../shared/vendor
-# or Debian's archive); redis-server, Node.js and npm come from apt-get where missing.
+# or Debian's archive); redis-server, nats-server, Node.js and npm come from apt-get where
+# missing.
 # Prints the total time at the end.
 set -euo pipefail
 started=$(date +%s)
@@ -39,6 +40,8 @@ export PATH="$PWD/$tools/bin:$PATH"
 # and we may (root with apt-get); otherwise the tests that need them say what to install.
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+# Debian's nats-server lives in /usr/sbin, outside a non-root PATH.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then

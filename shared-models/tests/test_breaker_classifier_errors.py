@@ -42,6 +42,9 @@ VAULT = EnumTransport.VAULT
 FAILURES: list[BaseException] = [
     InfraConnectionError("refused", transport=VAULT, operation="read"),
     InfraTimeoutError("slow", transport=VAULT, operation="read", timeout_seconds=1.0),
+    InfraTimeoutError(  # an operation's spent deadline: not retryable, still the target's
+        "deadline", transport=VAULT, operation="read", timeout_seconds=1.0, retryable=False
+    ),
     InfraUnavailableError("sealed", transport=VAULT, operation="read", reason="sealed"),
     InfraRateLimitedError("429", transport=VAULT, operation="read"),
     InfraProtocolError("garbage", transport=VAULT, operation="read"),

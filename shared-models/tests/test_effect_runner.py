@@ -484,3 +484,16 @@ async def test_a_record_joins_the_callers_trace_like_the_span(
     assert alone.correlation.trace_id is None
     (span,) = [s for s in exporter.get_finished_spans() if s.name == "demo.op"][:1]
     assert span.context.trace_id == context.trace_id
+
+
+async def test_a_target_that_never_answers_opens_its_breaker() -> None:
+    breaker = _breaker()
+
+    async def hang(attempt: Attempt) -> None:
+        await asyncio.sleep(30)
+
+    runner = _runner(breaker=breaker)
+    for _ in range(2):
+        with pytest.raises(InfraTimeoutError):
+            await runner.run(_policy(), hang, correlation=CORRELATION, timeout_seconds=0.02)
+    assert breaker.state.value == "open"

@@ -128,6 +128,22 @@ def test_config_defaults_and_validation() -> None:
         ModelWebhookConfig(connect_timeout_seconds=10, total_timeout_seconds=5)
 
 
+@pytest.mark.parametrize(
+    ("prefix", "match"),
+    [
+        ("nope", "not an IP network"),
+        ("192.0.2.0/24", "IPv6 network"),
+        ("64:ff9b::/95", "/32, /40, /48, /56, /64 or /96"),
+    ],
+)
+def test_nat64_prefixes_are_ipv6_networks_of_an_rfc6052_length(prefix: str, match: str) -> None:
+    assert ModelWebhookConfig(nat64_prefixes=("64:ff9b:1:0::/96",)).nat64_prefixes == (
+        "64:ff9b:1::/96",
+    )
+    with pytest.raises(ValidationError, match=match):
+        ModelWebhookConfig(nat64_prefixes=(prefix,))
+
+
 def test_send_request_validation() -> None:
     request = ModelWebhookSendRequest(
         url="https://h.example/x", secrets=(SecretStr(SECRET),), payload={"a": 1}

@@ -112,6 +112,23 @@ def test_success_span_is_a_child_of_the_callers_trace(providers: Providers) -> N
     assert "omnibase.vault.retries" not in points
 
 
+def test_span_kind_is_the_callers_choice(providers: Providers) -> None:
+    tracer_provider, exporter, meter_provider, _ = providers
+    telemetry = OperationTelemetry(
+        scope="test.scope",
+        span_prefix="nats",
+        duration_metric="messaging.client.operation.duration",
+        counter_prefix="omnibase.event_bus",
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        span_kind=SpanKind.PRODUCER,
+    )
+    span = telemetry.start("publish", ModelCorrelationContext.new())
+    telemetry.finish(span, "publish", 0.001)
+    (finished,) = exporter.get_finished_spans()
+    assert finished.kind is SpanKind.PRODUCER
+
+
 def test_a_context_without_trace_starts_a_root_span(providers: Providers) -> None:
     telemetry = _telemetry(providers)
     span = telemetry.start("kv_list", ModelCorrelationContext.new(with_trace=False))
@@ -176,9 +193,14 @@ def test_the_global_provider_is_read_when_none_is_given(monkeypatch: pytest.Monk
     assert telemetry.start("op", ModelCorrelationContext.new()) is trace.INVALID_SPAN
     # Within the recheck interval the cached answer stands; after it the provider is re-read.
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: sdk)
+    # The telemetry's tracer is the API's proxy, which follows the provider set globally.
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", sdk)
     assert telemetry.start("op", ModelCorrelationContext.new()) is trace.INVALID_SPAN
     telemetry._recheck_at = float("-inf")
-    assert telemetry.start("op", ModelCorrelationContext.new()) is not trace.INVALID_SPAN
+    span = telemetry.start("op", ModelCorrelationContext.new())
+    assert span.is_recording()
+    span.end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["g.op"]
     sdk.shutdown()
 
 

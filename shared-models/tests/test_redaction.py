@@ -7,6 +7,7 @@ import logging
 import threading
 from collections import namedtuple
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -16,7 +17,9 @@ from omnibase_infra.redaction import (
     MIN_SECRET_LENGTH,
     SENSITIVE_HEADERS,
     RedactingFilter,
+    carries_secret,
     clear_registered_secrets,
+    credential_from_command_line,
     is_sensitive_key,
     redact_headers,
     redact_mapping,
@@ -689,3 +692,74 @@ def test_filter_survives_unformattable_exc_info() -> None:
     )
     assert RedactingFilter().filter(record) is True
     assert record.exc_text == "<unformattable exception>"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("postgresql://app:pw@db:5432/app", True),
+        ("postgresql://db/app?password=x", True),
+        ("redis://:pw@127.0.0.1:6379/0", True),
+        ("host=db password=secret", True),
+        ("https://hooks.example/in?token=abc", True),
+        ("whsec_abcdefghijklmnop", True),
+        ("postgresql://app@db:5432/app", False),
+        ("redis://127.0.0.1:6379/0", False),
+        ("https://hooks.example/in", False),
+        ("billing", False),
+        ("already masked: ***", False),
+    ],
+)
+def test_carries_secret_is_whether_masking_changes_the_text(text: str, secret: bool) -> None:
+    assert carries_secret(text) is secret
+
+
+class _UsageExit(Exception):
+    pass
+
+
+def _error(message: str) -> NoReturn:
+    raise _UsageExit(message)
+
+
+def _credential(
+    value: str | None, *, from_stdin: bool = False, env: str = "", stdin: str = ""
+) -> str:
+    return credential_from_command_line(
+        _error,
+        what="DSN",
+        option="--dsn",
+        value=value,
+        from_stdin=from_stdin,
+        env="APP_DSN",
+        environ={"APP_DSN": env} if env else {},
+        stdin=io.StringIO(stdin),
+    )
+
+
+def test_a_credential_comes_from_stdin_the_option_without_secret_or_the_environment() -> None:
+    assert _credential(None, from_stdin=True, stdin="postgresql://a:pw@db/x\nignored") == (
+        "postgresql://a:pw@db/x"
+    )
+    assert _credential("postgresql://a@db/x", env="postgresql://b:pw@db/y") == (
+        "postgresql://a@db/x"
+    )
+    assert _credential(None, env=" postgresql://b:pw@db/y ") == "postgresql://b:pw@db/y"
+
+
+@pytest.mark.parametrize(
+    ("value", "from_stdin", "message"),
+    [
+        ("postgresql://a:cli-Pw-9@db/x", False, "--dsn holds a password or token"),
+        ("host=db password=cli-Pw-9", False, "set APP_DSN, or pass --dsn-stdin"),
+        ("postgresql://a@db/x", True, "give --dsn or --dsn-stdin, not both"),
+        (None, False, "no DSN: set APP_DSN"),
+        (None, True, "no DSN"),
+    ],
+)
+def test_a_credential_on_the_command_line_is_refused_without_repeating_it(
+    value: str | None, from_stdin: bool, message: str
+) -> None:
+    with pytest.raises(_UsageExit, match=message) as refused:
+        _credential(value, from_stdin=from_stdin)
+    assert "cli-Pw-9" not in str(refused.value)

@@ -589,12 +589,17 @@ def statements(draw: st.DrawFn) -> tuple[str, list[tuple[int, int]], list[str], 
     words = [w for w in sql.split() if w[0].isalpha()]
     quoted: list[str] = []
     bodies: list[tuple[int, int]] = []
+    after_literal = False
     for _ in range(draw(st.integers(min_value=1, max_value=8))):
+        choice = draw(st.sampled_from(["literal", "number", "bool", "word", "quoted"]))
         if sql[-1] not in " \n(=,":
-            separator = draw(SEPARATORS)
+            # Two literals apart only by whitespace holding a newline are one literal to
+            # PostgreSQL (E'a'<newline>'b' continues the escape string): keep them apart.
+            joins = after_literal and choice == "literal"
+            separator = draw(SEPARATORS.filter(lambda s: "\n" not in s) if joins else SEPARATORS)
             words += [w for w in separator.split() if w == "IN"]
             sql += separator
-        choice = draw(st.sampled_from(["literal", "number", "bool", "word", "quoted"]))
+        after_literal = choice == "literal"
         if choice == "literal":
             text, start, end = draw(literals())
             bodies.append((len(sql) + start, len(sql) + end))

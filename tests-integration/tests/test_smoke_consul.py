@@ -16,15 +16,11 @@ import pytest
 from omnibase_infra_testing.process import LOOPBACK, port_accepts
 from omnibase_infra_testing.services.consul import (
     CONSUL_VERSION,
-    INSTALL_HINT,
-    SERVICE,
-    ConsulNotFoundError,
     ConsulService,
     cache_dir,
-    find_consul,
+    find_consul_for_test,
     start_consul,
 )
-from omnibase_infra_testing.unavailable import service_unavailable
 
 pytestmark = pytest.mark.real_service
 
@@ -66,13 +62,7 @@ def test_kv_put_get_round_trip(consul_client: consul.Consul) -> None:
 
 
 def test_stop_by_pid_frees_port() -> None:
-    problem: str | None = None
-    try:
-        binary = find_consul()
-    except ConsulNotFoundError as exc:
-        problem = str(exc)
-    if problem is not None:
-        service_unavailable(SERVICE, problem, INSTALL_HINT)
+    binary = find_consul_for_test()
     service = start_consul(binary=binary)
     assert service.pid is not None
     pid, port = service.pid, service.port
@@ -88,13 +78,7 @@ def test_stop_by_pid_frees_port() -> None:
 
 
 def test_stop_then_start_again_on_the_same_port() -> None:
-    problem: str | None = None
-    try:
-        binary = find_consul()
-    except ConsulNotFoundError as exc:
-        problem = str(exc)
-    if problem is not None:
-        service_unavailable(SERVICE, problem, INSTALL_HINT)
+    binary = find_consul_for_test()
     service = start_consul(binary=binary)
     try:
         client = consul.Consul(host=service.host, port=service.port)

@@ -71,6 +71,22 @@ def test_records_a_chunked_body(webhook_receiver: WebhookReceiver) -> None:
     assert request.header("Transfer-Encoding") == "chunked"
 
 
+def test_a_request_cut_off_mid_body_is_not_recorded(webhook_receiver: WebhookReceiver) -> None:
+    """A sender killed between its headers and its body sent no request (seen with a
+    SIGKILLed webhook sender): the receiver records only whole requests."""
+    with socket.create_connection((LOOPBACK, webhook_receiver.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /cut HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 12\r\n\r\n{"a"'
+        )
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # no answer: the connection is closed
+    status, _, _ = _send(webhook_receiver.url_for("/whole"), b'{"a": 1}')
+    assert status == 200
+    [request] = webhook_receiver.wait_for(1)
+    assert (request.path, request.body) == ("/whole", b'{"a": 1}')
+
+
 def test_scripted_answers_arrive_as_such(webhook_receiver: WebhookReceiver) -> None:
     hook = webhook_receiver.url_for("/hook")
     webhook_receiver.respond_with(500, b"boom", times=1, path="/hook")

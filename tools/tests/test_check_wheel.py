@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 from check_wheel import check_sdist, check_wheel, main
 
+LICENSE_TEXT = "MIT License\n\nCopyright (c) 2026 omnibase_infra developers\n"
+LICENSE_PATH = "omnibase_infra_tracing-0.1.0.dist-info/licenses/LICENSE"
+
 GOOD_METADATA = """Metadata-Version: 2.4
 Name: omnibase-infra-tracing
 Version: 0.1.0
+License-Expression: MIT
+License-File: LICENSE
+Classifier: Development Status :: 3 - Alpha
+Classifier: Typing :: Typed
 Requires-Dist: omnibase-core<0.4,>=0.3.5
 Requires-Dist: omnibase-infra-shared-models<0.2,>=0.1
 Requires-Dist: pytest>=8; extra == "test"
@@ -26,12 +33,20 @@ GOOD_FILES = {
 }
 
 
-def _wheel(tmp_path: Path, files: dict[str, str], metadata: str = GOOD_METADATA) -> Path:
+def _wheel(
+    tmp_path: Path,
+    files: dict[str, str],
+    metadata: str = GOOD_METADATA,
+    *,
+    license_text: str | None = LICENSE_TEXT,
+) -> Path:
     path = tmp_path / "omnibase_infra_tracing-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as archive:
         for name, text in files.items():
             archive.writestr(name, text)
         archive.writestr("omnibase_infra_tracing-0.1.0.dist-info/METADATA", metadata)
+        if license_text is not None:
+            archive.writestr(LICENSE_PATH, license_text)
     return path
 
 
@@ -44,7 +59,12 @@ def _src(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_good_wheel_passes(tmp_path: Path) -> None:
-    assert check_wheel(_wheel(tmp_path, GOOD_FILES), _src(tmp_path, GOOD_FILES)) == []
+    wheel = _wheel(tmp_path, GOOD_FILES)
+    assert check_wheel(wheel, _src(tmp_path, GOOD_FILES)) == []
+    assert check_wheel(wheel, classifiers=KNOWN, license_text=LICENSE_TEXT.encode()) == []
+
+
+KNOWN = frozenset({"Development Status :: 3 - Alpha", "Typing :: Typed"})
 
 
 def test_wheel_with_namespace_init_is_caught(tmp_path: Path) -> None:
@@ -64,6 +84,22 @@ def test_missing_py_typed_is_caught(tmp_path: Path) -> None:
     files = {k: v for k, v in GOOD_FILES.items() if not k.endswith("py.typed")}
     assert check_wheel(_wheel(tmp_path, files)) == [
         "wheel package omnibase_infra/nodes/node_tracing_compute has no py.typed"
+    ]
+
+
+def test_library_package_leaf_is_below_its_kinds_namespace(tmp_path: Path) -> None:
+    files = {
+        "omnibase_infra/event_bus/nats/__init__.py": "",
+        "omnibase_infra/event_bus/nats/bus.py": "",
+    }
+    assert check_wheel(_wheel(tmp_path, files)) == [
+        "wheel package omnibase_infra/event_bus/nats has no py.typed"
+    ]
+    typed = {**files, "omnibase_infra/event_bus/nats/py.typed": ""}
+    assert check_wheel(_wheel(tmp_path, typed)) == []
+    broken = {**typed, "omnibase_infra/event_bus/__init__.py": ""}
+    assert check_wheel(_wheel(tmp_path, broken)) == [
+        "wheel ships omnibase_infra/event_bus/__init__.py: it breaks the namespace"
     ]
 
 
@@ -98,6 +134,47 @@ def test_bad_requires_dist_is_caught(tmp_path: Path, requirement: str, fragment:
     assert fragment in problems[0]
 
 
+def test_wheel_without_license_file_is_caught(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, GOOD_FILES, license_text=None)
+    assert check_wheel(wheel) == ["wheel has no *.dist-info/licenses/LICENSE"]
+    assert main([str(wheel)]) == 1
+
+
+def test_wheel_with_another_license_text_is_caught(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, GOOD_FILES, license_text="Apache License 2.0\n")
+    assert check_wheel(wheel, license_text=LICENSE_TEXT.encode()) == [
+        "wheel's LICENSE differs from the repository's LICENSE"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dropped", "problem"),
+    [
+        ("License-Expression: MIT\n", "METADATA has no License-Expression"),
+        ("License-File: LICENSE\n", "METADATA does not declare License-File: LICENSE"),
+    ],
+)
+def test_license_metadata_left_out_is_caught(tmp_path: Path, dropped: str, problem: str) -> None:
+    wheel = _wheel(tmp_path, GOOD_FILES, GOOD_METADATA.replace(dropped, ""))
+    [found] = check_wheel(wheel)
+    assert found.startswith(problem)
+
+
+def test_license_classifier_beside_the_expression_is_caught(tmp_path: Path) -> None:
+    metadata = GOOD_METADATA + "Classifier: License :: OSI Approved :: MIT License\n"
+    [found] = check_wheel(_wheel(tmp_path, GOOD_FILES, metadata))
+    assert "'License :: OSI Approved :: MIT License' beside License-Expression" in found
+
+
+def test_unknown_classifier_is_caught(tmp_path: Path) -> None:
+    metadata = GOOD_METADATA + "Classifier: Typing :: Untyped Maybe\n"
+    wheel = _wheel(tmp_path, GOOD_FILES, metadata)
+    assert check_wheel(wheel) == []  # without the trove list, classifiers are not judged
+    assert check_wheel(wheel, classifiers=KNOWN) == [
+        "classifier 'Typing :: Untyped Maybe' is not a trove classifier"
+    ]
+
+
 def test_wheel_without_metadata_is_caught(tmp_path: Path) -> None:
     path = tmp_path / "bare.whl"
     with zipfile.ZipFile(path, "w") as archive:
@@ -106,28 +183,82 @@ def test_wheel_without_metadata_is_caught(tmp_path: Path) -> None:
     assert check_wheel(path) == ["wheel has no METADATA"]
 
 
-def _sdist(tmp_path: Path, names: list[str]) -> Path:
+def _sdist(tmp_path: Path, names: list[str], *, symlinks: dict[str, str] | None = None) -> Path:
     path = tmp_path / "pkg-0.1.0.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
         for name in names:
+            data = LICENSE_TEXT.encode() if name == "LICENSE" else b""
             info = tarfile.TarInfo(f"pkg-0.1.0/{name}")
-            archive.addfile(info, io.BytesIO(b""))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in (symlinks or {}).items():
+            info = tarfile.TarInfo(f"pkg-0.1.0/{name}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
     return path
 
 
+GOOD_SDIST = [
+    "pyproject.toml",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "src/omnibase_infra/enums/__init__.py",
+]
+
+
 def test_sdist_checks(tmp_path: Path) -> None:
-    good = ["pyproject.toml", "README.md", "CHANGELOG.md", "src/omnibase_infra/enums/__init__.py"]
-    assert check_sdist(_sdist(tmp_path, good)) == []
+    assert check_sdist(_sdist(tmp_path, GOOD_SDIST)) == []
+    assert check_sdist(_sdist(tmp_path, GOOD_SDIST), license_text=LICENSE_TEXT.encode()) == []
     bad = tmp_path / "bad"
     bad.mkdir()
     problems = check_sdist(_sdist(bad, ["pyproject.toml", "src/omnibase_infra/__init__.py"]))
     assert problems == [
         "sdist lacks README.md",
         "sdist lacks CHANGELOG.md",
+        "sdist lacks LICENSE",
         "sdist ships src/omnibase_infra/__init__.py",
     ]
 
 
+def test_sdist_with_a_symlinked_or_different_license_is_caught(tmp_path: Path) -> None:
+    # hatchling stores a symlinked LICENSE as a link: the wheel built from it has none.
+    names = [n for n in GOOD_SDIST if n != "LICENSE"]
+    linked = _sdist(tmp_path, names, symlinks={"LICENSE": "../../LICENSE"})
+    assert check_sdist(linked) == ["sdist lacks LICENSE"]
+    other = tmp_path / "other"
+    other.mkdir()
+    assert check_sdist(_sdist(other, GOOD_SDIST), license_text=b"Apache License 2.0\n") == [
+        "sdist's LICENSE differs from the repository's LICENSE"
+    ]
+
+
 def test_main_reports_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(_wheel(tmp_path, GOOD_FILES))]) == 0
+    license_file = tmp_path / "LICENSE"
+    license_file.write_text(LICENSE_TEXT)
+    sdist_dir = tmp_path / "sdist"
+    sdist_dir.mkdir()
+    sdist = _sdist(sdist_dir, GOOD_SDIST)
+    wheel = _wheel(tmp_path, GOOD_FILES)
+    assert main([str(wheel), "--sdist", str(sdist), "--license", str(license_file)]) == 0
     assert "packaging checks passed" in capsys.readouterr().out
+
+
+def test_main_rejects_a_wheel_without_license(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    license_file = tmp_path / "LICENSE"
+    license_file.write_text(LICENSE_TEXT)
+    wheel = _wheel(tmp_path, GOOD_FILES, license_text=None)
+    assert main([str(wheel), "--license", str(license_file)]) == 1
+    assert "wheel has no *.dist-info/licenses/LICENSE" in capsys.readouterr().out
+
+
+def test_main_checks_classifiers_against_trove_classifiers(tmp_path: Path) -> None:
+    # trove-classifiers: installed by the consistency session, as by build(pkg).
+    metadata = GOOD_METADATA + "Classifier: Private :: Do Not Upload\n"
+    assert main([str(_wheel(tmp_path, GOOD_FILES)), "--trove"]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    assert main([str(_wheel(other, GOOD_FILES, metadata)), "--trove"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import EnumInfraErrorCode
 from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0 import RedisBreakerStore
 from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0.__main__ import URL_ENV, main
+from omnibase_infra.redaction import carries_secret
 from omnibase_infra.resilience.breaker import BreakerKey, BreakerStoreRecord, EnumCircuitState
 from omnibase_infra_testing.process import LOOPBACK, free_port
 from omnibase_infra_testing.services.redis import RedisService
@@ -70,9 +72,11 @@ def test_one_breaker(
     redis_service: RedisService,
     seeded: tuple[str, float],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     prefix, now = seeded
-    argv = ["--redis-url", redis_service.url, "--prefix", prefix, "postgres", "db.internal:5432"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(redis_service.url + "\n"))
+    argv = ["--redis-url-stdin", "--prefix", prefix, "postgres", "db.internal:5432"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {
@@ -108,15 +112,27 @@ def test_every_breaker_from_the_environment(
 
 
 def test_unknown_breaker(
-    redis_service: RedisService, prefix: str, capsys: pytest.CaptureFixture[str]
+    redis_service: RedisService,
+    prefix: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert main(["--redis-url", redis_service.url, "--prefix", prefix, "consul", "c:8500"]) == 0
+    """``--redis-url`` is fine without a password (with one: the variable, as here)."""
+    if carries_secret(redis_service.url):
+        monkeypatch.setenv(URL_ENV, redis_service.url)
+        argv = ["--prefix", prefix, "consul", "c:8500"]
+    else:
+        argv = ["--redis-url", redis_service.url, "--prefix", prefix, "consul", "c:8500"]
+    assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["stored"], out["state"], out["version"], out["probes_held"]) == (False, None, 0, 0)
 
 
 def test_open_breaker_reports_remaining_wait(
-    redis_service: RedisService, prefix: str, capsys: pytest.CaptureFixture[str]
+    redis_service: RedisService,
+    prefix: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def seed() -> None:
         async with RedisBreakerStore.from_url(redis_service.url, prefix=prefix) as store:
@@ -131,8 +147,8 @@ def test_open_breaker_reports_remaining_wait(
 
     asyncio.run(seed())
     try:
-        argv = ["--redis-url", redis_service.url, "--prefix", prefix, "postgres", OPEN_KEY.target]
-        assert main(argv) == 0
+        monkeypatch.setenv(URL_ENV, redis_service.url)
+        assert main(["--prefix", prefix, "postgres", OPEN_KEY.target]) == 0
     finally:
         asyncio.run(_cleanup(redis_service.url, prefix))
     out = json.loads(capsys.readouterr().out)
@@ -140,9 +156,11 @@ def test_open_breaker_reports_remaining_wait(
     assert 25 < out["open_for_seconds"] <= 30
 
 
-def test_unreachable_store_is_a_redacted_error(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"redis://:hunter2@{LOOPBACK}:{free_port()}/0"
-    assert main(["--redis-url", url, "--timeout", "0.5"]) == 1
+def test_unreachable_store_is_a_redacted_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(URL_ENV, f"redis://:hunter2@{LOOPBACK}:{free_port()}/0")
+    assert main(["--timeout", "0.5"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     error = json.loads(captured.err)["error"]
@@ -154,7 +172,11 @@ def test_unreachable_store_is_a_redacted_error(capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["postgres", "db:5432"], f"pass --redis-url or set {URL_ENV}"),
+        (["postgres", "db:5432"], f"no Redis URL: set {URL_ENV}"),
+        (["--redis-url", "redis://:pw-9@x:1/0"], "holds a password or token, and a command"),
+        (["--redis-url", "redis://user:pw-9@x:1/0"], "--redis-url-stdin and write the Redis"),
+        (["--redis-url-stdin", "--redis-url", "redis://x"], "not both"),
+        (["--redis-url-stdin"], "no Redis URL"),
         (["--redis-url", "redis://x", "postgres"], "give both TRANSPORT and TARGET"),
         (["--redis-url", "redis://x", "smtp", "mail:25"], "invalid choice"),
     ],
@@ -166,10 +188,13 @@ def test_usage_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "pw-9" not in err
 
 
 def test_runs_as_a_module(redis_service: RedisService, seeded: tuple[str, float]) -> None:

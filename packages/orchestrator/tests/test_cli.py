@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.orchestrator_fakes import cli_node, failing_cli_node
 
+from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import (
     EMBEDDED_MODULE,
@@ -68,8 +69,9 @@ def test_validate(wf: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_deploy_status_and_resume_with_json(
-    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ONEX_INFRA_INPUT_PW", "top-secret-pw")  # never --input: see below
     store = tmp_path / "runs.sqlite3"
     node = "tests.orchestrator_fakes:cli_node"
     code, out, _ = run_cli(
@@ -88,8 +90,6 @@ def test_deploy_status_and_resume_with_json(
             f"node_b_effect={node}",
             "--input",
             "name=svc",
-            "--input",
-            "pw=top-secret-pw",
         ],
         capsys,
     )
@@ -121,6 +121,64 @@ def test_deploy_status_and_resume_with_json(
     )
     assert code == 0
     assert "completed" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "pair", "variable"),
+    [
+        ("deploy", "pw=top-secret-pw", "ONEX_INFRA_INPUT_PW"),  # a secret input
+        ("deploy", "name=postgresql://app:top-secret-pw@db/app", "ONEX_INFRA_INPUT_NAME"),
+        ("deploy", "name=password=top-secret-pw", "ONEX_INFRA_INPUT_NAME"),
+        ("resume", "pw=top-secret-pw", "ONEX_INFRA_INPUT_PW"),  # resume takes only secrets
+    ],
+)
+def test_a_secret_input_on_the_command_line_is_refused(
+    wf: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    command: str,
+    pair: str,
+    variable: str,
+) -> None:
+    """Command lines are visible to other users: refused (exit 2) before anything runs,
+    saying where the value goes, never repeating it."""
+    store = str(tmp_path / "runs.sqlite3")
+    node = "tests.orchestrator_fakes:cli_node"
+    nodes = ["--node", f"node_a_effect={node}", "--node", f"node_b_effect={node}"]
+    if command == "resume":
+        run_cli(["deploy", "--workflow", str(wf), "--store", store, "--run-id", "r", *nodes,
+                 "--input", "name=svc"], capsys)  # fmt: skip
+        argv = ["resume", "r", "--store", store, *nodes, "--input", pair]
+    else:
+        argv = ["deploy", "--workflow", str(wf), "--store", store, *nodes, "--input", pair]
+    for as_json in ([], ["--json"]):
+        code, out, err = run_cli([*argv, *as_json], capsys)
+        assert code == 2
+        assert variable in out + err
+        assert "--inputs-file" in out + err
+        assert "top-secret-pw" not in out + err
+
+
+def test_secret_inputs_from_a_file_on_resume(
+    wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "runs.sqlite3")
+    node = "tests.orchestrator_fakes:cli_node"
+    nodes = ["--node", f"node_a_effect={node}", "--node", f"node_b_effect={node}"]
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("pw: top-secret-pw\n")
+    code, out, _ = run_cli(
+        ["deploy", "--workflow", str(wf), "--store", store, "--run-id", "r", *nodes,
+         "--input", "name=svc", "--inputs-file", str(secrets)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, out
+    code, out, _ = run_cli(
+        ["resume", "r", "--store", store, *nodes, "--inputs-file", str(secrets)], capsys
+    )
+    assert code == 0, out
+    assert "top-secret-pw" not in out
 
 
 def test_a_failed_deploy_exits_1_and_prints_the_table(
@@ -160,6 +218,13 @@ def test_usage_and_configuration_errors(
     )
     assert code == 2
     assert "NAME=VALUE" in out
+    code, out, _ = run_cli(
+        ["deploy", "--workflow", str(wf), "--store", store, "--input", "whsec-pasted-alone"],
+        capsys,
+    )
+    assert code == 2
+    assert "expected NAME=VALUE" in out
+    assert "whsec-pasted-alone" not in out
     code, out, _ = run_cli(
         ["deploy", "--workflow", str(wf), "--store", store, "--node", "node_a_effect=nomodule"],
         capsys,
@@ -226,7 +291,10 @@ async def test_the_embedded_hook_and_services_file(
     for text in ("[", "other: 1\n", "env: {HOME: x}\n"):
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
-        with pytest.raises(Exception, match=r"services file|names start with"):
+        with pytest.raises(
+            InfraConfigurationError,
+            match=r"bad\.yaml: (YAML syntax error at line 1|a services file|env\.HOME: names)",
+        ):
             services.apply_services_file(bad, {})
 
 

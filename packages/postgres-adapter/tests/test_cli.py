@@ -119,6 +119,48 @@ def test_usage_errors_exit_2(
     assert bad_json.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://app:cli-Secret-9@db:5432/app",
+        "postgresql://app@db:5432/app?password=cli-Secret-9",
+        "host=db user=app password=cli-Secret-9",
+    ],
+)
+def test_a_dsn_with_a_password_is_refused_on_the_command_line(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before anything connects, saying where the DSN goes, never repeating it."""
+    monkeypatch.delenv(DSN_ENV, raising=False)
+    with pytest.raises(SystemExit) as refused:
+        main(["--dsn", dsn, "health"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "--dsn holds a password or token" in err
+    assert DSN_ENV in err
+    assert "--dsn-stdin" in err
+    assert "cli-Secret-9" not in err
+
+
+def test_the_dsn_from_standard_input(
+    database_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DSN_ENV, raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(database_dsn + "\n"))
+    code, health = _run("--dsn-stdin", "health")
+    assert (code, health["status"]) == (0, "healthy")
+    for argv, message in (
+        (["--dsn-stdin", "--dsn", "postgresql://db/x", "health"], "not both"),
+        (["--dsn-stdin", "fetch", "@-"], "standard input holds the DSN"),
+        (["--dsn-stdin", "health"], "no DSN"),
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        with pytest.raises(SystemExit) as usage:
+            main(argv)
+        assert usage.value.code == 2
+        assert message in capsys.readouterr().err
+
+
 def test_python_dash_m_without_the_password_in_any_output(unused_tcp_port: int) -> None:
     secret = "cli-secret-Pw-123"
     env = {**os.environ, DSN_ENV: f"postgresql://app:{secret}@127.0.0.1:{unused_tcp_port}/db"}

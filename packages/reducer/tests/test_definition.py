@@ -10,6 +10,7 @@ import pytest
 from omnibase_core.models.contracts.model_contract_reducer import ModelContractReducer
 
 from omnibase_infra.contracts import load_fsm_contract, load_node_contract
+from omnibase_infra.enums import EnumInfraFSMType
 from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.nodes.infra_reducer.v1_0_0 import (
     FsmDefinition,
@@ -349,3 +350,14 @@ def test_render_without_error_states() -> None:
         "    busy --> done : finish / node_x_effect.stop\n"
         "    done --> [*]\n"
     )
+
+
+def test_fsm_contracts_are_keyed_by_their_fsm_type() -> None:
+    # Every FSM type ships a contract, found by its type or by its path.
+    assert set(definition_module.FSM_CONTRACTS) == set(EnumInfraFSMType)
+    by_type = definition_module.load_definition(EnumInfraFSMType.INFRASTRUCTURE_STATE)
+    by_path = definition_module.load_definition(definition_module.FSM_RESOURCE)
+    assert (by_type.name, by_type.initial_state) == (by_path.name, by_path.initial_state)
+    assert [t.transition_name for t in by_type.fsm.transitions] == [
+        t.transition_name for t in by_path.fsm.transitions
+    ]

@@ -14,6 +14,7 @@ from omnibase_infra.models.vault import (
     ModelVaultKvDeleteRequest,
     ModelVaultKvPatchRequest,
     ModelVaultKvReadRequest,
+    ModelVaultKvSecret,
     ModelVaultKvWriteRequest,
 )
 from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect
@@ -63,9 +64,52 @@ async def test_cached_reads_expire_and_own_writes_invalidate(
 
 
 def test_cache_off_stores_nothing() -> None:
-    cache = SecretCache(0.0)
+    cache = SecretCache(0.0, max_entries=8)
+    cache.put(("secret", "a", None), ModelVaultKvSecret(path="a", data={}, version=1))
     assert cache.get(("secret", "a", None)) is None
     assert len(cache) == 0
+
+
+def test_cache_is_bounded_least_recently_used_out_first() -> None:
+    clock = Clock()
+    cache = SecretCache(30.0, max_entries=2, clock=clock)
+    secrets = {name: ModelVaultKvSecret(path=name, data={}, version=1) for name in "abc"}
+    cache.put(("secret", "a", None), secrets["a"])
+    cache.put(("secret", "b", None), secrets["b"])
+    assert cache.get(("secret", "a", None)) is secrets["a"]  # a is now the most recent
+    cache.put(("secret", "c", None), secrets["c"])
+    assert (len(cache), cache.evictions, cache.max_entries) == (2, 1, 2)
+    assert cache.get(("secret", "b", None)) is None  # the least recently used went out
+    assert cache.get(("secret", "a", None)) is secrets["a"]
+    cache.put(("secret", "a", None), secrets["a"])  # a put of a held key evicts nothing
+    assert (len(cache), cache.evictions) == (2, 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        SecretCache(30.0, max_entries=0)
+
+
+async def test_the_node_cache_holds_at_most_cache_max_entries(
+    config: ModelVaultConfig, root: hvac.Client, prefix: str
+) -> None:
+    """Three secrets read through a cache of two: the first one read is forgotten, so a
+    change behind the node's back shows at its next read, while the others still answer
+    from the cache."""
+    bounded = config.model_copy(update={"cache_ttl_seconds": 300.0, "cache_max_entries": 2})
+    assert ModelVaultConfig.model_fields["cache_max_entries"].default == 1024
+    node = NodeVaultAdapterEffect(config=bounded, retry_policy=FAST_RETRY)
+    paths = [f"{prefix}/lru-{n}" for n in range(3)]
+    try:
+        for path in paths:
+            root.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "one"})
+            assert (await node.kv_read(ModelVaultKvReadRequest(path=path))).version == 1
+        assert (len(node.cache), node.cache.evictions) == (2, 1)
+        for path in paths:
+            root.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "two"})
+        newest_first = [
+            (await node.kv_read(ModelVaultKvReadRequest(path=p))).version for p in paths[::-1]
+        ]
+        assert newest_first == [1, 1, 2]  # paths[0] was evicted: read from the server
+    finally:
+        await node.close()
 
 
 async def test_client_patch_gives_up_after_losing_every_cas_race(

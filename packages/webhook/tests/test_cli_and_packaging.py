@@ -21,10 +21,11 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import (
     CONTRACT_RESOURCE,
     NodeWebhookEffect,
 )
-from omnibase_infra.nodes.node_webhook_effect.v1_0_0.__main__ import SECRET_ENV, main
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0.__main__ import SECRET_ENV, URL_ENV, main
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.effect import (
     ALLOW_HOSTS_ENV,
     ALLOW_NETWORKS_ENV,
+    NAT64_PREFIXES_ENV,
     OUTBOX_PATH_ENV,
     env_config,
 )
@@ -108,6 +109,44 @@ def test_cli_errors_are_reported_without_secrets(
     assert "not a public address" in err
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example/in?token=cli-Secret-9",
+        "https://user:cli-Secret-9@hooks.example/in",
+        "https://hooks.example/in?api_key=cli-Secret-9",
+    ],
+)
+def test_a_url_with_a_token_is_refused_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outbox_path: str, url: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "whsec_" + "A" * 44)
+    with pytest.raises(SystemExit) as refused:
+        _cli(monkeypatch, capsys, ["--outbox", outbox_path, "send", url], "{}")
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert URL_ENV in err
+    assert "cli-Secret-9" not in err
+
+
+def test_the_url_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outbox_path: str
+) -> None:
+    """From the variable the URL is used (here refused by the SSRF guard: it is loopback,
+    which proves it was read); without argument or variable it is a usage error."""
+    monkeypatch.setenv(SECRET_ENV, "whsec_" + "A" * 44)
+    monkeypatch.setenv(URL_ENV, "http://127.0.0.1:1/x?token=from-env")
+    code, _, err = _cli(monkeypatch, capsys, ["--outbox", outbox_path, "send"], "{}")
+    assert code == 1
+    assert "not a public address" in err
+    assert "from-env" not in err
+    monkeypatch.delenv(URL_ENV)
+    with pytest.raises(SystemExit) as missing:
+        _cli(monkeypatch, capsys, ["--outbox", outbox_path, "send"], "{}")
+    assert missing.value.code == 2
+    assert URL_ENV in capsys.readouterr().err
+
+
 def test_python_dash_m_runs(outbox_path: str) -> None:
     done = subprocess.run(  # noqa: S603 - our own module
         [sys.executable, "-m", MODULE, "--outbox", outbox_path, "dead-letters"],
@@ -146,7 +185,9 @@ async def test_configuration_from_the_environment(
     monkeypatch.setenv(OUTBOX_PATH_ENV, str(outbox))
     monkeypatch.setenv(ALLOW_NETWORKS_ENV, "127.0.0.0/8, ::1/128,")
     monkeypatch.setenv(ALLOW_HOSTS_ENV, "Hooks.Internal.")
+    monkeypatch.setenv(NAT64_PREFIXES_ENV, "64:ff9b:1:0:0:0::/96")
     config = env_config()
+    assert config.nat64_prefixes == ("64:ff9b:1::/96",)
     assert config.outbox_path == str(outbox)
     assert config.allow_networks == ("127.0.0.0/8", "::1/128")
     assert config.allow_hosts == ("hooks.internal",)
@@ -161,7 +202,8 @@ async def test_configuration_from_the_environment(
 def test_an_empty_environment_is_the_default_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV):
+    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV, NAT64_PREFIXES_ENV):
         monkeypatch.delenv(name, raising=False)
     config = env_config()
     assert (config.outbox_path, config.allow_networks, config.allow_hosts) == (None, (), ())
+    assert config.nat64_prefixes == ()

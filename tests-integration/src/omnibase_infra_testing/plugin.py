@@ -6,6 +6,7 @@ fail). See the package README for the fixtures and the environment variables.
 """
 
 from omnibase_infra_testing.services.consul import consul_service
+from omnibase_infra_testing.services.nats import nats_service
 from omnibase_infra_testing.services.oidc import oidc_service
 from omnibase_infra_testing.services.openbao import openbao_service
 from omnibase_infra_testing.services.postgres import postgres_service
@@ -14,6 +15,7 @@ from omnibase_infra_testing.services.redis import redis_service
 
 __all__ = [
     "consul_service",
+    "nats_service",
     "oidc_service",
     "openbao_service",
     "postgres_service",

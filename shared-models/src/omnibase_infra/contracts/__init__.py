@@ -22,7 +22,12 @@ from omnibase_infra.contracts.strict import (
     load_strict_model,
     validate_strict,
 )
-from omnibase_infra.contracts.yaml_resources import load_yaml_resource, resource_label
+from omnibase_infra.contracts.yaml_resources import (
+    load_yaml_file,
+    load_yaml_resource,
+    parse_yaml_text,
+    resource_label,
+)
 
 __all__ = [
     "GENERIC_NODE_KINDS",
@@ -34,11 +39,13 @@ __all__ = [
     "load_node_contract",
     "load_strict_model",
     "load_workflow_definition",
+    "load_yaml_file",
     "load_yaml_resource",
     "node_kind",
     "parse_fsm_contract",
     "parse_node_contract",
     "parse_workflow_definition",
+    "parse_yaml_text",
     "resolve_node_type",
     "resource_label",
     "validate_strict",

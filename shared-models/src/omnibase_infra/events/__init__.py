@@ -1,11 +1,18 @@
 """Event bus implementations satisfying omnibase-spi's event-bus protocols."""
 
+from omnibase_infra.events.commands import (
+    broadcast_topic,
+    check_payload,
+    closed_bus_error,
+    command_headers,
+    encode_command,
+    group_topic,
+    invalid_argument,
+)
 from omnibase_infra.events.in_memory_event_bus import (
     DEFAULT_MAX_HISTORY,
     EventHandler,
     InMemoryEventBus,
-    broadcast_topic,
-    group_topic,
 )
 from omnibase_infra.events.model_event_message import (
     EventHeaders,
@@ -21,5 +28,10 @@ __all__ = [
     "InMemoryEventBus",
     "InMemoryEventMessage",
     "broadcast_topic",
+    "check_payload",
+    "closed_bus_error",
+    "command_headers",
+    "encode_command",
     "group_topic",
+    "invalid_argument",
 ]

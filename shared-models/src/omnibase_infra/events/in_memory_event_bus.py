@@ -33,25 +33,30 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-import json
 import logging
 import re
 import traceback
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
-from enum import Enum
-from uuid import UUID
 
 from omnibase_spi.protocols.event_bus import (
     ProtocolEventBusHeaders,
     ProtocolEventMessage,
     ProtocolKafkaEventBusAdapter,
 )
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import SecretStr
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
+from omnibase_infra.errors import InfraValidationError
+from omnibase_infra.events.commands import (
+    broadcast_topic,
+    check_payload,
+    closed_bus_error,
+    command_headers,
+    encode_command,
+    group_topic,
+    invalid_argument,
+)
 from omnibase_infra.events.model_event_message import EventHeaders, InMemoryEventMessage
 from omnibase_infra.redaction import redact_text
 
@@ -68,16 +73,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_HISTORY = 1000
 EventHandler = Callable[[ProtocolEventMessage], Awaitable[None]]
 _NAME = re.compile(r"[A-Za-z0-9._\-]{1,249}")
-
-
-def broadcast_topic(environment: str) -> str:
-    """Topic that ``broadcast_to_environment`` publishes to."""
-    return f"{environment}-broadcast"
-
-
-def group_topic(environment: str, group: str) -> str:
-    """Topic that ``send_to_group`` publishes to."""
-    return f"{environment}-{group}-commands"
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -159,10 +154,7 @@ class InMemoryEventBus:
         """Record the message and deliver it to one member of every subscribed group."""
         self._ensure_open("publish", topic)
         _check_name(topic, "topic", operation="publish")
-        if not isinstance(value, bytes):
-            raise _invalid(f"value must be bytes, not {type(value).__name__}", "publish", topic)
-        if key is not None and not isinstance(key, bytes):
-            raise _invalid(f"key must be bytes or None, not {type(key).__name__}", "publish", topic)
+        check_payload(key, value, "publish", topic)
         record = InMemoryEventMessage(
             topic=topic,
             key=key,
@@ -191,9 +183,9 @@ class InMemoryEventBus:
         self._ensure_open("subscribe", topic)
         _check_name(topic, "topic", operation="subscribe")
         if not isinstance(group_id, str) or not group_id:
-            raise _invalid("group_id must be a non-empty string", "subscribe", topic)
+            raise invalid_argument("group_id must be a non-empty string", "subscribe", topic)
         if not callable(on_message):
-            raise _invalid("on_message must be an async callable", "subscribe", topic)
+            raise invalid_argument("on_message must be an async callable", "subscribe", topic)
         subscription = _Subscription(topic=topic, group_id=group_id, handler=on_message)
         self._subscriptions[topic].append(subscription)
 
@@ -256,14 +248,7 @@ class InMemoryEventBus:
     # -- internals -------------------------------------------------------------------
     def _ensure_open(self, operation: str, topic: str) -> None:
         if self._closed:
-            raise InfraUnavailableError(
-                f"event bus is closed: cannot {operation.replace('_', ' ')} on topic {topic!r}",
-                transport=EnumTransport.EVENT_BUS,
-                operation=operation,
-                target=topic,
-                reason="closed",
-                retryable=False,
-            )
+            raise closed_bus_error(operation, topic)
 
     def _headers_for(self, topic: str, headers: ProtocolEventBusHeaders | None) -> EventHeaders:
         if headers is None:
@@ -304,53 +289,12 @@ class InMemoryEventBus:
         self, topic: str, command: str, payload: Mapping[str, object], operation: str
     ) -> None:
         self._ensure_open(operation, topic)
-        if not isinstance(command, str) or not command:
-            raise _invalid("command must be a non-empty string", operation, topic)
-        body = {
-            "command": command,
-            "payload": dict(payload),
-            "source": {"environment": self._environment, "group": self._group},
-        }
-        try:
-            value = json.dumps(body, default=_json_default, sort_keys=True).encode()
-        except (TypeError, ValueError) as exc:
-            message = f"command payload is not serialisable: {exc}"
-            raise _invalid(message, operation, topic) from None
-        headers = EventHeaders(
-            content_type="application/json",
-            source=f"{self._environment}.{self._group}",
-            event_type=command,
-            destination=topic,
-            operation_name=operation,
-        )
-        await self.publish(topic, None, value, headers)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, SecretStr | SecretBytes):
-        raise TypeError("secrets cannot be sent over the event bus")
-    serialize = getattr(value, "serialize_for_context", None)
-    if callable(serialize):
-        return serialize()
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        common = {"environment": self._environment, "group": self._group, "operation": operation}
+        value = encode_command(command, payload, topic=topic, **common)
+        await self.publish(topic, None, value, command_headers(command, topic=topic, **common))
 
 
 def _check_name(name: object, label: str, *, operation: str) -> None:
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
-        raise _invalid(f"{label} must be 1-249 characters of [A-Za-z0-9._-]", operation, None)
-
-
-def _invalid(message: str, operation: str, target: str | None) -> InfraValidationError:
-    return InfraValidationError(
-        message, transport=EnumTransport.EVENT_BUS, operation=operation, target=target
-    )
+        message = f"{label} must be 1-249 characters of [A-Za-z0-9._-]"
+        raise invalid_argument(message, operation, None)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from omnibase_infra.enums import EnumHealthStatus
+from omnibase_infra.enums import EnumServiceStatus
 
 HealthDetailValue = str | int | float | bool
 
@@ -16,7 +16,7 @@ class ModelHealthStatus(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    status: EnumHealthStatus
+    status: EnumServiceStatus
     target: str = Field(min_length=1)
     latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     checked_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -31,4 +31,4 @@ class ModelHealthStatus(BaseModel):
     @property
     def is_healthy(self) -> bool:
         """True only for ``HEALTHY`` (``DEGRADED`` still serves but is not healthy)."""
-        return self.status is EnumHealthStatus.HEALTHY
+        return self.status is EnumServiceStatus.HEALTHY

@@ -48,8 +48,18 @@ __all__ = [
     "HTTP_DURATION_BUCKETS",
     "HTTP_REQUEST_METHOD",
     "HTTP_RESPONSE_STATUS_CODE",
+    "MESSAGING_BATCH_MESSAGE_COUNT",
+    "MESSAGING_CLIENT_CONSUMED_MESSAGES",
+    "MESSAGING_CLIENT_OPERATION_DURATION",
+    "MESSAGING_CONSUMER_GROUP_NAME",
     "MESSAGING_DESTINATION_NAME",
+    "MESSAGING_DESTINATION_SUBSCRIPTION_NAME",
+    "MESSAGING_MESSAGE_BODY_SIZE",
+    "MESSAGING_MESSAGE_CONVERSATION_ID",
+    "MESSAGING_MESSAGE_ID",
     "MESSAGING_OPERATION_NAME",
+    "MESSAGING_OPERATION_TYPE",
+    "MESSAGING_PROCESS_DURATION",
     "MESSAGING_SYSTEM",
     "OPERATION",
     "OPERATION_DURATION_BUCKETS",
@@ -98,10 +108,18 @@ URL_TEMPLATE: Final = "url.template"
 RPC_SYSTEM_NAME: Final = "rpc.system.name"
 RPC_METHOD: Final = "rpc.method"
 
-# Messaging (the event bus).
+# Messaging (the event buses; in development). ``messaging.operation.type`` is one of
+# create, send (which replaced publish), receive, process, settle.
 MESSAGING_SYSTEM: Final = "messaging.system"
 MESSAGING_OPERATION_NAME: Final = "messaging.operation.name"
+MESSAGING_OPERATION_TYPE: Final = "messaging.operation.type"
 MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+MESSAGING_DESTINATION_SUBSCRIPTION_NAME: Final = "messaging.destination.subscription.name"
+MESSAGING_CONSUMER_GROUP_NAME: Final = "messaging.consumer.group.name"
+MESSAGING_MESSAGE_ID: Final = "messaging.message.id"
+MESSAGING_MESSAGE_CONVERSATION_ID: Final = "messaging.message.conversation_id"
+MESSAGING_MESSAGE_BODY_SIZE: Final = "messaging.message.body.size"
+MESSAGING_BATCH_MESSAGE_COUNT: Final = "messaging.batch.message_count"
 
 # General (stable).
 SERVER_ADDRESS: Final = "server.address"
@@ -126,6 +144,9 @@ RETRY_DELAY: Final = "omnibase.retry_delay_s"
 
 DB_CLIENT_OPERATION_DURATION: Final = "db.client.operation.duration"
 HTTP_CLIENT_REQUEST_DURATION: Final = "http.client.request.duration"
+MESSAGING_CLIENT_OPERATION_DURATION: Final = "messaging.client.operation.duration"
+MESSAGING_PROCESS_DURATION: Final = "messaging.process.duration"
+MESSAGING_CLIENT_CONSUMED_MESSAGES: Final = "messaging.client.consumed.messages"
 
 DB_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 """Seconds: the conventions' advice for ``db.client.operation.duration``."""
@@ -140,6 +161,9 @@ OPERATION_DURATION_BUCKETS: Final = (*HTTP_DURATION_BUCKETS, 30.0, 60.0)
 _BUCKETS_BY_METRIC: Final[Mapping[str, tuple[float, ...]]] = {
     DB_CLIENT_OPERATION_DURATION: DB_DURATION_BUCKETS,
     HTTP_CLIENT_REQUEST_DURATION: HTTP_DURATION_BUCKETS,
+    # The messaging conventions advise the HTTP boundaries for their durations too.
+    MESSAGING_CLIENT_OPERATION_DURATION: HTTP_DURATION_BUCKETS,
+    MESSAGING_PROCESS_DURATION: HTTP_DURATION_BUCKETS,
 }
 
 

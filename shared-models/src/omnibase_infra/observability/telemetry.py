@@ -1,7 +1,8 @@
 """Spans, metrics and operation records of an effect node, through the OpenTelemetry API.
 
 One instance per node and target. :class:`OperationTelemetry` makes one CLIENT span per
-operation (named ``<span_prefix>.<operation>``): a child of the correlation's remote span
+operation (or of the ``span_kind`` given: a message producer's is PRODUCER), named
+``<span_prefix>.<operation>``: a child of the correlation's remote span
 when the correlation carries a trace (its ``tracestate`` kept), else of the caller's
 current span. It also records a duration histogram, with explicit bucket boundaries advised
 (:func:`~omnibase_infra.observability.semconv.duration_buckets`), and two counters
@@ -96,10 +97,12 @@ class OperationTelemetry:
         meter_provider: metrics.MeterProvider | None = None,
         duration_buckets: Sequence[float] | None = None,
         outcome_attribute: str = _LEGACY_OUTCOME,
+        span_kind: SpanKind = SpanKind.CLIENT,
     ) -> None:
         if not operation_attributes:
             raise ValueError("operation_attributes needs at least one attribute name")
         self._span_prefix = span_prefix
+        self._span_kind = span_kind
         self._operation_keys = tuple(operation_attributes)
         self._span_base = dict(span_attributes or {})
         self._metric_base = dict(metric_attributes or {})
@@ -192,7 +195,7 @@ class OperationTelemetry:
         return self._tracer.start_span(
             f"{self._span_prefix}.{operation}",
             context=parent,
-            kind=SpanKind.CLIENT,
+            kind=self._span_kind,
             attributes=attributes,
         )
 

@@ -4,10 +4,12 @@ Everything masked is replaced by the one constant :data:`MASK` (``"***"``). Know
 values can be passed per call or registered process-wide with :func:`register_secret`.
 """
 
+from omnibase_infra.redaction.command_line import credential_from_command_line
 from omnibase_infra.redaction.logging_filter import RedactingFilter
 from omnibase_infra.redaction.redact import (
     MASK,
     SENSITIVE_HEADERS,
+    carries_secret,
     is_sensitive_key,
     redact_headers,
     redact_mapping,
@@ -28,7 +30,9 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "SENSITIVE_HEADERS",
     "RedactingFilter",
+    "carries_secret",
     "clear_registered_secrets",
+    "credential_from_command_line",
     "is_sensitive_key",
     "redact_headers",
     "redact_mapping",

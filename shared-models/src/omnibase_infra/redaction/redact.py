@@ -21,6 +21,7 @@ from omnibase_infra.redaction.registry import (
 __all__ = [
     "MASK",
     "SENSITIVE_HEADERS",
+    "carries_secret",
     "is_sensitive_key",
     "redact_headers",
     "redact_mapping",
@@ -268,6 +269,15 @@ def redact_url(url: object) -> str:
         _redact_params(parts.fragment) if parts.fragment else "",
     )
     return redact_text(urlunsplit(rebuilt))
+
+
+def carries_secret(text: object) -> bool:
+    """Whether masking would change ``text`` (:func:`redact_url`, which falls back to
+    :func:`redact_text`): a URL or DSN with a password or a sensitive query parameter, a
+    token, a ``password=...`` pair. For refusing a secret where it would be exposed (a
+    command line, visible to other users) instead of masking it afterwards."""
+    value = _as_str(text)
+    return redact_url(value).count(MASK) > value.count(MASK)
 
 
 def _header_value(name: str, value: str) -> str:

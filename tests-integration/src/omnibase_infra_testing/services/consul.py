@@ -2,8 +2,13 @@
 
 Where the server comes from, first match wins:
 
-1. ``CONSUL_HTTP_ADDR`` set → that agent, used as-is (it must have a leader).
-2. ``consul`` on PATH.
+1. An external agent: ``OMNIBASE_INFRA_TEST_CONSUL_ADDR`` (token:
+   ``OMNIBASE_INFRA_TEST_CONSUL_TOKEN``), else ``CONSUL_HTTP_ADDR`` (token:
+   ``CONSUL_HTTP_TOKEN``). It must have a leader and report Consul 1.8.7 in
+   ``/v1/agent/self``; another version fails the tests that need it, saying so. (The nox
+   sessions remove ``CONSUL_*`` from the environment; the ``OMNIBASE_INFRA_TEST_`` pair is
+   the explicit opt-in that stays.)
+2. ``consul`` on PATH, if ``consul version`` reports 1.8.7; another version is passed over.
 3. The vendored Debian package ``consul_1.8.7+dfsg1-2+b3_amd64.deb`` (``OMNIBASE_INFRA_CONSUL_DEB``,
    else ``shared/vendor/`` next to an ancestor of the working directory or of this file),
    checked against its SHA-256 and extracted with ``dpkg -x`` (or, without dpkg, by reading
@@ -12,6 +17,9 @@ Where the server comes from, first match wins:
 4. ``apt-get download consul`` from deb.debian.org bullseye, with a private sources list and
    private package lists (the system's apt configuration is left alone), then as in 3.
 5. A clear error.
+
+``OMNIBASE_INFRA_TEST_CONSUL_ANY_VERSION=1`` accepts any version in 1 and 2 (the tests are
+written against 1.8.7's API; a newer Consul mostly answers the same, with no promise).
 
 The agent runs ``consul agent -dev`` (in-memory server, its own leader) on 127.0.0.1: HTTP,
 serf LAN/WAN and server RPC on free ports, DNS and gRPC off, no update check. Readiness is
@@ -27,6 +35,7 @@ import io
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -41,7 +50,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from omnibase_infra_testing.process import LOOPBACK, ManagedProcess, ServiceStartError
-from omnibase_infra_testing.unavailable import serve_for_session
+from omnibase_infra_testing.unavailable import serve_for_session, service_unavailable
 
 # Straight to loopback, whatever http_proxy/HTTP_PROXY say.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -49,6 +58,10 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 SERVICE = "Consul 1.8.7"
 ADDR_ENV = "CONSUL_HTTP_ADDR"
 TOKEN_ENV = "CONSUL_HTTP_TOKEN"  # noqa: S105 - a variable name, not a secret
+# The explicit opt-in for an external agent: the nox sessions remove CONSUL_* but keep these.
+TEST_ADDR_ENV = "OMNIBASE_INFRA_TEST_CONSUL_ADDR"
+TEST_TOKEN_ENV = "OMNIBASE_INFRA_TEST_CONSUL_TOKEN"  # noqa: S105 - a variable name
+ANY_VERSION_ENV = "OMNIBASE_INFRA_TEST_CONSUL_ANY_VERSION"
 DEB_ENV = "OMNIBASE_INFRA_CONSUL_DEB"
 CONSUL_VERSION = "1.8.7"
 DEB_VERSION = "1.8.7+dfsg1-2+b3"
@@ -59,7 +72,8 @@ INSTALL_HINT = (
     f"put consul {CONSUL_VERSION} on PATH, or point {DEB_ENV} at {DEB_NAME} "
     "(unpacked with dpkg -x, or in Python without dpkg), or allow `apt-get download` "
     "from deb.debian.org (bullseye), "
-    f"or set {ADDR_ENV}=host:port for an external agent; "
+    f"or set {TEST_ADDR_ENV}=host:port for an external agent (Consul {CONSUL_VERSION}, "
+    f"or {ANY_VERSION_ENV}=1); "
     "pip install 'omnibase-infra-testing[consul]' adds nothing by itself"
 )
 
@@ -234,16 +248,61 @@ def download_deb(workdir: Path) -> Path:
     return debs[0]
 
 
+def any_version_allowed() -> bool:
+    """``OMNIBASE_INFRA_TEST_CONSUL_ANY_VERSION=1``: use a consul of another version."""
+    return os.environ.get(ANY_VERSION_ENV, "").strip() == "1"
+
+
+def _consul_env() -> dict[str, str]:
+    """The environment a consul process gets: no CONSUL_* settings, no update check."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONSUL_")}
+    env["CHECKPOINT_DISABLE"] = "1"  # nothing but loopback
+    return env
+
+
+_VERSION_LINE = re.compile(r"^Consul v(\S+)", re.MULTILINE)
+
+
+def binary_version(binary: Path) -> str | None:
+    """The version ``consul version`` reports (``1.8.7``), None when it does not say."""
+    try:
+        result = subprocess.run(  # noqa: S603 - argv built here
+            [str(binary), "version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env=_consul_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = _VERSION_LINE.search(result.stdout)
+    return match.group(1) if match and result.returncode == 0 else None
+
+
 def find_consul(*, allow_download: bool = True) -> Path:
-    """A consul binary: PATH → the vendored .deb → apt-get download; else ConsulNotFoundError."""
+    """A consul binary: PATH (if it is 1.8.7) → the vendored .deb → apt-get download; else
+    ConsulNotFoundError."""
+    tried: list[str] = []
     on_path = shutil.which("consul")
-    if on_path is not None:
-        return Path(on_path)
+    if on_path is None:
+        tried.append("consul is not on PATH")
+    else:
+        version = binary_version(Path(on_path))
+        if version == CONSUL_VERSION or any_version_allowed():
+            return Path(on_path)
+        tried.append(
+            f"consul on PATH ({on_path}) reports {version or 'no version'}, not "
+            f"{CONSUL_VERSION} ({ANY_VERSION_ENV}=1 would use it)"
+        )
     cached = cache_dir() / "usr" / "bin" / "consul"
     if cached.is_file() and (cache_dir() / ".complete").is_file():
         return cached
-    tried = ["consul is not on PATH"]
-    deb = find_vendored_deb()
+    try:
+        deb = find_vendored_deb()
+    except ConsulNotFoundError as exc:
+        msg = "; ".join([*tried, str(exc)])
+        raise ConsulNotFoundError(msg) from None
     if deb is not None:
         return extract_deb(deb)
     tried.append(f"no {DEB_NAME} in shared/vendor above {Path.cwd()} and {DEB_ENV} is unset")
@@ -258,6 +317,19 @@ def find_consul(*, allow_download: bool = True) -> Path:
                 return extract_deb(downloaded, expected_sha256=DEB_SHA256 if same_file else None)
     msg = "; ".join(tried)
     raise ConsulNotFoundError(msg)
+
+
+def find_consul_for_test() -> Path:
+    """:func:`find_consul` inside a test: a missing consul fails the test (a skip only behind
+    ``OMNIBASE_INFRA_TEST_ALLOW_SKIP=1``), saying what to install."""
+    problem: str | None = None
+    try:
+        binary = find_consul()
+    except ConsulNotFoundError as exc:
+        problem = str(exc)
+    if problem is not None:  # outside the except block: no chained traceback in the report
+        service_unavailable(SERVICE, problem, INSTALL_HINT)
+    return binary
 
 
 # --- running it ----------------------------------------------------------------------------
@@ -307,20 +379,60 @@ def ready(addr: str) -> bool:
     return isinstance(nodes, list) and len(nodes) > 0
 
 
-def external_consul(raw_addr: str) -> ConsulService:
-    """Describe the agent at ``CONSUL_HTTP_ADDR`` (``host:port`` or a URL) after checking it."""
+def agent_version(addr: str, token: str | None = None) -> str:
+    """The version the agent reports in ``/v1/agent/self`` (``Config.Version``, with
+    ``-<VersionPrerelease>`` when there is one)."""
+    request = urllib.request.Request(f"{addr}/v1/agent/self")  # noqa: S310
+    if token:
+        request.add_header("X-Consul-Token", token)
+    with _DIRECT.open(request, timeout=5) as response:
+        body = json.loads(response.read())
+    config = body.get("Config") if isinstance(body, dict) else None
+    if not isinstance(config, dict):
+        config = {}
+    version = str(config.get("Version") or "")
+    prerelease = str(config.get("VersionPrerelease") or "")
+    return f"{version}-{prerelease}" if prerelease else version
+
+
+def external_agent() -> tuple[str, str, str | None] | None:
+    """The external agent asked for, as (variable, address, token), or None.
+
+    ``OMNIBASE_INFRA_TEST_CONSUL_ADDR`` (with ``OMNIBASE_INFRA_TEST_CONSUL_TOKEN``) wins over
+    ``CONSUL_HTTP_ADDR`` (with ``CONSUL_HTTP_TOKEN``).
+    """
+    for addr_env, token_env in ((TEST_ADDR_ENV, TEST_TOKEN_ENV), (ADDR_ENV, TOKEN_ENV)):
+        raw_addr = os.environ.get(addr_env, "").strip()
+        if raw_addr:
+            return addr_env, raw_addr, os.environ.get(token_env) or None
+    return None
+
+
+def external_consul(
+    raw_addr: str, *, token: str | None = None, variable: str = ADDR_ENV
+) -> ConsulService:
+    """Describe the agent at ``raw_addr`` (``host:port`` or a URL; ``variable`` names where
+    it came from, for the messages) after checking it has a leader and is Consul 1.8.7."""
     parts = urlsplit(raw_addr if "://" in raw_addr else f"http://{raw_addr}")
     host = parts.hostname or LOOPBACK
     port = parts.port or (443 if parts.scheme == "https" else 8500)
     addr = f"{parts.scheme}://{host}:{port}"
-    token = os.environ.get(TOKEN_ENV) or None
+    where = f"{variable}={raw_addr}"
     try:
         current = leader(addr, token)
-    except OSError as exc:
-        msg = f"{ADDR_ENV}={raw_addr} does not answer: {exc}"
+        version = None if any_version_allowed() else agent_version(addr, token)
+    except (OSError, ValueError) as exc:
+        msg = f"the agent at {where} does not answer as Consul does: {exc}"
         raise ServiceStartError(msg) from exc
     if not current:
-        msg = f"the agent at {ADDR_ENV}={raw_addr} has no leader"
+        msg = f"the agent at {where} has no leader"
+        raise ServiceStartError(msg)
+    if version is not None and version != CONSUL_VERSION:
+        msg = (
+            f"the agent at {where} reports Consul {version or 'no version'}, and the tests "
+            f"target {CONSUL_VERSION}: point {variable} at a {CONSUL_VERSION} agent, unset it "
+            f"(the harness then starts its own), or set {ANY_VERSION_ENV}=1 to use this one"
+        )
         raise ServiceStartError(msg)
     return ConsulService(
         addr=addr, host=host, port=port, scheme=parts.scheme, external=True, token=token
@@ -332,8 +444,6 @@ def start_consul(*, binary: Path | None = None, timeout: float = 60.0) -> Consul
     consul = binary or find_consul()
     http, serf_lan, serf_wan, server = _free_ports(4)
     addr = f"http://{LOOPBACK}:{http}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONSUL_")}
-    env["CHECKPOINT_DISABLE"] = "1"  # no update check: nothing but loopback
     process = ManagedProcess(
         "consul",
         [
@@ -352,7 +462,7 @@ def start_consul(*, binary: Path | None = None, timeout: float = 60.0) -> Consul
             "-hcl=disable_update_check = true",
             "-log-level=warn",
         ],
-        env=env,
+        env=_consul_env(),
     )
     process.start(lambda: ready(addr), timeout=timeout)
     service = ConsulService(
@@ -370,20 +480,27 @@ def start_consul(*, binary: Path | None = None, timeout: float = 60.0) -> Consul
 
 
 def get_consul() -> ConsulService:
-    """The external agent of ``CONSUL_HTTP_ADDR``, else a fresh dev agent."""
-    raw_addr = os.environ.get(ADDR_ENV, "").strip()
-    if raw_addr:
-        return external_consul(raw_addr)
+    """The external agent asked for (:func:`external_agent`), else a fresh dev agent."""
+    external = external_agent()
+    if external is not None:
+        variable, raw_addr, token = external
+        return external_consul(raw_addr, token=token, variable=variable)
     return start_consul()
 
 
 @pytest.fixture(scope="session")
 def consul_service() -> Iterator[ConsulService]:
     """A real Consul 1.8.7 agent for the whole session (dev mode, no ACLs)."""
+    yield from serve_consul()
+
+
+def serve_consul() -> Iterator[ConsulService]:
+    """The body of :func:`consul_service`: a test whose agent cannot be had fails, saying why."""
+    external = external_agent()
     yield from serve_for_session(
         SERVICE,
         get_consul,
         missing=(ConsulNotFoundError,),
         how_to_get_it=INSTALL_HINT,
-        external_env=ADDR_ENV,
+        external_env=external[0] if external else None,
     )

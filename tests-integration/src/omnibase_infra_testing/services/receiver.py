@@ -143,6 +143,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._read_body()
+        declared = self.headers.get("Content-Length")
+        if declared is not None and len(body) < int(declared):
+            # The client went away mid-body (a killed sender): no request arrived, as for
+            # any server; recording it would show a body that was never sent.
+            self.close_connection = True
+            return
         url = urlsplit(self.path)
         response = self.server.state.record_and_pick(
             RecordedRequest(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
-from omnibase_infra.enums import EnumHealthStatus
+from omnibase_infra.enums import EnumServiceStatus
 from omnibase_infra.models.model_infra_envelope import ModelInfraResponse
 from omnibase_infra.models.postgres.model_postgres_requests import EnumPostgresIsolation
 
@@ -160,7 +160,7 @@ class ModelPostgresHealthResponse(ModelPostgresResponseBase):
     """Health of the server behind the pool; ``message`` says why when not healthy."""
 
     operation: Literal["health"] = "health"
-    status: EnumHealthStatus
+    status: EnumServiceStatus
     server_version: str | None = None
     server_version_num: int | None = None
     latency_ms: float | None = Field(default=None, ge=0)

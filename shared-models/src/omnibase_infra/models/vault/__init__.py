@@ -132,6 +132,9 @@ class ModelVaultConfig(BaseModel):
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
     max_workers: int = Field(default=4, ge=1, le=64)
     cache_ttl_seconds: float = Field(default=0.0, ge=0, le=86400, allow_inf_nan=False)
+    cache_max_entries: int = Field(
+        default=1024, ge=1, le=1_000_000, description="secrets the read cache holds at most"
+    )
 
     @field_validator("kv_mount")
     @classmethod

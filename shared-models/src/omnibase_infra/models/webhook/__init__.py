@@ -32,6 +32,7 @@ from omnibase_infra.models.model_infra_envelope import ModelInfraRequest, ModelI
 from omnibase_infra.resilience.model_retry_policy import ModelRetryPolicy
 
 __all__ = [
+    "NAT64_PREFIX_LENGTHS",
     "SECRET_PREFIX",
     "SVIX_SCHEDULE_SECONDS",
     "EnumWebhookOutcome",
@@ -42,6 +43,7 @@ __all__ = [
     "ModelWebhookRetryPolicy",
     "ModelWebhookSendRequest",
     "decode_webhook_secret",
+    "nat64_prefix",
     "new_message_id",
     "validate_webhook_url",
 ]
@@ -157,6 +159,23 @@ def _network(value: str) -> str:
     return value
 
 
+NAT64_PREFIX_LENGTHS: frozenset[int] = frozenset({32, 40, 48, 56, 64, 96})  # RFC 6052 2.2
+
+
+def nat64_prefix(value: str) -> ipaddress.IPv6Network:
+    """A NAT64 translator's prefix (``2001:db8:64::/96``): IPv6, with one of the prefix
+    lengths of RFC 6052 section 2.2, which fix where the IPv4 address sits."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP network: {value!r}") from None
+    if not isinstance(network, ipaddress.IPv6Network):
+        raise ValueError(f"a NAT64 prefix is an IPv6 network: {value!r}")
+    if network.prefixlen not in NAT64_PREFIX_LENGTHS:
+        raise ValueError(f"a NAT64 prefix is /32, /40, /48, /56, /64 or /96: {value!r}")
+    return network
+
+
 class ModelWebhookConfig(BaseModel):
     """How the node delivers: timeouts, limits, the SSRF allow-list, the outbox file."""
 
@@ -173,6 +192,11 @@ class ModelWebhookConfig(BaseModel):
     allow_hosts: tuple[str, ...] = Field(
         default=(), description="host names whose addresses are not checked"
     )
+    nat64_prefixes: tuple[str, ...] = Field(
+        default=(),
+        description="the site's own NAT64 prefixes (RFC 6052 lengths); addresses under one "
+        "are judged by the IPv4 address they embed",
+    )
     outbox_path: str | None = Field(default=None, description="SQLite file; None: in memory")
     max_concurrency: int = Field(default=64, ge=1, le=4096)
     rate_limit_per_second: float | None = Field(default=None, gt=0, allow_inf_nan=False)
@@ -184,6 +208,11 @@ class ModelWebhookConfig(BaseModel):
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_network(item) for item in value)
+
+    @field_validator("nat64_prefixes")
+    @classmethod
+    def _nat64(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(nat64_prefix(item)) for item in value)
 
     @field_validator("allow_hosts")
     @classmethod

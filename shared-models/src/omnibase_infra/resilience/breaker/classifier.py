@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraError, InfraProtocolError, InfraUnavailableError
+from omnibase_infra.errors import (
+    InfraError,
+    InfraProtocolError,
+    InfraTimeoutError,
+    InfraUnavailableError,
+)
 from omnibase_infra.resilience.breaker.store import BreakerKey
 
 __all__ = ["BreakerClassifier", "is_breaker_failure"]
@@ -20,8 +25,10 @@ def is_breaker_failure(exc: BaseException, key: BreakerKey) -> bool:
     Failures:
 
     * an ``InfraError`` that is ``retryable`` (connection, timeout, unavailable,
-      rate-limited by default, or any error raised with ``retryable=True``) or an
-      ``InfraProtocolError`` (the target answered garbage);
+      rate-limited by default, or any error raised with ``retryable=True``), an
+      ``InfraProtocolError`` (the target answered garbage), or any ``InfraTimeoutError``
+      (also an operation's spent deadline, which is not retryable: the target did not
+      answer in time, and a target that never answers must still open its breaker);
     * any other ``OSError`` (``ConnectionError``, ``TimeoutError``, socket errors).
 
     Ignored (neither success nor failure): every other ``InfraError`` (validation,
@@ -36,5 +43,5 @@ def is_breaker_failure(exc: BaseException, key: BreakerKey) -> bool:
             return False
         if isinstance(exc, InfraUnavailableError) and exc.reason == "circuit_open":
             return False
-        return exc.retryable or isinstance(exc, InfraProtocolError)
+        return exc.retryable or isinstance(exc, InfraProtocolError | InfraTimeoutError)
     return isinstance(exc, OSError)

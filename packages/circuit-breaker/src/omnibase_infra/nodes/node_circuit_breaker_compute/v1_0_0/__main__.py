@@ -3,8 +3,9 @@
     python -m omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0 postgres db:5432
     python -m omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0          # every breaker
 
-The Redis URL comes from ``--redis-url`` or ``OMNIBASE_INFRA_REDIS_URL`` (prefer the
-variable when the URL holds a password: command lines are visible to other users).
+The Redis URL comes from ``OMNIBASE_INFRA_REDIS_URL``, from the first line of standard
+input (``--redis-url-stdin``), or from ``--redis-url`` when it holds no password: command
+lines are visible to other users, so ``--redis-url`` with one is refused.
 Exit status: 0 printed, 1 the store failed (a redacted error on stderr), 2 usage.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +27,7 @@ from omnibase_infra.nodes.node_circuit_breaker_compute.v1_0_0.redis_store import
     DEFAULT_PREFIX,
     RedisBreakerStore,
 )
+from omnibase_infra.redaction import credential_from_command_line
 from omnibase_infra.resilience.breaker import BreakerKey
 
 URL_ENV = "OMNIBASE_INFRA_REDIS_URL"
@@ -46,7 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("target", nargs="?", help="the breaker's target, e.g. db:5432")
     parser.add_argument(
         "--redis-url",
-        help=f"redis://[:password@]host:port/db (default: ${URL_ENV})",
+        help=f"redis://host:port/db without a password (default: ${URL_ENV}; with a "
+        "password: the variable or --redis-url-stdin)",
+    )
+    parser.add_argument(
+        "--redis-url-stdin",
+        action="store_true",
+        help="read the Redis URL from the first line of standard input",
     )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the store")
     parser.add_argument(
@@ -100,9 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.transport is None) != (args.target is None):
         parser.error("give both TRANSPORT and TARGET, or neither")
-    url = args.redis_url or os.environ.get(URL_ENV, "")
-    if not url:
-        parser.error(f"no Redis URL: pass --redis-url or set {URL_ENV}")
+    url = credential_from_command_line(
+        parser.error,
+        what="Redis URL",
+        option="--redis-url",
+        value=args.redis_url,
+        from_stdin=args.redis_url_stdin,
+        env=URL_ENV,
+    )
     key = None if args.target is None else BreakerKey(EnumTransport(args.transport), args.target)
     try:
         store = RedisBreakerStore.from_url(

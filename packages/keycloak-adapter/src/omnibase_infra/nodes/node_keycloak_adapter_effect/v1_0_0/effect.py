@@ -76,6 +76,7 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.jwt_check import (
     b64url,
     check_claims,
     header_of,
+    json_object,
 )
 from omnibase_infra.observability.telemetry import (
     AttributeValue,
@@ -376,7 +377,7 @@ class NodeKeycloakAdapterEffect(NodeEffect):
                 ) from exc
             try:
                 body = json.loads(raw) if raw.strip() else None
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 body = None
                 if 200 <= status < 300:
                     raise InfraProtocolError(
@@ -695,6 +696,11 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         try:
             signature = b64url(parts[2])
             payload = b64url(parts[1])
+        except ValueError:
+            raise self._token_error(
+                TokenMalformedError, "token is not a well-formed JWT", correlation_id
+            ) from None
+        try:
             signed = ALGORITHMS[algorithm].verify(
                 f"{parts[0]}.{parts[1]}".encode(), key.key, signature
             )
@@ -704,11 +710,8 @@ class NodeKeycloakAdapterEffect(NodeEffect):
             raise self._token_error(
                 TokenSignatureError, "token signature does not verify", correlation_id
             )
-        try:
-            claims = json.loads(payload)
-        except ValueError:
-            claims = None
-        if not isinstance(claims, dict):
+        claims = json_object(payload)
+        if claims is None:
             raise self._token_error(
                 TokenMalformedError, "token payload is not a JSON object", correlation_id
             )

@@ -7,8 +7,17 @@ Signatures are verified with PyJWT's algorithm objects (``jwt.algorithms``, on
 list of strings, holding one expected audience; ``sub``/``jti`` strings when present; no
 ``crit`` extensions, no unencoded payload (``b64: false``). Doing the parsing here rather
 than through ``jwt.decode`` avoids PyJWT 2.15's per-character base64url validation (a
-generator over every character, as costly as the RSA check): a regular expression checks the
-same alphabet.
+generator over every character, as costly as the RSA check): one regular expression checks
+the alphabet and that the segment is canonical.
+
+Stricter than PyJWT, on purpose (each is a token PyJWT 2.15 accepts and this module
+refuses; ``tests/test_jwt_differential.py`` encodes every one):
+
+* ``=`` padding in a segment (RFC 7515 section 2: base64url "with all trailing '='
+  characters omitted"); PyJWT tolerates it for some issuers' sake.
+* ``exp``/``nbf``/``iat`` that is not a JSON number (RFC 7519 NumericDate: PyJWT coerces
+  ``"123"``, ``true``) or is beyond what a ``datetime`` holds (years 1-9999).
+* any ``crit`` header (no extension is supported here; PyJWT supports ``b64``).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import base64
 import json
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
@@ -30,30 +39,65 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.errors import (
     TokenNotYetValidError,
 )
 
-__all__ = ["ALGORITHMS", "ClaimProblem", "b64url", "check_claims", "header_of"]
+__all__ = [
+    "ALGORITHMS",
+    "ClaimProblem",
+    "b64url",
+    "check_claims",
+    "header_of",
+    "json_object",
+]
 
 ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+# Canonical base64url ends in whole 4-character groups, or in a tail of 2 characters (the
+# last one's low 4 bits unused, so zero: A Q g w) or 3 (low 2 bits unused: A E I M Q U Y c
+# g k o s w 0 4 8): exactly the texts that re-encoding the decoded bytes gives back. A tail
+# of 1 is not base64. (One regular expression for all of it is 6x slower than this.)
+_CANONICAL_LAST = {0: None, 2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+# The NumericDates a datetime holds (0001-01-01 to 9999-12-31T23:59:59 UTC).
+_EARLIEST, _LATEST = -62135596800, 253402300799
 
 type ClaimProblem = tuple[type[KeycloakTokenError], str]
 
 
 def b64url(segment: str) -> bytes:
-    """Strict base64url (no padding, no other characters); ``ValueError`` otherwise."""
-    if _B64URL.fullmatch(segment) is None:
-        raise ValueError("not base64url")
+    """Canonical base64url (no padding, no other characters, unused bits zero: the text
+    that encoding the result gives back); ``ValueError`` otherwise."""
+    last = _CANONICAL_LAST.get(len(segment) % 4, ())
+    if _B64URL.fullmatch(segment) is None or (last is not None and segment[-1] not in last):
+        raise ValueError("not canonical base64url")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-@lru_cache(maxsize=256)
+def json_object(data: bytes) -> dict[str, Any] | None:
+    """``data`` parsed as a JSON object, or None (not JSON, not an object, or nested too
+    deeply for the parser: ``RecursionError`` is not a ``ValueError``)."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_CACHED_HEADER_LENGTH = 1024  # a real JOSE header is ~100 characters
+
+
 def header_of(segment: str) -> tuple[str, str | None] | None:
     """``(alg, kid)`` of a header segment, or None when it is not a usable JOSE header.
-    Cached: every token signed with one key shares one header."""
+    Cached: every token signed with one key shares one header. Only short segments are
+    cached: 256 huge headers an attacker sent must not stay in memory."""
+    if len(segment) > _CACHED_HEADER_LENGTH:
+        return _parse_header(segment)
+    return _cached_header(segment)
+
+
+def _parse_header(segment: str) -> tuple[str, str | None] | None:
     try:
-        header = json.loads(b64url(segment))
+        header = json_object(b64url(segment))
     except ValueError:
         return None
-    if not isinstance(header, dict) or "crit" in header or header.get("b64") is False:
+    if header is None or "crit" in header or header.get("b64") is False:
         return None
     alg, kid = header.get("alg"), header.get("kid")
     if not isinstance(alg, str):
@@ -61,8 +105,18 @@ def header_of(segment: str) -> tuple[str, str | None] | None:
     return alg, kid if isinstance(kid, str) else None
 
 
-def _number(value: object) -> bool:
+_cached_header = lru_cache(maxsize=256)(_parse_header)
+
+
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _numeric_date(value: object) -> bool:
+    """A JSON number a ``datetime`` holds. The range check also refuses NaN and the
+    infinities (``json`` parses both; ``NaN <= now`` is false: a NaN ``exp`` would never
+    expire)."""
+    return _number(value) and _EARLIEST <= value <= _LATEST
 
 
 def check_claims(
@@ -82,11 +136,11 @@ def check_claims(
 
 
 def _format_problem(claims: dict[str, Any]) -> ClaimProblem | None:
-    if not _number(claims.get("exp")):
-        return TokenMalformedError, "token has no numeric 'exp' claim"
+    if not _numeric_date(claims.get("exp")):
+        return TokenMalformedError, "token has no 'exp' claim that is a date"
     for name in ("nbf", "iat"):
-        if name in claims and not _number(claims[name]):
-            return TokenMalformedError, f"token claim {name!r} is not a number"
+        if name in claims and not _numeric_date(claims[name]):
+            return TokenMalformedError, f"token claim {name!r} is not a date"
     for name in ("sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
             return TokenMalformedError, f"token claim {name!r} is not a string"

@@ -16,12 +16,12 @@ from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from omnibase_infra.contracts import load_yaml_file
 from omnibase_infra.errors import InfraError
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
@@ -43,6 +43,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     load_builtin_workflow,
     load_workflow,
 )
+from omnibase_infra.redaction import carries_secret
 
 __all__ = ["build_parser", "default_store_path", "main", "open_store"]
 
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     runner(resume)
     resume.add_argument("run_id")
     resume.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    resume.add_argument("--inputs-file", type=Path, help="YAML mapping of the secret inputs")
     return parser
 
 
@@ -142,10 +144,23 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise _UsageError(f"{what} {item!r}: expected NAME=VALUE")
+        if not sep or not name:  # never echoed: it may be a secret pasted without a name
+            raise _UsageError(f"{what}: expected NAME=VALUE, got {len(item)} characters")
         result[name] = value
     return result
+
+
+def _refuse_secret_inputs(pairs: dict[str, str], secret: Collection[str] | None) -> None:
+    """A secret on the command line is visible to every user of the machine (``ps``): an
+    ``--input`` for a ``secret`` input (any, when ``secret`` is None), or one whose value
+    holds a password or token, is refused with where to put it instead (its value is never
+    repeated)."""
+    for name, value in pairs.items():
+        if secret is None or name in secret or carries_secret(value):
+            raise _UsageError(
+                f"--input {name}: a secret on the command line is visible to other users; "
+                f"set {INPUT_ENV_PREFIX}{name.upper()} or put it in an --inputs-file"
+            )
 
 
 class _UsageError(Exception):
@@ -169,9 +184,15 @@ def _workflow(args: argparse.Namespace, registry: NodeRegistry | None = None) ->
     return load_workflow(name, registry=registry)
 
 
-def _inputs(args: argparse.Namespace, declared: Collection[str] | None = None) -> dict[str, Any]:
+def _inputs(
+    args: argparse.Namespace,
+    declared: Collection[str] | None = None,
+    secret: Collection[str] | None = (),
+) -> dict[str, Any]:
     """Inputs from ``ONEX_INFRA_INPUT_*`` (only those in ``declared``, when given: one
-    environment serves several workflows), then ``--inputs-file``, then ``--input``."""
+    environment serves several workflows), then ``--inputs-file``, then ``--input`` (never
+    one of the ``secret`` inputs, every one when None, nor a value holding a password or
+    token)."""
     inputs: dict[str, Any] = {}
     for name, value in os.environ.items():
         if name.startswith(INPUT_ENV_PREFIX):
@@ -179,19 +200,18 @@ def _inputs(args: argparse.Namespace, declared: Collection[str] | None = None) -
             if declared is None or key in declared:
                 inputs[key] = value
     if getattr(args, "inputs_file", None):
+        # InfraConfigurationError naming the file and line (a key given twice, bad YAML)
+        data = load_yaml_file(args.inputs_file, operation="load_inputs")
+        if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
+            raise _UsageError("--inputs-file must hold a mapping of input names")
         try:
-            data = json.loads(json.dumps(_yaml_load(args.inputs_file)))
-        except (OSError, ValueError) as exc:
-            raise _UsageError(f"--inputs-file: {exc}") from exc
-        if not isinstance(data, dict):
-            raise _UsageError("--inputs-file must hold a mapping")
-        inputs.update(data)
-    inputs.update(_pairs(args.input, "--input"))
+            inputs.update(json.loads(json.dumps(data)))
+        except (TypeError, ValueError) as exc:  # a YAML date or set is not an input value
+            raise _UsageError(f"--inputs-file: {exc}") from None
+    pairs = _pairs(args.input, "--input")
+    _refuse_secret_inputs(pairs, secret)
+    inputs.update(pairs)
     return inputs
-
-
-def _yaml_load(path: Path) -> object:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 class _Progress:
@@ -328,7 +348,8 @@ async def _run(args: argparse.Namespace, store: WorkflowStore, console: Console)
             status = await runtime.status(args.run_id)
             progress = _Progress(console, status.order)
             runtime.subscribe(progress)
-            secrets = _inputs(args, status.run.secret_inputs)
+            # resume takes only the secret inputs (the others are stored with the run)
+            secrets = _inputs(args, status.run.secret_inputs, secret=None)
             result = await _live(
                 progress, args.json, runtime.resume(args.run_id, secret_inputs=secrets)
             )
@@ -336,7 +357,8 @@ async def _run(args: argparse.Namespace, store: WorkflowStore, console: Console)
             workflow = _workflow(args)
             progress = _Progress(console, workflow.step_ids)
             runtime.subscribe(progress)
-            inputs = _inputs(args, workflow.inputs)
+            secret = [name for name, spec in workflow.inputs.items() if spec.secret]
+            inputs = _inputs(args, workflow.inputs, secret)
             result = await _live(
                 progress, args.json, runtime.run(workflow, inputs, run_id=args.run_id)
             )

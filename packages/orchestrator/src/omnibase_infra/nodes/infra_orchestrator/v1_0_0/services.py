@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import yaml
-
+from omnibase_infra.contracts import load_yaml_file
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConfigurationError
 
@@ -65,10 +64,7 @@ def apply_services_file(
 ) -> dict[str, str]:
     """Set the file's ``env`` values that are not set yet; return what it set."""
     env = os.environ if environ is None else environ
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise _config_error(f"{path}: cannot read the services file ({exc})", str(path)) from exc
+    data = load_yaml_file(path, operation="configure_services")  # errors name file and line
     if not isinstance(data, dict) or set(data) - {"env"} or not isinstance(data.get("env"), dict):
         raise _config_error(f"{path}: a services file is {{env: {{NAME: value}}}}", str(path))
     applied: dict[str, str] = {}

@@ -21,10 +21,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from omnibase_infra.contracts import ContractProblem, load_yaml_resource, validate_strict
+from omnibase_infra.contracts import (
+    ContractProblem,
+    load_yaml_file,
+    load_yaml_resource,
+    parse_yaml_text,
+    validate_strict,
+)
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.resilience import ModelRetryPolicy
@@ -514,23 +519,19 @@ def parse_workflow(
 
 
 def load_workflow(path: str | Path, *, registry: NodeRegistry | None = None) -> ModelWorkflow:
-    """Load and validate a workflow YAML file (errors name the file)."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise workflow_error(source, [ContractProblem("", f"cannot read: {exc.strerror}")]) from exc
-    return parse_workflow_text(text, source=source, registry=registry)
+    """Load and validate a workflow YAML file (errors name the file; a key given twice in
+    one mapping is an error naming its line, as in :func:`parse_workflow_text`)."""
+    data = load_yaml_file(path, operation=_OPERATION)
+    return parse_workflow(data, source=str(path), registry=registry)
 
 
 def parse_workflow_text(
-    text: str, *, source: str = "<workflow>", registry: NodeRegistry | None = None
+    text: str | bytes, *, source: str = "<workflow>", registry: NodeRegistry | None = None
 ) -> ModelWorkflow:
-    """Parse YAML text and validate it (see :func:`parse_workflow`)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise workflow_error(source, [ContractProblem("", f"not valid YAML: {exc}")]) from exc
+    """Parse YAML text with the contracts' loader (a key given twice in one mapping is an
+    error naming ``source``, the line and the key) and validate it (see
+    :func:`parse_workflow`). Every failure is an ``InfraConfigurationError``."""
+    data = parse_yaml_text(text, source, operation=_OPERATION)
     return parse_workflow(data, source=source, registry=registry)
 
 

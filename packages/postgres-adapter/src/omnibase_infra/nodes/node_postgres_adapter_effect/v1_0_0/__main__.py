@@ -3,8 +3,9 @@
     python -m omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0 fetch \\
         "SELECT id, name FROM users WHERE id = $1" 42
 
-The DSN comes from ``--dsn`` or ``OMNIBASE_INFRA_POSTGRES_DSN`` (prefer the variable: a
-command line is visible to other users of the machine). Parameters are JSON values
+The DSN comes from ``OMNIBASE_INFRA_POSTGRES_DSN``, from the first line of standard input
+(``--dsn-stdin``), or from ``--dsn`` when it holds no password or token: a command line is
+visible to other users of the machine, so ``--dsn`` with one is refused. Parameters are JSON values
 (``42``, ``"42"``, ``null``, ``[1, 2]``); text that is not JSON is taken as a string. Arguments
 written ``@path`` are read from that file (``@-``: standard input). Exit status: 0 success,
 1 the operation failed (the error, redacted, as JSON on standard output), 2 usage error.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -32,6 +32,7 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.effect import (
     DSN_ENV,
     NodePostgresAdapterEffect,
 )
+from omnibase_infra.redaction import credential_from_command_line
 
 __all__ = ["build_parser", "main", "request_from_args"]
 
@@ -64,7 +65,14 @@ def _param(value: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     """The command line: global options, then one sub-command per operation."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", help=f"postgresql:// URI (default: ${DSN_ENV})")
+    parser.add_argument(
+        "--dsn",
+        help=f"postgresql:// URI without a password (default: ${DSN_ENV}; with a password: "
+        "the variable or --dsn-stdin)",
+    )
+    parser.add_argument(
+        "--dsn-stdin", action="store_true", help="read the DSN from the first line of stdin"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds, retries included")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
     sub = parser.add_subparsers(dest="command", required=True, metavar="operation")
@@ -167,6 +175,21 @@ def _dump(payload: BaseModel | dict[str, Any], indent: int | None, out: TextIO) 
     out.write(text + "\n")
 
 
+def _dsn(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """The DSN from ``--dsn-stdin``, ``--dsn`` (refused with a secret in it) or the
+    environment (:func:`credential_from_command_line`); usage errors exit 2."""
+    if args.dsn_stdin and any(arg == "@-" or arg.endswith("=@-") for arg in argv):
+        parser.error("standard input holds the DSN (--dsn-stdin): give @FILE, not @-")
+    return credential_from_command_line(
+        parser.error,
+        what="DSN",
+        option="--dsn",
+        value=args.dsn,
+        from_stdin=args.dsn_stdin,
+        env=DSN_ENV,
+    )
+
+
 async def _run(config: ModelPostgresPoolConfig, request: PostgresRequest) -> BaseModel:
     async with NodePostgresAdapterEffect(config=config) as node:
         response: BaseModel = await node.process(request)
@@ -178,9 +201,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     out = out if out is not None else sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    dsn = (args.dsn or os.environ.get(DSN_ENV, "")).strip()
-    if not dsn:
-        parser.error(f"no DSN: pass --dsn or set {DSN_ENV}")
+    dsn = _dsn(parser, args, sys.argv[1:] if argv is None else argv)
     try:
         config = ModelPostgresPoolConfig(dsn=SecretStr(dsn), min_size=1, max_size=2)
         request = request_from_args(args)

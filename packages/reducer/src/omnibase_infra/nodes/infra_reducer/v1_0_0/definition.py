@@ -39,13 +39,14 @@ from omnibase_infra.contracts import (
     parse_fsm_contract,
     resource_label,
 )
-from omnibase_infra.enums import EnumTransport
+from omnibase_infra.enums import EnumInfraFSMType, EnumTransport
 from omnibase_infra.errors import InfraConfigurationError, InfraProtocolError
 from omnibase_infra.models.fsm import CONTEXT_KEY_PATTERN, NAME_PATTERN, EnumFSMIntentKind
 from omnibase_infra.redaction import is_sensitive_key
 
 __all__ = [
     "CONTRACTS_PACKAGE",
+    "FSM_CONTRACTS",
     "FSM_RESOURCE",
     "GUARD_OPERATORS",
     "NODE_CONTRACT_RESOURCE",
@@ -65,7 +66,11 @@ __all__ = [
 
 CONTRACTS_PACKAGE: Final = "omnibase_infra.nodes.infra_reducer.v1_0_0"
 NODE_CONTRACT_RESOURCE: Final = "contracts/reducer_contract.yaml"
-FSM_RESOURCE: Final = "contracts/fsm_infrastructure_state.yaml"
+FSM_CONTRACTS: Final[Mapping[EnumInfraFSMType, str]] = MappingProxyType(
+    {EnumInfraFSMType.INFRASTRUCTURE_STATE: "contracts/fsm_infrastructure_state.yaml"}
+)
+"""The FSM contract this package ships for each FSM type."""
+FSM_RESOURCE: Final = FSM_CONTRACTS[EnumInfraFSMType.INFRASTRUCTURE_STATE]
 WILDCARD: Final = "*"
 
 # Core's guard operators and how many operands each takes after the field name
@@ -723,10 +728,14 @@ def parse_definition(data: object, *, source: str) -> FsmDefinition:
     return compile_fsm(parse_fsm_contract(data, source=source), source=source)
 
 
-def load_definition(resource: str = FSM_RESOURCE) -> FsmDefinition:
-    """Load an FSM contract shipped with this package (default: the shipped one)."""
-    fsm = load_fsm_contract(CONTRACTS_PACKAGE, resource)
-    return compile_fsm(fsm, source=resource_label(CONTRACTS_PACKAGE, resource))
+def load_definition(
+    fsm: EnumInfraFSMType | str = EnumInfraFSMType.INFRASTRUCTURE_STATE,
+) -> FsmDefinition:
+    """Load an FSM contract shipped with this package: by its FSM type (default: the
+    infrastructure state), or by its resource path inside the package."""
+    resource = FSM_CONTRACTS[fsm] if isinstance(fsm, EnumInfraFSMType) else fsm
+    fsm_contract = load_fsm_contract(CONTRACTS_PACKAGE, resource)
+    return compile_fsm(fsm_contract, source=resource_label(CONTRACTS_PACKAGE, resource))
 
 
 def load_node_definition() -> tuple[ModelContractReducer, FsmDefinition]:

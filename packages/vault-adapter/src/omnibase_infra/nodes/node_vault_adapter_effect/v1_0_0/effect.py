@@ -21,11 +21,13 @@ from datetime import datetime
 from typing import Any, Final, Literal, cast, overload
 
 import hvac  # type: ignore[import-untyped]
+import requests
 from hvac import exceptions as hv
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
 from opentelemetry import metrics, trace
 from pydantic import BaseModel, SecretBytes, SecretStr
+from requests import PreparedRequest
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
@@ -131,6 +133,16 @@ def _env_config() -> ModelVaultConfig | None:
     return ModelVaultConfig(url=addr, token=SecretStr(token) if token else None)
 
 
+class _NoAmbientAuth(requests.auth.AuthBase):
+    """Session auth that adds nothing: with it set, requests skips ``~/.netrc``."""
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        return request
+
+
+_NO_AMBIENT_AUTH = _NoAmbientAuth()
+
+
 def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
@@ -182,13 +194,19 @@ class NodeVaultAdapterEffect(NodeEffect):
         if resolved.token is not None:
             register_secret(resolved.token.get_secret_value())
         verify: bool | str = resolved.ca_cert_path or resolved.verify_tls
+        # Only credentials the configuration names. hvac reads VAULT_TOKEN, then
+        # ~/.vault-token, when token is None, and VAULT_CLIENT_CERT/VAULT_CLIENT_KEY when
+        # cert is None: "" and False mean "none" to it. requests adds ~/.netrc credentials
+        # to a request when the session has no auth: _NO_AMBIENT_AUTH is that auth.
         self._client = hvac.Client(
             url=resolved.url,
-            token=resolved.token.get_secret_value() if resolved.token else None,
+            token=resolved.token.get_secret_value() if resolved.token else "",
+            cert=False,
             namespace=resolved.namespace,
             verify=verify,
             timeout=resolved.request_timeout_seconds,
         )
+        self._client.adapter.session.auth = _NO_AMBIENT_AUTH
         self._executor = ThreadPoolExecutor(
             max_workers=resolved.max_workers, thread_name_prefix="vault-adapter"
         )
@@ -198,7 +216,9 @@ class NodeVaultAdapterEffect(NodeEffect):
         )
         self._breaker: CircuitBreaker = self._breakers.get(_TRANSPORT, self._target)
         self._patch_mode: PatchMode = patch_mode
-        self._cache = SecretCache(resolved.cache_ttl_seconds, clock=clock)
+        self._cache = SecretCache(
+            resolved.cache_ttl_seconds, max_entries=resolved.cache_max_entries, clock=clock
+        )
         self._closed = False
         self._lifetime: LifetimeManager | None = None
         self._telemetry = vault_telemetry(

@@ -12,6 +12,7 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0.signing import (
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ssrf import (
     PinnedResolver,
     SsrfGuard,
+    embedded_ipv4,
     is_public_address,
 )
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.store import (
@@ -35,6 +36,7 @@ __all__ = [
     "TokenBucket",
     "WebhookSigner",
     "WebhookVerifier",
+    "embedded_ipv4",
     "is_public_address",
     "parse_retry_after",
 ]

@@ -2,8 +2,10 @@
 
 The signing secret(s) come from ``OMNIBASE_INFRA_WEBHOOK_SECRET`` (``whsec_...``, several
 space-separated during a rotation), never from the command line where other users could see
-them. The outbox is a SQLite file (``--outbox``). Output is JSON. Exit status: 0 success
-(for send: delivered), 1 an error or a dead-lettered message (printed redacted), 2 usage.
+them. ``send``'s URL comes from the command line or ``OMNIBASE_INFRA_WEBHOOK_URL``; one that
+holds a token (``?token=...``) is refused on the command line. The outbox is a SQLite file
+(``--outbox``). Output is JSON. Exit status: 0 success (for send: delivered), 1 an error or
+a dead-lettered message (printed redacted), 2 usage.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from pydantic import SecretStr, ValidationError
 from omnibase_infra.errors import InfraError, error_to_safe_dict, summarize_validation_error
 from omnibase_infra.models.webhook import ModelWebhookConfig, ModelWebhookSendRequest
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.effect import NodeWebhookEffect
+from omnibase_infra.redaction import carries_secret
 
 SECRET_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_SECRET"  # noqa: S105 - a variable name
+URL_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_URL"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for send/replay")
     sub = parser.add_subparsers(dest="command", required=True)
     send = sub.add_parser("send", help="sign and deliver one event (JSON payload on stdin)")
-    send.add_argument("url")
+    send.add_argument(
+        "url",
+        nargs="?",
+        help=f"the endpoint (default ${URL_ENV}; with a token in it: the variable)",
+    )
     send.add_argument("--event-type", default="event")
     send.add_argument("--message-id", default=None)
     letters = sub.add_parser("dead-letters", help="list dead letters")
@@ -73,7 +81,7 @@ async def _run(args: argparse.Namespace) -> tuple[int, Any]:
     if args.command == "send":
         payload = json.loads(sys.stdin.read() or "null")
         fields: dict[str, Any] = {
-            "url": args.url,
+            "url": args.url or os.environ.get(URL_ENV, "").strip(),
             "secrets": secrets,
             "event_type": args.event_type,
             "payload": payload,
@@ -109,7 +117,17 @@ def _emit(stream: TextIO, value: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "send":
+        if args.url and carries_secret(args.url):
+            # Capability URLs hold their token: a command line is visible to other users.
+            parser.error(
+                f"the URL holds a token or password, and a command line is visible to other "
+                f"users: set {URL_ENV} to it and leave the argument out"
+            )
+        if not args.url and not os.environ.get(URL_ENV, "").strip():
+            parser.error(f"no URL: give it as the argument or set {URL_ENV}")
     try:
         code, out = asyncio.run(_run(args))
     except InfraError as exc:

@@ -124,6 +124,7 @@ def _annotate(span: trace.Span, target: str, message: StoredMessage, status: int
 OUTBOX_PATH_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_OUTBOX_PATH"
 ALLOW_NETWORKS_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_ALLOW_NETWORKS"  # comma-separated CIDRs
 ALLOW_HOSTS_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_ALLOW_HOSTS"  # comma-separated host names
+NAT64_PREFIXES_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_NAT64_PREFIXES"  # comma-separated CIDRs
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -132,11 +133,12 @@ def _env_list(name: str) -> tuple[str, ...]:
 
 def env_config() -> ModelWebhookConfig:
     """The configuration from the environment (every variable optional): the outbox file
-    and the SSRF allow-lists; everything else at its default."""
+    the SSRF allow-lists and the site's NAT64 prefixes; everything else at its default."""
     return ModelWebhookConfig(
         outbox_path=os.environ.get(OUTBOX_PATH_ENV, "").strip() or None,
         allow_networks=_env_list(ALLOW_NETWORKS_ENV),
         allow_hosts=_env_list(ALLOW_HOSTS_ENV),
+        nat64_prefixes=_env_list(NAT64_PREFIXES_ENV),
     )
 
 
@@ -155,7 +157,7 @@ class NodeWebhookEffect(NodeEffect):
     """Webhook EFFECT node: sign, store, deliver, retry, dead-letter, replay.
 
     ``config`` defaults to :func:`env_config` (``OMNIBASE_INFRA_WEBHOOK_OUTBOX_PATH``,
-    ``..._ALLOW_NETWORKS``, ``..._ALLOW_HOSTS``). ``store`` defaults to
+    ``..._ALLOW_NETWORKS``, ``..._ALLOW_HOSTS``, ``..._NAT64_PREFIXES``). ``store`` defaults to
     :class:`SqliteOutboxStore` at ``config.outbox_path`` (in memory when None).
     ``endpoint_secrets`` (URL → secrets) lets a restarted process re-sign the pending
     messages it finds; secrets are never written to the store.
@@ -182,7 +184,9 @@ class NodeWebhookEffect(NodeEffect):
             if store is not None
             else SqliteOutboxStore(self._config.outbox_path or ":memory:")
         )
-        self._guard = SsrfGuard(self._config.allow_networks, self._config.allow_hosts)
+        self._guard = SsrfGuard(
+            self._config.allow_networks, self._config.allow_hosts, self._config.nat64_prefixes
+        )
         self._endpoint_signers: dict[str, WebhookSigner] = {
             url: WebhookSigner(secrets, clock=clock)
             for url, secrets in (endpoint_secrets or {}).items()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
@@ -49,16 +50,23 @@ def _keys(secrets: Iterable[SecretStr | str]) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def _signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    return hmac.digest(key, content, "sha256")  # the one-shot C implementation
+def _prefix(msg_id: str, timestamp: int) -> bytes:
+    """The signed content before the body: ``{webhook-id}.{webhook-timestamp}.``."""
+    return f"{msg_id}.{timestamp}.".encode()
+
+
+def _signature(key: bytes, prefix: bytes, body: bytes) -> bytes:
+    return hmac.digest(key, prefix + body, "sha256")  # the one-shot C implementation
+
+
+_TIMESTAMP: Final = re.compile(r"0|[1-9][0-9]{0,18}")  # seconds, canonical decimal
 
 
 def sign(keys: Sequence[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` value: one ``v1,<b64>`` per key, space-separated."""
+    prefix = _prefix(msg_id, timestamp)
     return " ".join(
-        "v1," + base64.b64encode(_signature(key, msg_id, timestamp, body)).decode("ascii")
-        for key in keys
+        "v1," + base64.b64encode(_signature(key, prefix, body)).decode("ascii") for key in keys
     )
 
 
@@ -119,13 +127,21 @@ class WebhookVerifier:
                 transport=EnumTransport.HTTP,
                 operation=_VERIFY,
             )
-        try:
-            timestamp = int(raw_ts)
-        except ValueError:
+        if _TIMESTAMP.fullmatch(raw_ts) is None:
+            # Only the canonical decimal: int() also takes " 17", "+17", "1_7", "017" and
+            # non-ASCII digits, texts no sender signs, and a 400-digit one overflowed the
+            # comparison with the float clock (OverflowError).
             raise InfraValidationError(
-                "webhook-timestamp is not an integer",
+                "webhook-timestamp is not an integer (decimal digits, no sign or leading zero)",
                 transport=EnumTransport.HTTP,
                 operation=_VERIFY,
+            )
+        timestamp = int(raw_ts)
+        try:
+            prefix = _prefix(msg_id, timestamp)
+        except UnicodeEncodeError:  # a lone surrogate: no sender can have signed it
+            raise InfraValidationError(
+                "webhook-id is not valid text", transport=EnumTransport.HTTP, operation=_VERIFY
             ) from None
         now = self._clock()
         if abs(now - timestamp) > self._tolerance:
@@ -145,7 +161,7 @@ class WebhookVerifier:
                 continue
         matched = False
         for key in self._keys:
-            expected = _signature(key, msg_id, timestamp, body)
+            expected = _signature(key, prefix, body)
             for candidate in offered:
                 # Compare against every candidate: no early exit that would leak timing.
                 matched |= hmac.compare_digest(expected, candidate)
