@@ -478,8 +478,10 @@ async def test_open_connects_eagerly_and_lifecycle_closes(
     await node.initialize()
     await node.open()
     assert node.pool.stats().size >= 1
+    assert node.reader_pool.stats().size >= 1
     await node.cleanup()
     assert not node.pool.is_open
+    assert not node.reader_pool.is_open
     down = NodePostgresAdapterEffect(
         config=ModelPostgresPoolConfig(dsn=SecretStr(f"postgresql://127.0.0.1:{unused_tcp_port}/x"))
     )

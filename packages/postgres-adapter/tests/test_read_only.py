@@ -4,13 +4,19 @@ retried nor counted by the breaker, and the connection serves the next read."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from omnibase_infra.errors import InfraError, InfraReadOnlyError, InfraValidationError
+from omnibase_infra.errors import (
+    InfraConfigurationError,
+    InfraError,
+    InfraReadOnlyError,
+    InfraValidationError,
+)
 from omnibase_infra.models.postgres import (
     ModelPostgresFetchOneRequest,
     ModelPostgresFetchRequest,
@@ -20,6 +26,14 @@ from omnibase_infra.models.postgres import (
     ModelPostgresTransactionRequest,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect import NodePostgresAdapterEffect
+from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
+    SessionNotReadOnlyError,
+    verify_read_only_session,
+)
+from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
+    EnumPhase,
+    to_infra_error,
+)
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import EnumCircuitState
 
@@ -287,3 +301,37 @@ async def test_server_settings_cannot_turn_the_reader_pool_writable(
         )
         assert written.value == 1
     assert await admin.fetchval("SELECT count(*) FROM ro_rows") == 0
+
+
+async def test_a_session_that_is_not_read_only_fails_closed(
+    database_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a pooler that drops the startup setting would hand the reader pool.
+    plain = await asyncpg.connect(database_dsn)
+    reader = await asyncpg.connect(
+        database_dsn, server_settings={"default_transaction_read_only": "on"}
+    )
+    try:
+        with pytest.raises(SessionNotReadOnlyError, match="'off'"):
+            await verify_read_only_session(plain)
+        await verify_read_only_session(reader)
+        # Without the handshake's report (PostgreSQL < 14, a pooler): one query asks.
+        monkeypatch.setattr(asyncpg.Connection, "get_settings", lambda _self: object())
+        with pytest.raises(SessionNotReadOnlyError):
+            await verify_read_only_session(plain)
+        await verify_read_only_session(reader)
+    finally:
+        await plain.close()
+        await reader.close()
+    error = to_infra_error(
+        SessionNotReadOnlyError("a reader session started with x='off'"),
+        operation="fetch",
+        target="db:5432",
+        correlation_id=uuid.uuid4(),
+        phase=EnumPhase.ACQUIRE,
+        idempotent=True,
+        timeout_seconds=1,
+    )
+    assert isinstance(error, InfraConfigurationError)
+    assert not error.retryable
+    assert "connection pooler" in error.message

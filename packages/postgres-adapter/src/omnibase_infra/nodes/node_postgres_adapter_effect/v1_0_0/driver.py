@@ -24,9 +24,11 @@ __all__ = [
     "PgRecord",
     "PgTransaction",
     "PostgresServerError",
+    "SessionNotReadOnlyError",
     "TrackedConnection",
     "create_pool",
     "sqlstate_of",
+    "verify_read_only_session",
 ]
 
 PostgresServerError: Final[type[Exception]] = asyncpg.PostgresError
@@ -44,6 +46,11 @@ ProtocolViolation: Final[tuple[type[Exception], ...]] = (
 
 READ_ONLY_SETTING: Final = "default_transaction_read_only"
 """The setting that makes every transaction of a session READ ONLY (reader pools)."""
+
+
+class SessionNotReadOnlyError(RuntimeError):
+    """A reader pool's new session is not read-only: something between us and the server
+    (a connection pooler) dropped the startup setting."""
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -161,6 +168,22 @@ class TrackedConnection(_Connection):
         return value != "on"
 
 
+async def verify_read_only_session(conn: _Connection) -> None:
+    """Run once per new reader connection: fail closed unless the session is read-only.
+
+    PostgreSQL 14+ reports the setting in the handshake (no round trip); otherwise (an older
+    server, or a pooler that does not pass the report on) one query asks for it. A pooler
+    that drops the startup setting would make a "read-only" pool silently writable.
+    """
+    value = getattr(conn.get_settings(), READ_ONLY_SETTING, None)
+    if value is None:
+        value = await conn.fetchval("SELECT current_setting('default_transaction_read_only')")
+    if value != "on":
+        raise SessionNotReadOnlyError(
+            f"a reader session started with {READ_ONLY_SETTING}={value!r}, not 'on'"
+        )
+
+
 async def create_pool(config: ModelPostgresPoolConfig, *, read_only: bool = False) -> PgPool:
     """Open an asyncpg pool for ``config`` (connects ``min_size`` connections).
 
@@ -185,5 +208,6 @@ async def create_pool(config: ModelPostgresPoolConfig, *, read_only: bool = Fals
         timeout=config.connect_timeout_seconds,
         connection_class=TrackedConnection,
         server_settings=settings,
+        init=verify_read_only_session if read_only else None,
     )
     return cast(PgPool, pool)  # the protocol names what the node uses of asyncpg.Pool

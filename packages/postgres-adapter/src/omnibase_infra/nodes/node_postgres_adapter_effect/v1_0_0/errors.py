@@ -37,6 +37,7 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
     ConnectionLostError,
     InterfaceError,
     ProtocolViolation,
+    SessionNotReadOnlyError,
     sqlstate_of,
 )
 from omnibase_infra.resilience.breaker.store import BreakerKey
@@ -208,6 +209,15 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             where,
             retryable=False,
             commit_outcome="unknown",
+        )
+    if isinstance(exc, SessionNotReadOnlyError):
+        return _make(
+            InfraConfigurationError,
+            f"{operation}: {exc}; read-only operations need sessions the server keeps "
+            "read-only: a connection pooler between the node and PostgreSQL must pass the "
+            "startup setting on, or connect the node to PostgreSQL directly",
+            where,
+            retryable=False,
         )
     if isinstance(exc, PoolClosedError):
         return _make(
