@@ -39,6 +39,7 @@ from omnibase_infra.models.keycloak.admin import (
     ModelKeycloakRoleCompositesRemoveRequest,
     ModelKeycloakRoleCreateRequest,
     ModelKeycloakRoleDeleteRequest,
+    ModelKeycloakRoleEnsureAbsentRequest,
     ModelKeycloakRoleEnsureRequest,
     ModelKeycloakRoleGetRequest,
     ModelKeycloakRoleListRequest,
@@ -390,7 +391,16 @@ async def test_ensure_operations_are_safe_to_repeat(
         revoke.model_copy(update={"roles": (realm("never-created"),)}),
     ):
         assert not (await admin.role_mapping_ensure_absent(request)).changed
-    await admin.role_delete(ModelKeycloakRoleDeleteRequest(role=role))
+
+    remove = ModelKeycloakRoleEnsureAbsentRequest(role=role)
+    assert (await admin.role_ensure_absent(remove)).changed
+    assert not (await admin.role_ensure_absent(remove)).changed
+    with pytest.raises(InfraNotFoundError):
+        await admin.role_get(ModelKeycloakRoleGetRequest(role=role))
+    elsewhere = ModelKeycloakRoleRef(name="x", client_id="no-such-client")
+    assert not (
+        await admin.role_ensure_absent(remove.model_copy(update={"role": elsewhere}))
+    ).changed
 
 
 async def test_forbidden_names_the_admin_role(

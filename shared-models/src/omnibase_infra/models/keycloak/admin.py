@@ -37,6 +37,7 @@ __all__ = [
     "ModelKeycloakRoleCompositesRemoveRequest",
     "ModelKeycloakRoleCreateRequest",
     "ModelKeycloakRoleDeleteRequest",
+    "ModelKeycloakRoleEnsureAbsentRequest",
     "ModelKeycloakRoleEnsureRequest",
     "ModelKeycloakRoleEnsured",
     "ModelKeycloakRoleGetRequest",
@@ -82,6 +83,7 @@ class EnumKeycloakAdminOperation(StrEnum):
     ROLE_ENSURE = "role_ensure"
     ROLE_MAPPING_ENSURE = "role_mapping_ensure"
     ROLE_MAPPING_ENSURE_ABSENT = "role_mapping_ensure_absent"
+    ROLE_ENSURE_ABSENT = "role_ensure_absent"
 
 
 class EnumKeycloakPrincipalKind(StrEnum):
@@ -92,8 +94,14 @@ class EnumKeycloakPrincipalKind(StrEnum):
     GROUP = "group"  # a top-level group, by its name
 
 
+# defer_build: the validators are built on first use, not when the node is imported (forty
+# models: most of this module's import time).
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class _AdminRequest(ModelInfraRequest):
+    model_config = ConfigDict(defer_build=True)
 
 
 class ModelKeycloakRoleRef(_Frozen):
@@ -193,7 +201,7 @@ class ModelKeycloakUserList(_Frozen):
 # -- requests -------------------------------------------------------------------------------
 
 
-class _RoleRequest(ModelInfraRequest):
+class _RoleRequest(_AdminRequest):
     role: ModelKeycloakRoleRef
 
 
@@ -211,7 +219,7 @@ class ModelKeycloakRoleGetRequest(_RoleRequest):
     operation: Literal["role_get"] = "role_get"
 
 
-class ModelKeycloakRoleListRequest(ModelInfraRequest):
+class ModelKeycloakRoleListRequest(_AdminRequest):
     """The realm's roles, or the client roles of ``client_id``; ``search``: a substring."""
 
     operation: Literal["role_list"] = "role_list"
@@ -255,7 +263,7 @@ class ModelKeycloakRoleCompositesListRequest(_RoleRequest):
     operation: Literal["role_composites_list"] = "role_composites_list"
 
 
-class _MappingRequest(ModelInfraRequest):
+class _MappingRequest(_AdminRequest):
     principal: ModelKeycloakPrincipal
     roles: tuple[ModelKeycloakRoleRef, ...] = Field(min_length=1)
 
@@ -286,7 +294,7 @@ class ModelKeycloakRoleMappingEnsureAbsentRequest(_MappingRequest):
     operation: Literal["role_mapping_ensure_absent"] = "role_mapping_ensure_absent"
 
 
-class ModelKeycloakRoleMappingListRequest(ModelInfraRequest):
+class ModelKeycloakRoleMappingListRequest(_AdminRequest):
     """The principal's realm roles, or its client roles of ``client_id``: the direct
     mappings, or with ``effective`` every role it holds (composites expanded, and for a
     user its groups' roles)."""
@@ -297,7 +305,7 @@ class ModelKeycloakRoleMappingListRequest(ModelInfraRequest):
     effective: bool = False
 
 
-class _GroupRequest(ModelInfraRequest):
+class _GroupRequest(_AdminRequest):
     group: _NAME
 
 
@@ -319,7 +327,7 @@ class ModelKeycloakGroupDeleteRequest(_GroupRequest):
     operation: Literal["group_delete"] = "group_delete"
 
 
-class ModelKeycloakGroupListRequest(ModelInfraRequest):
+class ModelKeycloakGroupListRequest(_AdminRequest):
     """The realm's top-level groups; ``search``: a substring of the name."""
 
     operation: Literal["group_list"] = "group_list"
@@ -342,7 +350,7 @@ class ModelKeycloakGroupMemberRemoveRequest(_MemberRequest):
     operation: Literal["group_member_remove"] = "group_member_remove"
 
 
-class ModelKeycloakUserFindRequest(ModelInfraRequest):
+class ModelKeycloakUserFindRequest(_AdminRequest):
     """Users by exact ``username`` or ``email`` (one of them; e-mail case-insensitive)."""
 
     operation: Literal["user_find"] = "user_find"
@@ -365,3 +373,11 @@ class ModelKeycloakRoleEnsureRequest(_RoleRequest):
     description: str | None = Field(default=None, max_length=255)
     attributes: Attributes | None = None
     composites: tuple[ModelKeycloakRoleRef, ...] = ()
+
+
+class ModelKeycloakRoleEnsureAbsentRequest(_RoleRequest):
+    """Make sure the role does not exist (deleted with its mappings); a role, or the client
+    of a client role, that does not exist counts as absent (``changed`` False). Safe to
+    repeat."""
+
+    operation: Literal["role_ensure_absent"] = "role_ensure_absent"

@@ -55,6 +55,7 @@ REQUIRED_ADMIN_ROLES: Final[Mapping[str, tuple[str, str]]] = {
     "role_composites_list": ("view-realm", "view-clients"),
     "role_composites_remove": ("manage-realm", "manage-clients"),
     "role_ensure": ("manage-realm", "manage-clients"),
+    "role_ensure_absent": ("manage-realm", "manage-clients"),
     "role_mapping_assign": ("manage-users", "manage-users"),
     "role_mapping_remove": ("manage-users", "manage-users"),
     "role_mapping_ensure": ("manage-users", "manage-users"),

@@ -82,6 +82,7 @@ from omnibase_infra.models.keycloak.admin import (
     ModelKeycloakRoleCompositesRemoveRequest,
     ModelKeycloakRoleCreateRequest,
     ModelKeycloakRoleDeleteRequest,
+    ModelKeycloakRoleEnsureAbsentRequest,
     ModelKeycloakRoleEnsured,
     ModelKeycloakRoleEnsureRequest,
     ModelKeycloakRoleGetRequest,
@@ -854,6 +855,22 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
             return ModelKeycloakRoleEnsured(role=role, changed=changed, created=created)
 
         return await self._run_admin(request, work, client_role=ref.client_id is not None)
+
+    @operation(ModelKeycloakRoleEnsureAbsentRequest)
+    async def role_ensure_absent(
+        self, request: ModelKeycloakRoleEnsureAbsentRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete the role if it exists (``changed``: it did); a missing role or client is
+        already absent."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            try:
+                await self._admin.delete_role(call, request.role)
+            except InfraNotFoundError:
+                return ModelKeycloakAdminResult(changed=False)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
 
     @operation(ModelKeycloakGroupCreateRequest)
     async def group_create(self, request: ModelKeycloakGroupCreateRequest) -> ModelKeycloakGroup:
