@@ -1,6 +1,7 @@
 """Driver failures as the infra error taxonomy, and which of them are transient.
 
-Retrying is safe only when the statement certainly had no effect:
+Retrying is safe only when the statement certainly had no effect (the error then says
+``not_sent``, so the runner retries it also for an operation that is not idempotent):
 
 * the failure happened while getting a connection (nothing was sent): transient
   connection, resource and shutdown failures are retried;
@@ -235,17 +236,23 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             where,
             timeout_seconds=timeout,
             retryable=phase is EnumPhase.ACQUIRE or idempotent,
+            not_sent=phase is EnumPhase.ACQUIRE,
         )
     if _is_lost_connection(exc):
+        sent = False
         if phase is EnumPhase.ACQUIRE:
             what, safe = "could not connect", True
         elif isinstance(exc, InterfaceError) or _never_sent(exc):
             what, safe = "connection closed before the statement was sent", True
         else:
             what = "connection lost while the statement ran; its outcome is unknown"
-            safe = idempotent
+            safe, sent = idempotent, True
         return _make(
-            InfraConnectionError, f"{operation}: {what} ({kind}: {exc})", where, retryable=safe
+            InfraConnectionError,
+            f"{operation}: {what} ({kind}: {exc})",
+            where,
+            retryable=safe,
+            not_sent=not sent,
         )
     if isinstance(exc, ClientDataError | TypeError | ValueError):
         # asyncpg's encoders raise these for a value of the wrong type; the text may quote
@@ -266,6 +273,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             f"{operation}: connection in an unusable state ({kind}: {exc})",
             where,
             retryable=True,
+            not_sent=True,
         )
     return _make(InfraError, f"{operation}: unexpected {kind}: {exc}", where)
 
@@ -277,11 +285,19 @@ def _from_sqlstate(  # noqa: PLR0911 - one branch per SQLSTATE family
     message = f"{where.operation}: {_server_message(exc, code)} (SQLSTATE {code})"
     context = _server_context(exc, code)
     klass = code[:2]
+    # The server refused or rolled back the statement: it had no effect, which makes it as
+    # safe to run again as a request never sent (``not_sent``), idempotent or not.
     if klass == "08" or code in SHUTDOWN_STATES:
-        return _make(InfraConnectionError, message, where, retryable=True, **context)
+        return _make(InfraConnectionError, message, where, retryable=True, not_sent=True, **context)
     if klass == "53":
         return _make(
-            InfraUnavailableError, message, where, reason=_RESOURCES, retryable=True, **context
+            InfraUnavailableError,
+            message,
+            where,
+            reason=_RESOURCES,
+            retryable=True,
+            not_sent=True,
+            **context,
         )
     if code in ROLLBACK_STATES:
         return _make(InfraConflictError, message, where, retryable=idempotent, **context)
