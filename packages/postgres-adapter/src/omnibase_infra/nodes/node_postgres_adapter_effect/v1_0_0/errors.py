@@ -34,11 +34,8 @@ from omnibase_infra.errors import (
     InfraValidationError,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
-    ClientDataError,
-    ConnectionLostError,
-    InterfaceError,
-    ProtocolViolation,
     SessionNotReadOnlyError,
+    driver_errors,
     sqlstate_of,
 )
 from omnibase_infra.resilience.breaker.store import BreakerKey
@@ -90,10 +87,11 @@ class MigrationStepError(RuntimeError):
 
 
 def _is_lost_connection(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionLostError | OSError):
+    errors = driver_errors()
+    if isinstance(exc, errors.connection_lost | OSError):
         return True
     # asyncpg raises InterfaceError("... connection is closed") before sending anything.
-    return isinstance(exc, InterfaceError) and "closed" in str(exc)
+    return isinstance(exc, errors.interface) and "closed" in str(exc)
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -114,7 +112,7 @@ def is_connection_level(exc: BaseException) -> bool:
     code = sqlstate_of(exc)
     if code is not None and (code.startswith("08") or code in SHUTDOWN_STATES):
         return True
-    return _is_lost_connection(exc) or isinstance(exc, (TimeoutError, *ProtocolViolation))
+    return _is_lost_connection(exc) or isinstance(exc, (TimeoutError, *driver_errors().protocol))
 
 
 def is_postgres_breaker_failure(exc: BaseException, key: BreakerKey) -> bool:
@@ -193,7 +191,7 @@ def to_infra_error(
         exc = exc.__cause__
     where = _Where(operation, target, correlation_id, phase, context)
     code = sqlstate_of(exc)
-    if code is not None and not isinstance(exc, ConnectionLostError):
+    if code is not None and not isinstance(exc, driver_errors().connection_lost):
         return _from_sqlstate(exc, code, where, idempotent=idempotent, timeout=timeout_seconds)
     return _from_client_error(exc, where, idempotent=idempotent, timeout=timeout_seconds)
 
@@ -202,6 +200,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
     exc: BaseException, where: _Where, *, idempotent: bool, timeout: float
 ) -> InfraError:
     operation, phase, kind = where.operation, where.phase, type(exc).__name__
+    errors = driver_errors()
     if isinstance(exc, CommitOutcomeUnknownError):
         return _make(
             InfraConnectionError,
@@ -242,7 +241,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
         sent = False
         if phase is EnumPhase.ACQUIRE:
             what, safe = "could not connect", True
-        elif isinstance(exc, InterfaceError) or _never_sent(exc):
+        elif isinstance(exc, errors.interface) or _never_sent(exc):
             what, safe = "connection closed before the statement was sent", True
         else:
             what = "connection lost while the statement ran; its outcome is unknown"
@@ -254,7 +253,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             retryable=safe,
             not_sent=not sent,
         )
-    if isinstance(exc, ClientDataError | TypeError | ValueError):
+    if isinstance(exc, errors.client_data | TypeError | ValueError):
         # asyncpg's encoders raise these for a value of the wrong type; the text may quote
         # the value, so only the class is kept.
         return _make(
@@ -263,9 +262,9 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             where,
             reason="parameter_type",
         )
-    if isinstance(exc, InterfaceError):  # misuse, e.g. the wrong number of parameters
+    if isinstance(exc, errors.interface):  # misuse, e.g. the wrong number of parameters
         return _make(InfraValidationError, f"{operation}: {exc}", where)
-    if isinstance(exc, ProtocolViolation):
+    if isinstance(exc, errors.protocol):
         # asyncpg checks its protocol state before sending: seen after the server dropped
         # the connection mid-operation. Nothing was sent; the connection is discarded.
         return _make(

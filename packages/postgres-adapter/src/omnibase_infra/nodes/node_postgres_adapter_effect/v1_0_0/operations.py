@@ -31,9 +31,9 @@ from omnibase_infra.models.postgres import (
     ModelPostgresTransactionRequest,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
-    ConnectionLostError,
     PgConnection,
     PgRecord,
+    driver_errors,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
     CommitOutcomeUnknownError,
@@ -210,7 +210,7 @@ async def transaction(
         raise
     try:
         await tx.commit()
-    except (ConnectionLostError, OSError) as exc:
+    except (driver_errors().connection_lost, OSError) as exc:
         raise CommitOutcomeUnknownError(ctx.operation) from exc
     return {
         "results": tuple(results),
