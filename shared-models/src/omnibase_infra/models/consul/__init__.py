@@ -117,8 +117,8 @@ class ModelConsulConfig(BaseModel):
     timeout_seconds: float = Field(
         default=10.0,
         gt=0,
-        description="When set, every operation's deadline (instead of the contract's); "
-        "blocking reads wait for their change plus this much",
+        description="When set explicitly, every operation's policy timeout (instead of the "
+        "contract's); for a blocking read, the margin beyond its wait",
     )
 
     @property
@@ -431,8 +431,8 @@ class ModelConsulKVLockRequest(_Request):
 class _BlockingRequest(_Request):
     """A blocking query: it returns when what it reads changes after ``index`` or when
     ``wait_seconds`` pass (Consul caps the wait at 10 minutes). Without an explicit
-    ``timeout_seconds`` its deadline is ``wait + wait/16`` (Consul's jitter) plus the node's
-    configured timeout."""
+    ``timeout_seconds`` its deadline is ``wait + wait/16`` (Consul's jitter) plus the
+    operation's policy timeout."""
 
     index: int = Field(default=0, ge=0)
     wait_seconds: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)

@@ -42,7 +42,7 @@ from omnibase_infra.resilience.breaker.store import (
     ProtocolBreakerStore,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the event bus protocol (omnibase-spi) costs import time: typing only
     from omnibase_spi.protocols.event_bus import ProtocolEventBus
 
 __all__ = ["BreakerGuard", "CircuitBreaker", "Clock", "Protector"]
@@ -491,9 +491,7 @@ class CircuitBreaker:
             self._background(self._publish(self._bus, transition))
 
     async def _publish(self, bus: ProtocolEventBus, transition: BreakerTransition) -> None:
-        # Imported here: the event models (and omnibase-spi) cost import time that a node
-        # pays only once a breaker changes state.
-        from omnibase_infra.events import EventHeaders  # noqa: PLC0415
+        from omnibase_infra.events import EventHeaders  # noqa: PLC0415 - import cost
 
         event = ModelCircuitBreakerStateChanged.from_transition(transition)
         headers = EventHeaders(
