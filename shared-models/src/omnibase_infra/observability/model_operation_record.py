@@ -81,7 +81,7 @@ class ModelOperationRecord(BaseModel):
     def _sanitize(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        # The SQL lexer costs import time; only records with a statement need it.
+        # Imported here: the SQL lexer costs import time that nodes without SQL never need.
         from omnibase_infra.sql import sanitize_sql  # noqa: PLC0415
 
         return sanitize_sql(value)

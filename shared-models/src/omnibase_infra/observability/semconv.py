@@ -220,8 +220,7 @@ def url_attributes(url: str) -> Mapping[str, AttributeValue]:
 def db_statement_attributes(statement: str) -> Mapping[str, AttributeValue]:
     """``db.query.text`` (``statement`` as given: pass it sanitized), and the
     ``db.operation.name`` and single ``db.collection.name`` that the statement names."""
-    # The SQL lexer costs import time: only database nodes get here (cached per statement).
-    from omnibase_infra.sql import analyze_sql  # noqa: PLC0415
+    from omnibase_infra.sql import analyze_sql  # noqa: PLC0415 - import cost (SQL lexer)
 
     analysis = analyze_sql(statement)
     attributes: dict[str, AttributeValue] = {DB_QUERY_TEXT: statement}

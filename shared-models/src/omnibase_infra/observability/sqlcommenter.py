@@ -21,7 +21,7 @@ def has_sql_comment(sql: str) -> bool:
     """
     if not any(start in sql for start in _COMMENT_STARTS):
         return False  # the common case, without lexing
-    # The SQL lexer costs import time: loaded by the first statement that needs it.
+    # Imported here: the SQL lexer costs import time that nodes without SQL never need.
     from omnibase_infra.sql import EnumSqlTokenKind, tokenize  # noqa: PLC0415
 
     not_code = (EnumSqlTokenKind.COMMENT, EnumSqlTokenKind.UNTERMINATED)

@@ -42,7 +42,7 @@ from omnibase_infra.resilience.breaker.store import (
     ProtocolBreakerStore,
 )
 
-if TYPE_CHECKING:  # omnibase_spi's protocols cost import time; only types are needed here
+if TYPE_CHECKING:  # the event bus protocol (omnibase-spi) costs import time: typing only
     from omnibase_spi.protocols.event_bus import ProtocolEventBus
 
 __all__ = ["BreakerGuard", "CircuitBreaker", "Clock", "Protector"]

@@ -18,7 +18,7 @@ from omnibase_infra.resilience.breaker.store import (
     ProtocolBreakerStore,
 )
 
-if TYPE_CHECKING:  # omnibase_spi's protocols cost import time; only types are needed here
+if TYPE_CHECKING:  # the event bus protocol (omnibase-spi) costs import time: typing only
     from omnibase_spi.protocols.event_bus import ProtocolEventBus
 
 __all__ = ["BreakerRegistry", "ConfigFactory"]
@@ -52,7 +52,8 @@ class BreakerRegistry:
         self._clock = clock
         self._store: ProtocolBreakerStore = store if store is not None else InMemoryBreakerStore()
         if event_bus is None:
-            from omnibase_infra.events import InMemoryEventBus  # noqa: PLC0415 - import cost
+            # Imported here: the event bus (and omnibase-spi) load when a registry is built.
+            from omnibase_infra.events import InMemoryEventBus  # noqa: PLC0415
 
             event_bus = InMemoryEventBus()
         self._bus: ProtocolEventBus = event_bus
