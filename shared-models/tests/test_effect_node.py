@@ -348,9 +348,7 @@ async def test_operations_against_other_targets_use_their_own_breaker_and_node_d
         await node.run(request, hang, target="other:2", timeout_seconds=0.02)
     assert info.value.timeout_seconds == 0.02
     with pytest.raises(InfraTimeoutError) as info:  # the request's own deadline wins
-        await node.run(
-            ModelDemoGet(key="a", timeout_seconds=0.01), hang, timeout_seconds=0.02
-        )
+        await node.run(ModelDemoGet(key="a", timeout_seconds=0.01), hang, timeout_seconds=0.02)
     assert info.value.timeout_seconds == 0.01
 
     monkeypatch.setattr("omnibase_infra.effect.node._MAX_TARGET_RUNNERS", 2)

@@ -196,7 +196,7 @@ async def test_configuration_from_the_environment(
     assert config.allow_networks == ("127.0.0.0/8", "::1/128")
     assert config.allow_hosts == ("hooks.internal",)
     assert config.max_concurrency == 7
-    assert config.retry_policy.schedule_seconds == (1, 60)
+    assert config.retry_policy.schedule_seconds == (1.0, 60.0)
     assert config.retry_policy.max_attempts == 3
     node = NodeWebhookEffect()
     try:

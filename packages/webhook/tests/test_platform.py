@@ -98,14 +98,22 @@ async def test_a_background_delivery_rides_out_an_open_breaker(
     breaker = node.breakers.get(EnumTransport.HTTP, f"127.0.0.1:{webhook_receiver.port}")
     await breaker.isolate()
     message_id = await node.enqueue(_request(webhook_receiver, secret))
-    await asyncio.sleep(0.12)  # two refusals on the record
+
+    async def refusals() -> int:
+        stored = await node.store.get(message_id)
+        assert stored is not None
+        return sum((a.error or "").startswith("CircuitOpenError") for a in stored.attempts)
+
+    async with asyncio.timeout(10):
+        while await refusals() < 2:  # two refusals on the record, the schedule going on
+            await asyncio.sleep(0.02)
+    assert webhook_receiver.requests == []
     await breaker.reset()
     await node.wait_idle()
     stored = await node.store.get(message_id)
     assert stored is not None
     assert stored.status == "delivered"
-    refused = [a for a in stored.attempts if (a.error or "").startswith("CircuitOpenError")]
-    assert len(refused) >= 2
+    assert await refusals() >= 2
     assert stored.attempts[-1].status_code == 200
     assert len(webhook_receiver.requests) == 1
 

@@ -172,7 +172,9 @@ class InfraEffectNode(NodeEffect):
         self._target = target
         self._logger = logger
         if self._policies.breaker_enabled and breakers is None:
-            breakers = BreakerRegistry(self._policies.breaker_config(**dict(breaker_defaults or {})))
+            breakers = BreakerRegistry(
+                self._policies.breaker_config(**dict(breaker_defaults or {}))
+            )
         self._breakers = breakers if self._policies.breaker_enabled else None
         self._telemetry = telemetry
         self._map_error = map_error

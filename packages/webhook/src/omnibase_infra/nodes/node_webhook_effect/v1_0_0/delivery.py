@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from opentelemetry import trace
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from omnibase_infra.effect.http import error_for_status, error_for_transport
 from omnibase_infra.enums import EnumTransport
@@ -51,7 +51,11 @@ from omnibase_infra.models.webhook import (
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ratelimit import TokenBucket
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.signing import WebhookSigner
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ssrf import PinnedResolver, SsrfGuard
-from omnibase_infra.nodes.node_webhook_effect.v1_0_0.store import OutboxStore, StoredMessage
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0.store import (
+    OutboxStore,
+    SqliteOutboxStore,
+    StoredMessage,
+)
 from omnibase_infra.observability import semconv
 from omnibase_infra.resilience.breaker import CircuitOpenError
 
@@ -84,6 +88,18 @@ def endpoint_target(url: str) -> str:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = parts.hostname or ""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _construct[M: BaseModel](model: type[M], fields: dict[str, Any]) -> M:
+    """``model`` from values this node produced, every field given: what pydantic's
+    ``model_construct`` does without its per-field default look-ups (tens of
+    microseconds per delivery on the hot path)."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 def _bounded[K, V](cache: dict[K, V]) -> dict[K, V]:
@@ -200,7 +216,7 @@ class DeliveryEngine:
         if self._session is None:
             aiohttp = self._aiohttp
             connector = aiohttp.TCPConnector(
-                resolver=PinnedResolver(self._guard),  # type: ignore[arg-type]  # its shape
+                resolver=PinnedResolver(self._guard),  # AbstractResolver in shape
                 limit=self._config.max_concurrency,
                 ttl_dns_cache=10,
             )
@@ -234,8 +250,8 @@ class DeliveryEngine:
         """The schedule left for a message that already made ``attempts_done`` attempts."""
         policy = self._policies.get(attempts_done)
         if policy is None:
-            policy = _bounded(self._policies)[attempts_done] = (
-                self._config.retry_policy.remaining(attempts_done)
+            policy = _bounded(self._policies)[attempts_done] = self._config.retry_policy.remaining(
+                attempts_done
             )
         return policy
 
@@ -327,7 +343,7 @@ class DeliveryEngine:
             # the schedule says, then go on.
             await self._sleep(schedule.compute_delay(done))
         duration = time.perf_counter() - started
-        final = await self._conclude(message, delivery, target, error)
+        final = await self._conclude(message, delivery, target, error, wait=background)
         return self._result(final, delivery, request.correlation_id, duration, error)
 
     async def _attempt(
@@ -368,7 +384,7 @@ class DeliveryEngine:
                     await response.content.read(self._config.max_response_bytes)
         except InfraError as exc:  # the SSRF guard
             error = exc
-        except Exception as exc:  # noqa: BLE001 - every transport failure becomes typed
+        except Exception as exc:  # every transport failure becomes a typed error
             error = error_for_transport(
                 exc,
                 transport=_TRANSPORT,
@@ -406,12 +422,17 @@ class DeliveryEngine:
         seconds: float,
     ) -> None:
         # Built from values this node produced: no validation needed on this hot path.
-        record = ModelWebhookAttempt.model_construct(
-            attempt=len(delivery.attempts) + 1,
-            at=at,
-            status_code=status,
-            error=None if error is None else f"{type(error).__name__}: {error.message}"[:500],
-            duration_ms=seconds * 1000,
+        record = _construct(
+            ModelWebhookAttempt,
+            {
+                "attempt": len(delivery.attempts) + 1,
+                "at": at,
+                "status_code": status,
+                "error": None
+                if error is None
+                else f"{type(error).__name__}: {error.message}"[:500],
+                "duration_ms": seconds * 1000,
+            },
         )
         delivery.attempts.append(record)
         if error is None:
@@ -425,10 +446,20 @@ class DeliveryEngine:
         delivery: _Delivery,
         target: str,
         error: InfraError | None,
+        *,
+        wait: bool,
     ) -> StoredMessage:
-        """Record the final status (and disable the endpoint on 410)."""
+        """Record the final status (and disable the endpoint on 410). A delivery that a
+        caller waits for (``send``) does not wait for its status to be committed."""
         if error is None:
-            await self._store.finish(message.message_id, "delivered", delivery.unsaved, None)
+            attempt = delivery.unsaved
+            if not wait and attempt is not None and isinstance(self._store, SqliteOutboxStore):
+                # The message was committed before its first attempt; its status lands
+                # with the next group commit. A crash before then re-delivers it with the
+                # same webhook-id (at least once).
+                self._store.delivered_soon(message.message_id, attempt)
+            else:
+                await self._store.finish(message.message_id, "delivered", attempt, None)
             return dataclasses.replace(message, status="delivered")
         status = delivery.status_code
         suffix = f" (status {status})" if status is not None else ""
@@ -455,7 +486,12 @@ class DeliveryEngine:
         error: InfraError | None,
     ) -> ModelWebhookDeliveryResult:
         return result_of(
-            message, tuple(delivery.attempts), correlation_id, duration, error, delivery.status_code
+            message,
+            tuple(delivery.attempts),
+            correlation_id,
+            duration,
+            error=error,
+            status_code=delivery.status_code,
         )
 
 
@@ -464,6 +500,7 @@ def result_of(
     attempts: tuple[ModelWebhookAttempt, ...],
     correlation_id: UUID,
     duration: float,
+    *,
     error: InfraError | None = None,
     status_code: int | None = None,
 ) -> ModelWebhookDeliveryResult:
@@ -471,16 +508,23 @@ def result_of(
     if message.status == "delivered":
         # The hot path: every value is one this node produced and typed; no error text
         # to check, so no validation.
-        return ModelWebhookDeliveryResult.model_construct(
-            correlation_id=correlation_id,
-            success=True,
-            duration_ms=duration * 1000,
-            completed_at=datetime.now(UTC),
-            message_id=message.message_id,
-            url=message.url,
-            outcome=EnumWebhookOutcome.DELIVERED,
-            attempts=attempts,
-            status_code=status_code,
+        return _construct(
+            ModelWebhookDeliveryResult,
+            {
+                "operation": _OP,
+                "correlation_id": correlation_id,
+                "success": True,
+                "duration_ms": duration * 1000,
+                "completed_at": datetime.now(UTC),
+                "error_code": None,
+                "error_message": None,
+                "metadata": {},
+                "message_id": message.message_id,
+                "url": message.url,
+                "outcome": EnumWebhookOutcome.DELIVERED,
+                "attempts": attempts,
+                "status_code": status_code,
+            },
         )
     dead = message.status == "dead"
     code: Any = "PENDING"
@@ -498,4 +542,3 @@ def result_of(
         error_code=code,
         error_message=message.reason if dead else None,
     )
-
