@@ -345,17 +345,17 @@ async def test_operations_against_other_targets_use_their_own_breaker_and_node_d
         await asyncio.sleep(30)
 
     with pytest.raises(InfraTimeoutError) as info:
-        await node.run(request, hang, target="other:2", timeout_seconds=0.02)
+        await node.run(request, hang, target="slow:3", timeout_seconds=0.02)
     assert info.value.timeout_seconds == 0.02
     with pytest.raises(InfraTimeoutError) as info:  # the request's own deadline wins
         await node.run(ModelDemoGet(key="a", timeout_seconds=0.01), hang, timeout_seconds=0.02)
     assert info.value.timeout_seconds == 0.01
 
-    monkeypatch.setattr("omnibase_infra.effect.node._MAX_TARGET_RUNNERS", 2)
-    third = node.runner_for("third:3")  # the cache starts again, keeping the node's own
+    monkeypatch.setattr("omnibase_infra.effect.node._MAX_TARGET_RUNNERS", 3)
+    third = node.runner_for("third:4")  # the cache starts again, keeping the node's own
     assert node.runner_for("demo:1") is node.runner
     assert node.runner_for("other:2") is not other
-    assert third.target == "third:3"
+    assert third.target == "third:4"
 
     plain = DemoNode(
         policies=load_effect_policies("infra_effect_fixture", "contracts/no_breaker.yaml")
