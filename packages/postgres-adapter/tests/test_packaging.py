@@ -45,7 +45,9 @@ async def test_nodes_share_a_pool_per_dsn() -> None:
     one = NodePostgresAdapterEffect(config=config, manager=manager)
     two = NodePostgresAdapterEffect(config=config, manager=manager)
     assert one.pool is two.pool
-    assert manager.pools == [one.pool]
+    assert one.reader_pool is two.reader_pool
+    assert one.reader_pool.read_only
+    assert manager.pools == [one.pool, one.reader_pool]
     assert one.target == "db.internal:6432"
     assert "pw" not in repr(one.pool) + repr(one)
     stats = one.pool.stats()
@@ -54,6 +56,8 @@ async def test_nodes_share_a_pool_per_dsn() -> None:
     with pytest.raises(InfraConfigurationError, match="other settings"):
         manager.pool(other)
     await one.close()  # a shared manager is closed by its owner, not by a node
-    assert manager.pools == [one.pool]
+    assert one.reader_pool is two.reader_pool
+    assert one.reader_pool.read_only
+    assert manager.pools == [one.pool, one.reader_pool]
     await manager.close()
     assert manager.pools == []

@@ -118,14 +118,14 @@ async def test_client_patch_gives_up_after_losing_every_cas_race(
     node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY, patch_mode="client")
     path = f"{prefix}/race"
     await node.kv_write(ModelVaultKvWriteRequest(path=path, data={"k": SecretStr("0")}))
-    original = node.kv_read
+    original = node._kv.read  # the KV engine's read, which the client-side patch uses
 
     async def read_then_race(request: ModelVaultKvReadRequest) -> object:
         result = await original(request)
         root.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "other"})
         return result
 
-    monkeypatch.setattr(node, "kv_read", read_then_race)
+    monkeypatch.setattr(node._kv, "read", read_then_race)
     try:
         with pytest.raises(InfraConflictError, match="check-and-set races"):
             await node.kv_patch(ModelVaultKvPatchRequest(path=path, data={"k": SecretStr("1")}))

@@ -55,8 +55,8 @@ async def test_no_token_from_the_environment_or_the_token_file(
         config=ModelVaultConfig(url=openbao_service.addr), retry_policy=FAST_RETRY
     )
     try:
-        assert not node._client.token
-        headers = node._client.adapter.session.prepare_request(
+        assert not node._client.hvac.token
+        headers = node._client.hvac.adapter.session.prepare_request(
             requests.Request("GET", f"{openbao_service.addr}/v1/sys/health")
         ).headers
         assert "X-Vault-Token" not in headers
@@ -74,7 +74,7 @@ async def test_the_configured_token_wins_over_the_environment(
     config = ModelVaultConfig(url=openbao_service.addr, token=SecretStr(openbao_service.root_token))
     node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
     try:
-        assert node._client.token == openbao_service.root_token
+        assert node._client.hvac.token == openbao_service.root_token
         await _round_trip(node, prefix)
     finally:
         await node.close()
@@ -118,7 +118,7 @@ def test_no_netrc_credentials(openbao_service: OpenBaoService, home: Path) -> No
         config=ModelVaultConfig(url=openbao_service.addr), retry_policy=FAST_RETRY
     )
     try:
-        headers = node._client.adapter.session.prepare_request(request).headers
+        headers = node._client.hvac.adapter.session.prepare_request(request).headers
         assert "Authorization" not in headers
     finally:
-        node._client.adapter.session.close()
+        node._client.hvac.adapter.session.close()

@@ -15,6 +15,7 @@ from asyncpg import exceptions as _exceptions
 from omnibase_infra.models.postgres import ModelPostgresPoolConfig
 
 __all__ = [
+    "READ_ONLY_SETTING",
     "ClientDataError",
     "ConnectionLostError",
     "InterfaceError",
@@ -23,9 +24,11 @@ __all__ = [
     "PgRecord",
     "PgTransaction",
     "PostgresServerError",
+    "SessionNotReadOnlyError",
     "TrackedConnection",
     "create_pool",
     "sqlstate_of",
+    "verify_read_only_session",
 ]
 
 PostgresServerError: Final[type[Exception]] = asyncpg.PostgresError
@@ -40,6 +43,14 @@ ProtocolViolation: Final[tuple[type[Exception], ...]] = (
     _exceptions.InternalClientError,
     _exceptions.ProtocolError,
 )
+
+READ_ONLY_SETTING: Final = "default_transaction_read_only"
+"""The setting that makes every transaction of a session READ ONLY (reader pools)."""
+
+
+class SessionNotReadOnlyError(RuntimeError):
+    """A reader pool's new session is not read-only: something between us and the server
+    (a connection pooler) dropped the startup setting."""
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -98,6 +109,7 @@ class PgConnection(Protocol):
     def get_server_pid(self) -> int: ...
     def omnibase_needs_check(self, now: float, idle_seconds: float) -> bool: ...
     def omnibase_released(self, now: float, *, suspect: bool) -> None: ...
+    def omnibase_session_switched_to_writes(self) -> bool: ...
 
 
 class PgPool(Protocol):
@@ -145,9 +157,43 @@ class TrackedConnection(_Connection):
         self._omnibase_idle_since = now
         self._omnibase_suspect = suspect
 
+    def omnibase_session_switched_to_writes(self) -> bool:
+        """True when the server reported ``default_transaction_read_only`` as off.
 
-async def create_pool(config: ModelPostgresPoolConfig) -> PgPool:
-    """Open an asyncpg pool for ``config`` (connects ``min_size`` connections)."""
+        PostgreSQL 14+ reports the setting (ParameterStatus) whenever it changes, also from
+        inside a function (``set_config(..., false)``), so this costs no round trip; older
+        servers report nothing and this stays False (the pool's ``RESET ALL`` still resets
+        the setting on release)."""
+        value = getattr(self.get_settings(), READ_ONLY_SETTING, "on")
+        return value != "on"
+
+
+async def verify_read_only_session(conn: _Connection) -> None:
+    """Run once per new reader connection: fail closed unless the session is read-only.
+
+    PostgreSQL 14+ reports the setting in the handshake (no round trip); otherwise (an older
+    server, or a pooler that does not pass the report on) one query asks for it. A pooler
+    that drops the startup setting would make a "read-only" pool silently writable.
+    """
+    value = getattr(conn.get_settings(), READ_ONLY_SETTING, None)
+    if value is None:
+        value = await conn.fetchval("SELECT current_setting('default_transaction_read_only')")
+    if value != "on":
+        raise SessionNotReadOnlyError(
+            f"a reader session started with {READ_ONLY_SETTING}={value!r}, not 'on'"
+        )
+
+
+async def create_pool(config: ModelPostgresPoolConfig, *, read_only: bool = False) -> PgPool:
+    """Open an asyncpg pool for ``config`` (connects ``min_size`` connections).
+
+    ``read_only``: every session starts with ``default_transaction_read_only=on`` (sent in
+    the startup packet, so it costs no round trip and no statement can run before it): each
+    transaction of the session is READ ONLY and the server refuses writes (SQLSTATE 25006).
+    """
+    settings = {"application_name": config.application_name, **config.server_settings}
+    if read_only:
+        settings[READ_ONLY_SETTING] = "on"  # after the user's settings: it always wins
     password = config.password.get_secret_value() if config.password is not None else None
     pool = await asyncpg.create_pool(
         dsn=config.dsn.get_secret_value(),
@@ -161,6 +207,7 @@ async def create_pool(config: ModelPostgresPoolConfig) -> PgPool:
         max_cacheable_statement_size=config.max_cacheable_statement_size,
         timeout=config.connect_timeout_seconds,
         connection_class=TrackedConnection,
-        server_settings={"application_name": config.application_name, **config.server_settings},
+        server_settings=settings,
+        init=verify_read_only_session if read_only else None,
     )
     return cast(PgPool, pool)  # the protocol names what the node uses of asyncpg.Pool

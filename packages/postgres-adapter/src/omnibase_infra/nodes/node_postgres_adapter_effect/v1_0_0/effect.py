@@ -133,6 +133,8 @@ class _Spec:
     prepare: Callable[[NodePostgresAdapterEffect, Any, ops.OperationContext], str | None]
     run: _Runner
     idempotent: Callable[[Any], bool]
+    # Runs on the reader pool, whose sessions the server keeps read-only.
+    read_only: Callable[[Any], bool]
 
 
 def _circuit_open(exc: BaseException) -> bool:
@@ -175,9 +177,11 @@ class NodePostgresAdapterEffect(NodeEffect):
         self._config = config if config is not None else _env_config()
         self._owns_manager = manager is None
         self._manager = manager if manager is not None else PostgresConnectionManager()
-        self._pool: PostgresPool | None = (
-            self._manager.pool(self._config) if self._config is not None else None
-        )
+        self._pool: PostgresPool | None = None
+        self._reader: PostgresPool | None = None
+        if self._config is not None:
+            self._pool = self._manager.pool(self._config)
+            self._reader = self._manager.pool(self._config, read_only=True)
         self._target = self._config.target if self._config is not None else "unconfigured"
         database = self._config.database if self._config is not None else None
         self._retry_policy = retry_policy if retry_policy is not None else ModelRetryPolicy()
@@ -216,6 +220,12 @@ class NodePostgresAdapterEffect(NodeEffect):
         return self._require_pool(None)
 
     @property
+    def reader_pool(self) -> PostgresPool:
+        """The pool of read-only operations: sessions the server keeps read-only
+        (``InfraConfigurationError`` without a DSN)."""
+        return self._require_pool(None, read_only=True)
+
+    @property
     def breaker(self) -> CircuitBreaker:
         """This target's circuit breaker."""
         return self._breaker
@@ -223,10 +233,12 @@ class NodePostgresAdapterEffect(NodeEffect):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect the pool's ``min_size`` connections now instead of on first use."""
+        """Connect ``min_size`` connections of the read-write and the reader pool now
+        instead of on first use."""
         pool = self._require_pool(None)
         try:
             await pool.open()
+            await self._require_pool(None, read_only=True).open()
         except Exception as exc:
             raise to_infra_error(
                 exc,
@@ -371,8 +383,11 @@ class NodePostgresAdapterEffect(NodeEffect):
 
     # -- the operation pipeline ----------------------------------------------------------
 
-    def _require_pool(self, ctx: ops.OperationContext | None) -> PostgresPool:
-        if self._pool is None:
+    def _require_pool(
+        self, ctx: ops.OperationContext | None, *, read_only: bool = False
+    ) -> PostgresPool:
+        pool = self._reader if read_only else self._pool
+        if pool is None:
             raise InfraConfigurationError(
                 f"no PostgreSQL DSN: pass config= or set {DSN_ENV}",
                 transport=_TRANSPORT,
@@ -380,7 +395,7 @@ class NodePostgresAdapterEffect(NodeEffect):
                 target=self._target,
                 correlation_id=ctx.correlation_id if ctx is not None else None,
             )
-        return self._pool
+        return pool
 
     async def _run(
         self, request: ModelPostgresRequestBase, spec: _Spec
@@ -397,7 +412,7 @@ class NodePostgresAdapterEffect(NodeEffect):
             statement = spec.prepare(self, request, ctx)
             if statement is not None and span.is_recording():
                 span.set_attribute("db.query.text", statement)
-            pool = self._require_pool(ctx)
+            pool = self._require_pool(ctx, read_only=spec.read_only(request))
             deadline = asyncio.get_running_loop().time() + request.timeout_seconds
             idempotent = spec.idempotent(request)
 
@@ -744,12 +759,17 @@ def _always(_request: object) -> bool:
     return True
 
 
+def _never(_request: object) -> bool:
+    return False
+
+
 _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
     ModelPostgresFetchRequest: _Spec(
         "fetch",
         ModelPostgresFetchResponse,
         NodePostgresAdapterEffect._prepare_read,
         (ops.fetch),
+        lambda req: bool(req.read_only),
         lambda req: bool(req.read_only),
     ),
     ModelPostgresFetchOneRequest: _Spec(
@@ -758,12 +778,14 @@ _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
         NodePostgresAdapterEffect._prepare_read,
         (ops.fetch_one),
         lambda req: bool(req.read_only),
+        lambda req: bool(req.read_only),
     ),
     ModelPostgresFetchValueRequest: _Spec(
         "fetch_value",
         ModelPostgresFetchValueResponse,
         NodePostgresAdapterEffect._prepare_read,
         (ops.fetch_value),
+        lambda req: bool(req.read_only),
         lambda req: bool(req.read_only),
     ),
     ModelPostgresExecuteRequest: _Spec(
@@ -772,6 +794,7 @@ _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
         NodePostgresAdapterEffect._prepare_statement,
         (ops.execute),
         lambda req: bool(req.idempotent),
+        _never,
     ),
     ModelPostgresExecuteManyRequest: _Spec(
         "execute_many",
@@ -779,13 +802,15 @@ _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
         NodePostgresAdapterEffect._prepare_statement,
         (ops.execute_many),
         lambda req: bool(req.idempotent),
+        _never,
     ),
     ModelPostgresCopyRecordsRequest: _Spec(
         "copy_records",
         ModelPostgresCopyRecordsResponse,
         NodePostgresAdapterEffect._prepare_copy,
         (ops.copy_records),
-        lambda _req: False,
+        _never,
+        _never,
     ),
     # Nothing of a transaction commits before COMMIT, so its body is always safe to retry.
     ModelPostgresTransactionRequest: _Spec(
@@ -794,6 +819,7 @@ _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
         NodePostgresAdapterEffect._prepare_transaction,
         (ops.transaction),
         _always,
+        lambda req: bool(req.read_only),
     ),
     # Re-running migrate is a no-op for what was applied.
     ModelPostgresMigrateRequest: _Spec(
@@ -802,5 +828,6 @@ _SPECS: dict[type[ModelPostgresRequestBase], _Spec] = {
         NodePostgresAdapterEffect._prepare_migrate,
         _run_migrate,
         _always,
+        _never,
     ),
 }

@@ -27,6 +27,7 @@ from omnibase_infra.errors import (
     InfraConnectionError,
     InfraError,
     InfraPermissionError,
+    InfraReadOnlyError,
     InfraTimeoutError,
     InfraUnavailableError,
     InfraValidationError,
@@ -36,6 +37,7 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
     ConnectionLostError,
     InterfaceError,
     ProtocolViolation,
+    SessionNotReadOnlyError,
     sqlstate_of,
 )
 from omnibase_infra.resilience.breaker.store import BreakerKey
@@ -53,6 +55,7 @@ __all__ = [
 _TRANSPORT = EnumTransport.POSTGRES
 SHUTDOWN_STATES = frozenset({"57P01", "57P02", "57P03"})
 ROLLBACK_STATES = frozenset({"40001", "40P01"})
+READ_ONLY_STATE = "25006"  # read_only_sql_transaction
 _RESOURCES = "insufficient_resources"
 # Server messages of these classes may quote parameter values ("invalid input syntax for
 # type integer: ..."): the message keeps only the condition's name.
@@ -207,6 +210,15 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             retryable=False,
             commit_outcome="unknown",
         )
+    if isinstance(exc, SessionNotReadOnlyError):
+        return _make(
+            InfraConfigurationError,
+            f"{operation}: {exc}; read-only operations need sessions the server keeps "
+            "read-only: a connection pooler between the node and PostgreSQL must pass the "
+            "startup setting on, or connect the node to PostgreSQL directly",
+            where,
+            retryable=False,
+        )
     if isinstance(exc, PoolClosedError):
         return _make(
             InfraUnavailableError,
@@ -279,7 +291,18 @@ def _from_sqlstate(  # noqa: PLR0911 - one branch per SQLSTATE family
         )
     if klass == "28":
         return _make(InfraAuthenticationError, message, where, **context)
-    if code in ("42501", "25006"):  # insufficient privilege, read-only transaction
+    if code == READ_ONLY_STATE:
+        # A read-only operation (reader session or READ ONLY transaction) tried to write:
+        # the caller's statement or a function it called; never retried, not the breaker's.
+        return _make(
+            InfraReadOnlyError,
+            f"{where.operation}: the operation is read-only and the server refused a write: "
+            f"{_server_message(exc, code)} (SQLSTATE {code})",
+            where,
+            retryable=False,
+            **context,
+        )
+    if code == "42501":  # insufficient privilege
         return _make(InfraPermissionError, message, where, **context)
     if klass == "23" or code in ("55P03", "55006"):  # integrity, lock not available, in use
         return _make(InfraConflictError, message, where, **context)

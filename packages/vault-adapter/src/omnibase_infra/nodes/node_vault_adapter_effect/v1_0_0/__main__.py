@@ -23,7 +23,7 @@ from omnibase_infra.models.vault import (
     ModelVaultKvReadRequest,
     ModelVaultKvWriteRequest,
 )
-from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.effect import NodeVaultAdapterEffect
+from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.node import NodeVaultAdapterEffect
 from omnibase_infra.redaction import MASK
 
 
