@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omnibase_infra.errors import InfraNotFoundError
 from omnibase_infra.models.consul import ModelConsulConfig
-from omnibase_infra.nodes.node_consul_adapter_effect import AioConsul
+from omnibase_infra.nodes.node_consul_adapter_effect import AioConsul, ConsulStatusError
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0 import AioHttpTransport
 
 
@@ -24,8 +23,12 @@ async def test_python_consul_api_runs_on_the_event_loop(
         assert item["Value"] == b"v"
         assert (await api.query.get(query_id))[0]["Name"] == prefix
         await api.query.delete(query_id)
-        with pytest.raises(InfraNotFoundError):
-            await api.query.get(query_id)  # 404 outside a client key read is an error
+        with pytest.raises(ConsulStatusError) as missing:
+            await api.query.get(query_id)  # 404 outside a KV read is an error
+        assert missing.value.status == 404
+        index, item = await api.kv.get(f"{prefix}/none")  # a KV read's 404: no such key
+        assert int(index) > 0
+        assert item is None
         await api.http.close()
         await api.http.close()  # closing twice is harmless
         assert await api.status.leader()  # a closed transport reopens on use

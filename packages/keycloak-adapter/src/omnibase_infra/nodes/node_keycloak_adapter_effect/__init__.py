@@ -1,5 +1,58 @@
-"""ONEX Keycloak/OIDC EFFECT node of omnibase_infra (versioned implementations below)."""
+"""ONEX Keycloak/OIDC EFFECT node of omnibase_infra: the whole public surface of the current
+version (``v1_0_0``)."""
 
-from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import NodeKeycloakAdapterEffect
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
+    AUDIENCE_ENV,
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    CONTRACT_PACKAGE,
+    CONTRACT_RESOURCE,
+    ENV_NAME,
+    ISSUER_ENV,
+    JwksCache,
+    KeycloakGrantError,
+    KeycloakInvalidClientError,
+    KeycloakInvalidGrantError,
+    KeycloakTokenError,
+    NodeKeycloakAdapterEffect,
+    RealmEndpoints,
+    SigningKey,
+    TokenAlgorithmError,
+    TokenAudienceError,
+    TokenExpiredError,
+    TokenIssuerError,
+    TokenMalformedError,
+    TokenNotYetValidError,
+    TokenSignatureError,
+    TokenUnknownKeyError,
+    config_from_env,
+    keycloak_telemetry,
+)
 
-__all__ = ["NodeKeycloakAdapterEffect"]
+__all__ = [
+    "AUDIENCE_ENV",
+    "CLIENT_ID_ENV",
+    "CLIENT_SECRET_ENV",
+    "CONTRACT_PACKAGE",
+    "CONTRACT_RESOURCE",
+    "ENV_NAME",
+    "ISSUER_ENV",
+    "JwksCache",
+    "KeycloakGrantError",
+    "KeycloakInvalidClientError",
+    "KeycloakInvalidGrantError",
+    "KeycloakTokenError",
+    "NodeKeycloakAdapterEffect",
+    "RealmEndpoints",
+    "SigningKey",
+    "TokenAlgorithmError",
+    "TokenAudienceError",
+    "TokenExpiredError",
+    "TokenIssuerError",
+    "TokenMalformedError",
+    "TokenNotYetValidError",
+    "TokenSignatureError",
+    "TokenUnknownKeyError",
+    "config_from_env",
+    "keycloak_telemetry",
+]

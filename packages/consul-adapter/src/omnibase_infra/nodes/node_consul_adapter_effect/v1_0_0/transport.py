@@ -5,62 +5,34 @@ transport only moves bytes. ``consul.aio`` (its own asyncio transport) uses
 ``asyncio.coroutine``, gone since Python 3.12, so this one replaces it: every call returns
 a coroutine and nothing blocks the event loop.
 
+This module imports aiohttp and python-consul (and through it requests): the node imports
+it when it first talks to the agent, never at import time.
+
 The ACL token travels in the ``X-Consul-Token`` header, never in the query string
 (python-consul would put it there), so it cannot end up in a URL, a log or an error.
-HTTP failures become the taxonomy's errors before python-consul's callback sees them.
+A failed HTTP status is raised as :class:`~.errors.ConsulStatusError` before python-consul's
+callback sees it (a 404 of a KV read excepted: python-consul turns it into "no such key"),
+and aiohttp's exceptions pass through: the node's error mapper makes both typed errors.
 """
 
 from __future__ import annotations
 
-import contextvars
-import re
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import aiohttp
 from consul import base  # type: ignore[import-untyped]  # python-consul ships no types
 
-from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import (
-    InfraAuthenticationError,
-    InfraConnectionError,
-    InfraError,
-    InfraNotFoundError,
-    InfraPermissionError,
-    InfraRateLimitedError,
-    InfraRejectedRequestError,
-    InfraUnavailableError,
-)
 from omnibase_infra.models.consul import ModelConsulConfig
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.errors import ConsulStatusError
 from omnibase_infra.redaction import register_secret
 
-__all__ = ["AioConsul", "AioHttpTransport", "CallContext", "call_context", "current_call"]
+__all__ = ["AioConsul", "AioHttpTransport"]
 
-TRANSPORT = EnumTransport.CONSUL
 type Params = Sequence[tuple[str, Any]] | Mapping[str, Any] | None
 
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What errors raised by the transport name: the operation and the caller's id."""
-
-    operation: str
-    correlation_id: UUID | None
-    # Reads of keys answer 404 for "no such key": python-consul turns it into None.
-    allow_404: bool = False
-
-
-_OUTSIDE_CLIENT = CallContext("request", None)
-current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
-    "consul_current_call", default=None
-)
-
-
-def call_context() -> CallContext:
-    """The operation being run (``request`` when python-consul is used directly)."""
-    return current_call.get() or _OUTSIDE_CLIENT
+_KV_PATH = "/v1/kv/"
 
 
 def _without_token(params: Params) -> list[tuple[str, Any]]:
@@ -68,49 +40,11 @@ def _without_token(params: Params) -> list[tuple[str, Any]]:
     return [(key, value) for key, value in items if key != "token"]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return float(headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-
-
-# Consul 1.8 answers 500 (not 404) for an unknown check or service on the agent endpoints.
-_UNKNOWN_ON_AGENT = re.compile(
-    r"does not have associated TTL|Unknown (?:check|service)(?: ID)?\b", re.IGNORECASE
-)
-
-
-def status_error(status: int, body: str, headers: Mapping[str, str], target: str) -> InfraError:
-    """The taxonomy's error for a failed HTTP status."""
-    ctx = call_context()
-    common: dict[str, Any] = {
-        "transport": TRANSPORT,
-        "operation": ctx.operation,
-        "target": target,
-        "correlation_id": ctx.correlation_id,
-    }
-    detail = body.strip()[:200]
-    message = f"consul answered {status}: {detail}" if detail else f"consul answered {status}"
-    if status == 404 or (status == 500 and _UNKNOWN_ON_AGENT.search(body)):
-        return InfraNotFoundError(message, **common)
-    if status == 401:
-        return InfraAuthenticationError(message, **common)
-    if status == 403:
-        return InfraPermissionError(message, **common)
-    if status == 429:
-        return InfraRateLimitedError(message, retry_after_seconds=_retry_after(headers), **common)
-    if status >= 500:
-        return InfraUnavailableError(message, reason="server_error", **common)
-    return InfraRejectedRequestError(message, status=status, **common)
-
-
 class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     """python-consul's ``HTTPClient`` interface on one shared ``aiohttp.ClientSession``."""
 
     def __init__(self, config: ModelConsulConfig) -> None:
         super().__init__(config.host, config.port, config.scheme, verify=config.verify_tls)
-        self._target = config.target
         # Built once (not on every request); the token is masked by the redaction registry.
         self._headers: dict[str, str] = {}
         if config.token is not None:
@@ -136,24 +70,12 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     ) -> Any:
         """Send one request and hand the response to python-consul's ``callback``."""
         url = self.uri(path, _without_token(params) if params else None)
-        try:
-            async with self._client().request(
-                method, url, data=data, headers=self._headers
-            ) as resp:
-                body = await resp.text(encoding="utf-8")
-                status, resp_headers = resp.status, resp.headers
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            ctx = call_context()
-            raise InfraConnectionError(
-                f"cannot reach consul: {type(exc).__name__}",
-                transport=TRANSPORT,
-                operation=ctx.operation,
-                target=self._target,
-                correlation_id=ctx.correlation_id,
-            ) from exc
-        if status >= 400 and not (status == 404 and call_context().allow_404):
-            raise status_error(status, body, resp_headers, self._target)
-        return callback(base.Response(status, resp_headers, body))
+        async with self._client().request(method, url, data=data, headers=self._headers) as resp:
+            body = await resp.text(encoding="utf-8")
+            status, headers = resp.status, resp.headers
+        if status >= 400 and not (status == 404 and method == "GET" and path.startswith(_KV_PATH)):
+            raise ConsulStatusError(status, body, headers)
+        return callback(base.Response(status, headers, body))
 
     def get(
         self, callback: Callable[[base.Response], Any], path: str, params: Params = None
@@ -208,3 +130,21 @@ class AioConsul(base.Consul):  # type: ignore[misc]
         self, host: str, port: int, scheme: str, verify: bool = True, cert: Any = None
     ) -> AioHttpTransport:
         return AioHttpTransport(self._config)
+
+    # python-consul 1.1 cannot send a service's Meta or several checks, nor a session's
+    # Behavior: these two requests carry the node's own JSON bodies.
+
+    async def register_service(self, body: Mapping[str, Any]) -> bool:
+        """``PUT /v1/agent/service/register`` with ``body`` as it is."""
+        registered: bool = await self.http.put(
+            base.CB.bool(), "/v1/agent/service/register", data=json.dumps(body)
+        )
+        return registered
+
+    async def create_session(self, body: Mapping[str, Any]) -> str:
+        """``PUT /v1/session/create`` with ``body`` as it is; the new session's id."""
+        params = [("dc", self.dc)] if self.dc else None
+        session_id: str = await self.http.put(
+            base.CB.json(is_id=True), "/v1/session/create", params=params, data=json.dumps(body)
+        )
+        return session_id
