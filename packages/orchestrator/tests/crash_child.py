@@ -173,4 +173,5 @@ async def main(store_spec: str, directory: str, run_ids: str, mode: str) -> None
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4], sys.argv[4] if len(sys.argv) > 4 else "-"))
+    mode = sys.argv[4] if len(sys.argv) > 4 else "-"
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], mode))
