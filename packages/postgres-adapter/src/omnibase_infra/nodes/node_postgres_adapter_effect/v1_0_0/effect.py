@@ -80,6 +80,7 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.statements import 
     READ_WRITE,
     SINGLE_STATEMENT,
     TRANSACTION_STATEMENT,
+    Allowed,
     StatementChecker,
     quote_identifier,
 )
@@ -535,7 +536,7 @@ class NodePostgresAdapterEffect(InfraEffectNode):
 
     # -- validation (before anything is sent) --------------------------------------------
 
-    def _check(self, sql: str, allow: frozenset[Any], ctx: ops.OperationContext) -> str:
+    def _check(self, sql: str, allow: Allowed, ctx: ops.OperationContext) -> str:
         return self._checker.check(
             sql, allow, operation=ctx.operation, correlation_id=ctx.correlation_id
         )
