@@ -31,6 +31,7 @@ from omnibase_infra.errors import (
     InfraPermissionError,
     InfraProtocolError,
     InfraRateLimitedError,
+    InfraReadOnlyError,
     InfraRejectedRequestError,
     InfraTimeoutError,
     InfraUnavailableError,
@@ -47,6 +48,7 @@ CLASSES: list[tuple[type[InfraError], dict[str, Any], EnumInfraErrorCode, bool]]
     (InfraTimeoutError, {"timeout_seconds": 2.5}, EnumInfraErrorCode.TIMEOUT, True),
     (InfraAuthenticationError, {}, EnumInfraErrorCode.AUTHENTICATION_FAILED, False),
     (InfraPermissionError, {}, EnumInfraErrorCode.PERMISSION_DENIED, False),
+    (InfraReadOnlyError, {}, EnumInfraErrorCode.READ_ONLY, False),
     (InfraNotFoundError, {}, EnumInfraErrorCode.NOT_FOUND, False),
     (
         InfraConflictError,

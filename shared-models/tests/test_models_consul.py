@@ -10,15 +10,23 @@ from omnibase_infra.models.consul import (
     EnumConsulCheckStatus,
     EnumConsulSessionBehavior,
     ModelConsulCatalogRequest,
+    ModelConsulCatalogWaitRequest,
+    ModelConsulCatalogWaitResult,
     ModelConsulCheck,
     ModelConsulConfig,
     ModelConsulDeregisterRequest,
+    ModelConsulHealthWaitRequest,
+    ModelConsulHealthWaitResult,
     ModelConsulHealthyInstancesRequest,
     ModelConsulKVDeleteRequest,
     ModelConsulKVEntry,
+    ModelConsulKVLockRequest,
+    ModelConsulKVLockResult,
     ModelConsulKVPutRequest,
     ModelConsulKVReadRequest,
     ModelConsulKVResult,
+    ModelConsulKVWaitRequest,
+    ModelConsulKVWaitResult,
     ModelConsulRegisterRequest,
     ModelConsulServiceInstance,
     ModelConsulServiceRegistration,
@@ -170,6 +178,10 @@ def test_requests_parse_by_operation() -> None:
         ({"operation": "kv_delete", "key": "a/", "recurse": True}, ModelConsulKVDeleteRequest),
         ({"operation": "session_create", "ttl_seconds": 10}, ModelConsulSessionCreateRequest),
         ({"operation": "session_destroy", "session_id": "s"}, ModelConsulSessionRequest),
+        ({"operation": "kv_release", "key": "l", "session_id": "s"}, ModelConsulKVLockRequest),
+        ({"operation": "kv_wait", "key": "a", "index": 7}, ModelConsulKVWaitRequest),
+        ({"operation": "health_wait", "service": "api"}, ModelConsulHealthWaitRequest),
+        ({"operation": "catalog_wait", "wait_seconds": 5}, ModelConsulCatalogWaitRequest),
     ]
     for data, model in cases:
         request = parse_consul_request(data)
@@ -195,6 +207,37 @@ def test_requests_check_their_keys() -> None:
         ModelConsulSessionCreateRequest(ttl_seconds=5)  # Consul's minimum TTL is 10 s
     with pytest.raises(ValidationError):
         ModelConsulKVPutRequest(key="a", cas=-1)
+    lock = ModelConsulKVLockRequest(key="locks/leader", session_id="s", value={"owner": "a"})
+    assert (lock.operation, lock.value) == ("kv_acquire", {"owner": "a"})
+    with pytest.raises(ValidationError, match="key starts with '/'"):
+        ModelConsulKVLockRequest(key="/leader", session_id="s")
+    with pytest.raises(ValidationError, match="key is empty"):
+        ModelConsulKVWaitRequest(key="")
+    wait = ModelConsulKVWaitRequest(key="a")
+    assert (wait.index, wait.wait_seconds) == (0, 30.0)
+    with pytest.raises(ValidationError):
+        ModelConsulCatalogWaitRequest(wait_seconds=601)  # Consul's longest wait is 10 min
+    with pytest.raises(ValidationError):
+        ModelConsulHealthWaitRequest(service="api", index=-1)
+
+
+def test_blocking_and_lock_results() -> None:
+    entry = ModelConsulKVEntry(key="a", value=b"v", create_index=1, modify_index=2)
+    assert ModelConsulKVWaitResult(index=3, entry=entry).entry == entry
+    assert ModelConsulKVWaitResult(index=3).entry is None
+    instance = ModelConsulServiceInstance(
+        node="n", node_address="10.0.0.1", service_id="api-1", name="api", address="", port=80
+    )
+    health = ModelConsulHealthWaitResult(index=4, service="api", instances=(instance,))
+    assert health.instances == (instance,)
+    assert ModelConsulCatalogWaitResult(index=5, services={"api": ["v1"]}).services == {
+        "api": ["v1"]
+    }
+    assert ModelConsulCatalogWaitResult(index=5).services == {}
+    lock = ModelConsulKVLockResult(operation="kv_acquire", key="l", succeeded=False)
+    assert not lock.succeeded
+    with pytest.raises(ValidationError):
+        ModelConsulKVLockResult(operation="kv_put", key="l", succeeded=True)  # type: ignore[arg-type]
 
 
 def test_kv_values_keep_their_type_and_bytes_travel_as_base64_in_json() -> None:

@@ -4,16 +4,27 @@ session hands the lock over and is reported as lost, acquire timeouts leak no se
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import pytest
 
 from omnibase_infra.errors import InfraNotFoundError, InfraTimeoutError
 from omnibase_infra.lifetime import EnumLeaseState
-from omnibase_infra.models.consul import EnumConsulSessionBehavior, ModelConsulConfig
-from omnibase_infra.nodes.node_consul_adapter_effect import ConsulClient, ConsulLock
+from omnibase_infra.models.consul import (
+    EnumConsulSessionBehavior,
+    KVValue,
+    ModelConsulConfig,
+    ModelConsulKVLockRequest,
+    ModelConsulKVWaitRequest,
+    ModelConsulSessionCreateRequest,
+    ModelConsulSessionRequest,
+)
+from omnibase_infra.nodes.node_consul_adapter_effect import ConsulLock, NodeConsulAdapterEffect
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import BreakerRegistry
 from omnibase_infra_testing.services.consul import start_consul
+
+from .conftest import kv_get, kv_put
 
 
 def _held(lock: ConsulLock) -> bool:
@@ -21,45 +32,77 @@ def _held(lock: ConsulLock) -> bool:
     return lock.held
 
 
-async def test_session_lifecycle_and_raw_lock(client: ConsulClient, prefix: str) -> None:
-    one = await client.session_create(name="one", ttl_seconds=10, lock_delay_seconds=0)
-    two = await client.session_create(behavior=EnumConsulSessionBehavior.DELETE)
+async def _acquire(
+    node: NodeConsulAdapterEffect, key: str, session_id: str, value: KVValue = None
+) -> bool:
+    request = ModelConsulKVLockRequest(key=key, session_id=session_id, value=value)
+    return (await node.kv_lock(request)).succeeded
+
+
+async def _release(node: NodeConsulAdapterEffect, key: str, session_id: str) -> bool:
+    request = ModelConsulKVLockRequest(operation="kv_release", key=key, session_id=session_id)
+    return (await node.kv_lock(request)).succeeded
+
+
+async def _session(
+    node: NodeConsulAdapterEffect,
+    operation: Literal["session_renew", "session_destroy"],
+    session_id: str,
+) -> None:
+    await node.session(ModelConsulSessionRequest(operation=operation, session_id=session_id))
+
+
+async def test_session_lifecycle_and_raw_lock(node: NodeConsulAdapterEffect, prefix: str) -> None:
+    one = (
+        await node.session_create(
+            ModelConsulSessionCreateRequest(name="one", ttl_seconds=10, lock_delay_seconds=0)
+        )
+    ).session_id
+    two = (
+        await node.session_create(
+            ModelConsulSessionCreateRequest(behavior=EnumConsulSessionBehavior.DELETE)
+        )
+    ).session_id
     key = f"{prefix}/lock"
-    assert await client.kv_acquire(key, one, {"owner": "one"})
-    assert not await client.kv_acquire(key, two)
-    entry = await client.kv_get(key)
+    assert await _acquire(node, key, one, {"owner": "one"})
+    assert not await _acquire(node, key, two)
+    entry = await kv_get(node, key)
     assert entry is not None
     assert (entry.session, entry.json_value()) == (one, {"owner": "one"})
-    assert not await client.kv_release(key, two)
-    assert await client.kv_release(key, one)
-    await client.session_renew(one)
-    await client.session_destroy(one)
+    assert not await _release(node, key, two)
+    assert await _release(node, key, one)
+    await _session(node, "session_renew", one)
+    await _session(node, "session_destroy", one)
     with pytest.raises(InfraNotFoundError):
-        await client.session_renew(one)
-    assert await client.kv_acquire(key, two)
-    await client.session_destroy(two)  # behavior delete: the key goes with the session
-    assert await client.kv_get(key) is None
+        await _session(node, "session_renew", one)
+    assert await _acquire(node, key, two)
+    await _session(node, "session_destroy", two)  # behavior delete: the key goes with it
+    assert await kv_get(node, key) is None
 
 
-async def test_blocking_read_returns_on_change(client: ConsulClient, prefix: str) -> None:
+async def test_blocking_read_returns_on_change(node: NodeConsulAdapterEffect, prefix: str) -> None:
     key = f"{prefix}/watched"
-    await client.kv_put(key, b"1")
-    index, entry = await client.kv_wait(key, index=0, wait_seconds=5)
-    assert entry is not None
-    waiter = asyncio.create_task(client.kv_wait(key, index=index, wait_seconds=5))
+    await kv_put(node, key, b"1")
+    first = await node.kv_wait(ModelConsulKVWaitRequest(key=key, index=0, wait_seconds=5))
+    assert first.entry is not None
+    waiter = asyncio.create_task(
+        node.kv_wait(ModelConsulKVWaitRequest(key=key, index=first.index, wait_seconds=5))
+    )
     await asyncio.sleep(0.1)
     assert not waiter.done()  # nothing changed: the read is still blocked
-    await client.kv_put(key, b"2")
-    new_index, changed = await asyncio.wait_for(waiter, 5)
-    assert new_index > index
-    assert changed is not None
-    assert changed.value == b"2"
+    await kv_put(node, key, b"2")
+    changed = await asyncio.wait_for(waiter, 5)
+    assert changed.index > first.index
+    assert changed.entry is not None
+    assert changed.entry.value == b"2"
 
 
-async def test_two_contenders_one_leader_and_handover(client: ConsulClient, prefix: str) -> None:
+async def test_two_contenders_one_leader_and_handover(
+    node: NodeConsulAdapterEffect, prefix: str
+) -> None:
     key = f"{prefix}/leader"
-    first = ConsulLock(client, key, value="first", session_ttl_seconds=10, renew_fraction=0.05)
-    second = ConsulLock(client, key, value="second", session_ttl_seconds=10, wait_seconds=2)
+    first = ConsulLock(node, key, value="first", session_ttl_seconds=10, renew_fraction=0.05)
+    second = ConsulLock(node, key, value="second", session_ttl_seconds=10, wait_seconds=2)
     await first.acquire(timeout_seconds=5)
     assert _held(first)
     assert first.lifetime is not None
@@ -70,7 +113,7 @@ async def test_two_contenders_one_leader_and_handover(client: ConsulClient, pref
     await asyncio.sleep(0.2)
     assert not contender.done()
     assert first.session_id is not None
-    await client.session_destroy(first.session_id)  # the leader's session is lost
+    await _session(node, "session_destroy", first.session_id)  # the leader's session is lost
     await asyncio.wait_for(contender, 5)
     assert _held(second)
     await asyncio.wait_for(first.lost.wait(), 5)
@@ -78,21 +121,23 @@ async def test_two_contenders_one_leader_and_handover(client: ConsulClient, pref
     assert isinstance(first.lost_error, InfraNotFoundError)
     assert first.lifetime is not None
     assert first.lifetime.state is EnumLeaseState.EXPIRED
-    entry = await client.kv_get(key)
+    entry = await kv_get(node, key)
     assert entry is not None
     assert (entry.session, entry.json_value()) == (second.session_id, "second")
     await first.release()
     await second.release()
-    entry = await client.kv_get(key)
+    entry = await kv_get(node, key)
     assert entry is not None
     assert entry.session is None
 
 
-async def test_acquire_timeout_destroys_its_session(client: ConsulClient, prefix: str) -> None:
+async def test_acquire_timeout_destroys_its_session(
+    node: NodeConsulAdapterEffect, prefix: str
+) -> None:
     key = f"{prefix}/busy"
-    async with ConsulLock(client, key) as holder:
+    async with ConsulLock(node, key) as holder:
         assert _held(holder)
-        waiter = ConsulLock(client, key, wait_seconds=1)
+        waiter = ConsulLock(node, key, wait_seconds=1)
         with pytest.raises(InfraTimeoutError, match="not acquired"):
             await waiter.acquire(timeout_seconds=0.3)
         assert waiter.session_id is None
@@ -102,12 +147,12 @@ async def test_acquire_timeout_destroys_its_session(client: ConsulClient, prefix
 
 async def test_a_session_that_cannot_be_renewed_for_a_whole_ttl_is_lost() -> None:
     agent = start_consul()  # a private agent: this test stops it
-    client = ConsulClient(
-        ModelConsulConfig(host=agent.host, port=agent.port, timeout_seconds=1),
+    node = NodeConsulAdapterEffect(
+        config=ModelConsulConfig(host=agent.host, port=agent.port, timeout_seconds=1),
         retry_policy=ModelRetryPolicy(max_attempts=1),
         breakers=BreakerRegistry(),
     )
-    lock = ConsulLock(client, "leader", session_ttl_seconds=10, renew_fraction=0.05)
+    lock = ConsulLock(node, "leader", session_ttl_seconds=10, renew_fraction=0.05)
     try:
         await lock.acquire(timeout_seconds=5)
         assert _held(lock)
@@ -122,5 +167,5 @@ async def test_a_session_that_cannot_be_renewed_for_a_whole_ttl_is_lost() -> Non
     finally:
         if lock.lifetime is not None:
             await lock.lifetime.stop()
-        await client.close()
+        await node.aclose()
         agent.stop()

@@ -1,5 +1,6 @@
-"""Spans, metrics and operation records of the node and its client, with an in-memory
-OpenTelemetry SDK: they name operations and the agent, never a value or the token."""
+"""Spans, metrics and operation records of the node, with an in-memory OpenTelemetry SDK:
+they name operations and the agent, never a value or the token; a span is a child of the
+caller's trace, or of the current span."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from omnibase_infra.models.consul import (
     ModelConsulConfig,
     ModelConsulKVPutRequest,
     ModelConsulKVReadRequest,
+    ModelConsulKVWaitRequest,
 )
-from omnibase_infra.nodes.node_consul_adapter_effect import ConsulClient, NodeConsulAdapterEffect
-from omnibase_infra.observability import ModelOperationRecord
+from omnibase_infra.nodes.node_consul_adapter_effect import NodeConsulAdapterEffect
+from omnibase_infra.observability import ModelOperationRecord, semconv
 from omnibase_infra.resilience import ModelRetryPolicy
 
 from .conftest import FAST_RETRY
@@ -83,12 +85,13 @@ async def test_spans_metrics_and_records_name_operations_never_values(
         assert read.entry is not None
         with pytest.raises(InfraConflictError):
             await node.process(ModelConsulKVPutRequest(key=key, value=value, cas=0))
-        await node.client.kv_get(key)  # straight through the client: a root span
+        with tracer_provider.get_tracer("caller").start_as_current_span("caller") as caller:
+            await node.kv_read(ModelConsulKVReadRequest(key=key))  # joins the current span
     finally:
         await node.close()
 
-    put, get, conflict, direct = exporter.get_finished_spans()
-    assert [s.name for s in (put, get, conflict, direct)] == [
+    put, get, conflict, joined, _ = exporter.get_finished_spans()
+    assert [s.name for s in (put, get, conflict, joined)] == [
         "consul.kv_put",
         "consul.kv_get",
         "consul.kv_put",
@@ -99,10 +102,13 @@ async def test_spans_metrics_and_records_name_operations_never_values(
     assert format(put.context.trace_id, "032x") == correlation.trace_id
     assert put.parent is not None
     assert format(put.parent.span_id, "016x") == correlation.span_id
-    assert direct.parent is None
+    assert get.parent is None  # no caller trace, no current span: a root span
+    assert joined.parent is not None
+    assert joined.parent.span_id == caller.get_span_context().span_id
     attrs = dict(put.attributes or {})
-    assert attrs["consul.operation"] == "kv_put"
-    assert attrs["rpc.system"] == "consul"
+    assert attrs[semconv.OPERATION] == "kv_put"
+    assert attrs[semconv.RPC_METHOD] == "kv_put"
+    assert attrs[semconv.RPC_SYSTEM_NAME] == "consul"
     assert attrs["server.port"] == consul_config.port
     assert attrs["omnibase.correlation_id"] == str(correlation.correlation_id)
     assert conflict.status.status_code is StatusCode.ERROR
@@ -110,7 +116,7 @@ async def test_spans_metrics_and_records_name_operations_never_values(
 
     points = _points(reader)
     outcomes = sorted(
-        (str(a["consul.operation"]), str(a["outcome"]), int(v))
+        (str(a[semconv.OPERATION]), str(a[semconv.OUTCOME]), int(v))
         for a, v in points["omnibase.consul.operations"]
     )
     assert outcomes == [("kv_get", "success", 2), ("kv_put", "error", 1), ("kv_put", "success", 1)]
@@ -130,43 +136,47 @@ async def test_spans_metrics_and_records_name_operations_never_values(
 
 
 async def test_retries_are_counted_and_a_cancelled_read_is_not_an_outcome(
-    providers: Providers, client: ConsulClient, prefix: str
+    providers: Providers, consul_config: ModelConsulConfig, prefix: str
 ) -> None:
     tracer_provider, exporter, meter_provider, reader = providers
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    unreachable = ConsulClient(
-        ModelConsulConfig(port=closed_port, token=None),
+    unreachable = NodeConsulAdapterEffect(
+        config=ModelConsulConfig(port=closed_port, token=None),
         retry_policy=ModelRetryPolicy(
             max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.02
         ),
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     )
-    watching = ConsulClient(
-        client.config, tracer_provider=tracer_provider, meter_provider=meter_provider
+    watching = NodeConsulAdapterEffect(
+        config=consul_config, tracer_provider=tracer_provider, meter_provider=meter_provider
     )
+    key = f"{prefix}/w"
     try:
         with pytest.raises(InfraConnectionError):
-            await unreachable.kv_get("k")
-        index, _ = await watching.kv_wait(f"{prefix}/w", index=0, wait_seconds=1)
-        waiter = asyncio.create_task(watching.kv_wait(f"{prefix}/w", index=index, wait_seconds=30))
+            await unreachable.kv_read(ModelConsulKVReadRequest(key="k"))
+        first = await watching.kv_wait(ModelConsulKVWaitRequest(key=key, wait_seconds=1))
+        waiter = asyncio.create_task(
+            watching.kv_wait(ModelConsulKVWaitRequest(key=key, index=first.index, wait_seconds=30))
+        )
         await asyncio.sleep(0.2)
         waiter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await waiter
     finally:
-        await unreachable.close()
-        await watching.close()
+        await unreachable.aclose()
+        await watching.aclose()
     failed = exporter.get_finished_spans()[0]
-    assert dict(failed.attributes or {})["omnibase.attempts"] == 3
+    assert dict(failed.attributes or {})[semconv.ATTEMPTS] == 3
+    assert [e.name for e in failed.events] == ["retry", "retry"]
     points = _points(reader)
-    assert [(a["consul.operation"], v) for a, v in points["omnibase.consul.retries"]] == [
+    assert [(a[semconv.OPERATION], v) for a, v in points["omnibase.consul.retries"]] == [
         ("kv_get", 2)
     ]
     outcomes = sorted(
-        (str(a["consul.operation"]), str(a["outcome"]), int(v))
+        (str(a[semconv.OPERATION]), str(a[semconv.OUTCOME]), int(v))
         for a, v in points["omnibase.consul.operations"]
     )
     # The cancelled blocking read ended its span but counted no outcome.

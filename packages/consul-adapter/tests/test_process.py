@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from omnibase_core.enums.enum_effect_types import EnumEffectType
@@ -20,7 +19,6 @@ from omnibase_infra.models.consul import (
     ModelConsulCatalogRequest,
     ModelConsulCatalogServices,
     ModelConsulCheck,
-    ModelConsulConfig,
     ModelConsulDeregisterRequest,
     ModelConsulDone,
     ModelConsulHealthyInstancesRequest,
@@ -35,16 +33,7 @@ from omnibase_infra.models.consul import (
 )
 from omnibase_infra.nodes.node_consul_adapter_effect import NodeConsulAdapterEffect
 
-from .conftest import FAST_RETRY
-
-
-@pytest.fixture
-async def node(consul_config: ModelConsulConfig) -> AsyncIterator[NodeConsulAdapterEffect]:
-    node = NodeConsulAdapterEffect(config=consul_config, retry_policy=FAST_RETRY)
-    try:
-        yield node
-    finally:
-        await node.close()
+from .conftest import kv_put
 
 
 async def test_every_request_type_runs(node: NodeConsulAdapterEffect, prefix: str) -> None:
@@ -106,7 +95,7 @@ async def test_every_request_type_runs(node: NodeConsulAdapterEffect, prefix: st
 
 async def test_effect_input_envelope(node: NodeConsulAdapterEffect, prefix: str) -> None:
     key = f"{prefix}/bin"
-    await node.client.kv_put(key, b"\xff\x00")
+    await kv_put(node, key, b"\xff\x00")
     cid = uuid.uuid4()
     out = await node.process(
         ModelEffectInput(
@@ -142,5 +131,5 @@ async def test_an_unknown_request_type_is_refused(node: NodeConsulAdapterEffect)
     class Other(BaseModel):
         operation: str = "other"
 
-    with pytest.raises(InfraValidationError, match="unsupported request type Other"):
+    with pytest.raises(InfraValidationError, match="has no operation for Other"):
         await node.process(Other())  # type: ignore[call-overload]

@@ -21,16 +21,19 @@ from omnibase_infra.models.consul import (
     EnumConsulCheckStatus,
     ModelConsulCheck,
     ModelConsulConfig,
+    ModelConsulKVDeleteRequest,
     ModelConsulKVEntry,
+    ModelConsulKVWaitRequest,
+    ModelConsulKVWaitResult,
     ModelConsulServiceInstance,
     ModelConsulServiceRegistration,
 )
 from omnibase_infra.nodes.node_consul_adapter_effect import (
     ConsulCatalogWatch,
-    ConsulClient,
     ConsulHealthWatch,
     ConsulKVWatch,
     ConsulWatch,
+    NodeConsulAdapterEffect,
 )
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import (
@@ -40,6 +43,8 @@ from omnibase_infra.resilience.breaker import (
     ModelCircuitBreakerConfig,
 )
 from omnibase_infra_testing.services.consul import start_consul
+
+from .conftest import deregister, kv_put, register, set_ttl
 
 NO_RETRY = ModelRetryPolicy(max_attempts=1)
 
@@ -60,25 +65,27 @@ async def _stop(task: asyncio.Task[None]) -> None:
     assert task.cancelled()
 
 
-async def test_watch_fires_on_change_and_not_otherwise(client: ConsulClient, prefix: str) -> None:
+async def test_watch_fires_on_change_and_not_otherwise(
+    node: NodeConsulAdapterEffect, prefix: str
+) -> None:
     key = f"{prefix}/watched"
     items: asyncio.Queue[ModelConsulKVEntry | None] = asyncio.Queue()
-    watch = ConsulKVWatch(client, key, wait_seconds=1)
+    watch = ConsulKVWatch(node, key, wait_seconds=1)
     task = asyncio.create_task(_follow(watch, items))
     try:
         assert await _next(items) is None  # the current state: no such key
-        await client.kv_put(key, b"one")
+        await kv_put(node, key, b"one")
         first = await _next(items)
         assert first is not None
         assert first.value == b"one"
-        await client.kv_put(f"{prefix}/other", b"x")  # wakes the read, is not a change
+        await kv_put(node, f"{prefix}/other", b"x")  # wakes the read, is not a change
         await asyncio.sleep(1.3)  # and a wait that runs out is not one either
         assert items.empty()
-        await client.kv_put(key, b"two")
+        await kv_put(node, key, b"two")
         second = await _next(items)
         assert second is not None
         assert second.value == b"two"
-        await client.kv_delete(key)
+        await node.kv_delete(ModelConsulKVDeleteRequest(key=key))
         assert await _next(items) is None
     finally:
         task.cancel()
@@ -92,8 +99,8 @@ async def test_watch_backs_off_while_the_agent_is_down() -> None:
     registry = BreakerRegistry(
         ModelCircuitBreakerConfig(minimum_calls=2, sliding_window_size=2, wait_in_open_seconds=60)
     )
-    client = ConsulClient(
-        ModelConsulConfig(host=agent.host, port=agent.port),
+    node = NodeConsulAdapterEffect(
+        config=ModelConsulConfig(host=agent.host, port=agent.port),
         retry_policy=NO_RETRY,
         breakers=registry,
     )
@@ -109,7 +116,7 @@ async def test_watch_backs_off_while_the_agent_is_down() -> None:
         await asyncio.sleep(0)
 
     watch = ConsulKVWatch(
-        client,
+        node,
         "svc/config",
         wait_seconds=1,
         base_delay_seconds=0.1,
@@ -118,7 +125,7 @@ async def test_watch_backs_off_while_the_agent_is_down() -> None:
         rng=random.Random(7),  # noqa: S311
     )
     try:
-        await client.kv_put("svc/config", b"before")
+        await kv_put(node, "svc/config", b"before")
         task = asyncio.create_task(_follow(watch, items))
         before = await _next(items)
         assert before is not None
@@ -138,18 +145,18 @@ async def test_watch_backs_off_while_the_agent_is_down() -> None:
         assert set(errors[1:]) == {CircuitOpenError}
         assert watch.consecutive_errors == 5
     finally:
-        await client.close()
+        await node.aclose()
         agent.stop()
 
 
 async def test_watch_ends_on_an_error_that_is_not_transient(prefix: str) -> None:
-    class Denied(ConsulClient):
-        async def kv_wait(self, *args: object, **kwargs: object) -> tuple[int, None]:
+    class Denied(NodeConsulAdapterEffect):
+        async def kv_wait(self, request: ModelConsulKVWaitRequest) -> ModelConsulKVWaitResult:
             raise InfraPermissionError(
                 "denied", transport=EnumTransport.CONSUL, operation="kv_wait"
             )
 
-    watch = ConsulKVWatch(Denied(ModelConsulConfig()), f"{prefix}/k")
+    watch = ConsulKVWatch(Denied(config=ModelConsulConfig()), f"{prefix}/k")
     with pytest.raises(InfraPermissionError):
         await anext(aiter(watch))
 
@@ -161,14 +168,13 @@ async def test_an_index_going_backwards_restarts_from_zero() -> None:
     answers = [(100, entry(90)), (5, entry(3)), (6, entry(3)), (7, entry(4))]
     asked: list[int] = []
 
-    class Scripted(ConsulClient):  # the read's results only: the watch logic is pure
-        async def kv_wait(
-            self, key: str, *, index: int, wait_seconds: float, correlation_id: object = None
-        ) -> tuple[int, ModelConsulKVEntry | None]:
-            asked.append(index)
-            return answers.pop(0)
+    class Scripted(NodeConsulAdapterEffect):  # the read's results only: the logic is pure
+        async def kv_wait(self, request: ModelConsulKVWaitRequest) -> ModelConsulKVWaitResult:
+            asked.append(request.index)
+            index, entry = answers.pop(0)
+            return ModelConsulKVWaitResult(index=index, entry=entry)
 
-    watch = ConsulKVWatch(Scripted(ModelConsulConfig()), "k")
+    watch = ConsulKVWatch(Scripted(config=ModelConsulConfig()), "k")
     items = aiter(watch)
     seen = [await anext(items), await anext(items), await anext(items)]
     assert [e.modify_index if e else None for e in seen] == [90, 3, 4]
@@ -176,16 +182,17 @@ async def test_an_index_going_backwards_restarts_from_zero() -> None:
 
 
 async def test_health_watch_fires_when_the_passing_set_changes(
-    client: ConsulClient, prefix: str
+    node: NodeConsulAdapterEffect, prefix: str
 ) -> None:
     name, check = f"{prefix}-api", f"{prefix}-api-ttl"
     items: asyncio.Queue[list[ModelConsulServiceInstance]] = asyncio.Queue()
-    watch = ConsulHealthWatch(client, name, wait_seconds=1)
+    watch = ConsulHealthWatch(node, name, wait_seconds=1)
     assert watch.subject == f"service {name}"
     task = asyncio.create_task(_follow(watch, items))
     try:
         assert await _next(items) == []  # no such service yet
-        await client.register_service(
+        await register(
+            node,
             ModelConsulServiceRegistration(
                 name=name,
                 service_id=f"{name}-1",
@@ -198,30 +205,30 @@ async def test_health_watch_fires_when_the_passing_set_changes(
                         initial_status=EnumConsulCheckStatus.PASSING,
                     ),
                 ),
-            )
+            ),
         )
         assert [i.service_id for i in await _next(items)] == [f"{name}-1"]
-        await client.update_ttl(check, EnumConsulCheckStatus.PASSING, note="still fine")
+        await set_ttl(node, check, EnumConsulCheckStatus.PASSING, note="still fine")
         await asyncio.sleep(1.3)  # a refresh of the same status is not a change
         assert items.empty()
-        await client.update_ttl(check, EnumConsulCheckStatus.CRITICAL)
+        await set_ttl(node, check, EnumConsulCheckStatus.CRITICAL)
         assert await _next(items) == []  # passing only
-        await client.update_ttl(check, EnumConsulCheckStatus.PASSING)
+        await set_ttl(node, check, EnumConsulCheckStatus.PASSING)
         back = await _next(items)
         assert [i.service_id for i in back] == [f"{name}-1"]
-        await client.deregister_service(f"{name}-1")
+        await deregister(node, f"{name}-1")
         assert await _next(items) == []
     finally:
         await _stop(task)
-        await client.deregister_service(f"{name}-1")
+        await deregister(node, f"{name}-1")
 
 
 async def test_catalog_watch_fires_when_services_or_tags_change(
-    client: ConsulClient, prefix: str
+    node: NodeConsulAdapterEffect, prefix: str
 ) -> None:
     name = f"{prefix}-cat"
     items: asyncio.Queue[dict[str, list[str]]] = asyncio.Queue()
-    watch = ConsulCatalogWatch(client, wait_seconds=1)
+    watch = ConsulCatalogWatch(node, wait_seconds=1)
     assert watch.subject == "the service catalog"
     task = asyncio.create_task(_follow(watch, items))
 
@@ -235,19 +242,20 @@ async def test_catalog_watch_fires_when_services_or_tags_change(
         first = await _next(items)
         assert "consul" in first
         assert name not in first
-        await client.register_service(
-            ModelConsulServiceRegistration(name=name, service_id=f"{name}-1", tags=("a",))
+        await register(
+            node, ModelConsulServiceRegistration(name=name, service_id=f"{name}-1", tags=("a",))
         )
         assert (await until(lambda s: name in s))[name] == ["a"]
-        await client.register_service(
-            ModelConsulServiceRegistration(name=name, service_id=f"{name}-1", tags=("b", "a"))
+        await register(
+            node,
+            ModelConsulServiceRegistration(name=name, service_id=f"{name}-1", tags=("b", "a")),
         )
         assert sorted((await until(lambda s: s.get(name) != ["a"]))[name]) == ["a", "b"]
-        await client.deregister_service(f"{name}-1")
+        await deregister(node, f"{name}-1")
         await until(lambda s: name not in s)
     finally:
         await _stop(task)
-        await client.deregister_service(f"{name}-1")
+        await deregister(node, f"{name}-1")
 
 
 async def test_watch_resumes_after_the_agent_restarts_on_the_same_port() -> None:
@@ -265,8 +273,10 @@ async def test_watch_resumes_after_the_agent_restarts_on_the_same_port() -> None
             half_open_successes_to_close=1,
         )
     )
-    client = ConsulClient(config, retry_policy=NO_RETRY, breakers=breakers)
-    writer = ConsulClient(config, retry_policy=NO_RETRY, breakers=BreakerRegistry())
+    node = NodeConsulAdapterEffect(config=config, retry_policy=NO_RETRY, breakers=breakers)
+    writer = NodeConsulAdapterEffect(
+        config=config, retry_policy=NO_RETRY, breakers=BreakerRegistry()
+    )
     errors: list[type[object]] = []
 
     async def sleep(delay: float) -> None:
@@ -274,7 +284,7 @@ async def test_watch_resumes_after_the_agent_restarts_on_the_same_port() -> None
         await asyncio.sleep(delay)
 
     watch = ConsulKVWatch(
-        client,
+        node,
         "svc/config",
         wait_seconds=1,
         base_delay_seconds=0.05,
@@ -285,8 +295,8 @@ async def test_watch_resumes_after_the_agent_restarts_on_the_same_port() -> None
     task: asyncio.Task[None] | None = None
     try:
         # Push the index well above where a fresh agent starts.
-        await asyncio.gather(*(writer.kv_put(f"filler/{i}", b"x") for i in range(40)))
-        await writer.kv_put("svc/config", b"before")
+        await asyncio.gather(*(kv_put(writer, f"filler/{i}", b"x") for i in range(40)))
+        await kv_put(writer, "svc/config", b"before")
         task = asyncio.create_task(_follow(watch, items))
         before = await _next(items)
         assert before is not None
@@ -306,14 +316,15 @@ async def test_watch_resumes_after_the_agent_restarts_on_the_same_port() -> None
         assert watch.resets >= 1
         assert watch.index < old_index
         assert watch.consecutive_errors == 0
-        assert client.breaker.state is EnumCircuitState.CLOSED
-        await writer.kv_put("svc/config", b"after")
+        assert node.breaker is not None
+        assert node.breaker.state is EnumCircuitState.CLOSED
+        await kv_put(writer, "svc/config", b"after")
         after = await _next(items)
         assert after is not None
         assert after.value == b"after"
     finally:
         if task is not None:
             await _stop(task)
-        await client.close()
-        await writer.close()
+        await node.aclose()
+        await writer.aclose()
         agent.stop()

@@ -13,8 +13,10 @@ from omnibase_core.models.contracts.model_contract_effect import ModelContractEf
 from omnibase_core.nodes import ModelEffectInput
 
 from omnibase_infra.contracts import load_node_contract, node_kind
+from omnibase_infra.effect import CONTRACT_EXTENSION_PATHS
 from omnibase_infra.errors import InfraConfigurationError, InfraValidationError
 from omnibase_infra.models.keycloak import EnumKeycloakOperation, ModelKeycloakTokenRequest
+from omnibase_infra.models.keycloak.admin import EnumKeycloakAdminOperation
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.nodes.node_keycloak_adapter_effect import NodeKeycloakAdapterEffect
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
@@ -32,12 +34,19 @@ from .conftest import NodeFactory, note
 
 
 def test_contract_lists_every_operation() -> None:
-    contract = load_node_contract(CONTRACT_PACKAGE, CONTRACT_RESOURCE, ModelContractEffect)
+    contract = load_node_contract(
+        CONTRACT_PACKAGE,
+        CONTRACT_RESOURCE,
+        ModelContractEffect,
+        extra_allowed_paths=CONTRACT_EXTENSION_PATHS,  # the platform's policy keys
+    )
     assert contract.name == "node_keycloak_adapter_effect"
     assert str(node_kind(contract.node_type)).lower() == "effect"
-    assert [op.operation_type for op in contract.io_operations] == [
-        op.value for op in EnumKeycloakOperation
-    ]
+    listed = [op.operation_type for op in contract.io_operations]
+    internal = ["discovery", "jwks"]  # the node runs them for the others
+    admin = [op.value for op in EnumKeycloakAdminOperation]
+    assert listed == [op.value for op in EnumKeycloakOperation] + admin + internal
+    assert set(NodeKeycloakAdapterEffect.operations) == set(listed) - set(internal)
 
 
 def test_entry_point_loads_the_node() -> None:
@@ -105,8 +114,8 @@ async def test_core_envelope_and_bad_requests(
                 operation_data={"operation": "token", "grant_type": "password"},
             )
         )
-    with pytest.raises(InfraValidationError, match="unsupported"):
-        await node.process(ModelInfraRequest(operation="nope"))  # type: ignore[call-overload]
+    with pytest.raises(InfraValidationError, match="has no operation for ModelInfraRequest"):
+        await node.process(ModelInfraRequest(operation="nope"))
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
     InfraAuthenticationError,
+    InfraConflictError,
     InfraConnectionError,
+    InfraNotFoundError,
     InfraPermissionError,
     InfraProtocolError,
     InfraRateLimitedError,
@@ -50,7 +52,8 @@ KW: dict[str, Any] = {"operation": "token", "target": "http://kc/realms/r", "cor
         ),
         (429, None, "2", InfraRateLimitedError),
         (503, None, None, InfraUnavailableError),
-        (404, None, None, InfraRejectedRequestError),
+        (404, None, None, InfraNotFoundError),
+        (409, None, None, InfraConflictError),
         (400, {"error": "unsupported_grant_type"}, None, InfraRejectedRequestError),
     ],
 )
@@ -63,9 +66,10 @@ def test_http_status_mapping(
 
 
 def test_rate_limit_and_server_error_details() -> None:
-    limited = from_http_status(429, None, retry_after="2.5", **KW)
+    limited = from_http_status(429, None, retry_after="2", **KW)
     assert isinstance(limited, InfraRateLimitedError)
-    assert limited.retry_after_seconds == 2.5
+    assert limited.retry_after_seconds == 2.0
+    assert limited.not_sent  # the server refused it: safe to send again
     assert limited.retryable
     garbled = from_http_status(429, None, retry_after="soon", **KW)
     assert isinstance(garbled, InfraRateLimitedError)
@@ -183,7 +187,9 @@ def test_fast_claims_model_equals_model_construct() -> None:
     from datetime import UTC, datetime
 
     from omnibase_infra.models.keycloak import ModelKeycloakTokenClaims
-    from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.effect import _claims_model
+    from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.verification import (
+        claims_model,
+    )
 
     values: dict[str, Any] = dict.fromkeys(ModelKeycloakTokenClaims.model_fields) | {
         "issuer": "http://kc/realms/r",
@@ -194,7 +200,7 @@ def test_fast_claims_model_equals_model_construct() -> None:
         "realm_roles": ("r",),
         "client_roles": {"c": ("x",)},
     }
-    fast = _claims_model(**values)
+    fast = claims_model(**values)
     slow = ModelKeycloakTokenClaims.model_construct(**values)
     assert fast == slow
     assert fast.model_dump(mode="json") == slow.model_dump(mode="json")

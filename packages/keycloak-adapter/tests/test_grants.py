@@ -80,9 +80,7 @@ async def test_a_cached_token_survives_a_failed_refresh_but_never_expires(
     node = make_node(oidc_service, "omnibase-service", clock=clock, request_timeout_seconds=0.5)
     first = await node.token(ModelKeycloakTokenRequest())
     # Point the node at a port nothing listens on: refreshes fail with connection errors.
-    node._endpoints = node._endpoints.model_copy(  # type: ignore[union-attr]
-        update={"token_endpoint": "http://127.0.0.1:9/realms/x/protocol/openid-connect/token"}
-    )
+    node.realm.replace(token_endpoint="http://127.0.0.1:9/realms/x/protocol/openid-connect/token")
     clock.advance(250)  # past 2/3, before the end
     kept = await node.token(ModelKeycloakTokenRequest())
     assert kept.access_token.get_secret_value() == first.access_token.get_secret_value()

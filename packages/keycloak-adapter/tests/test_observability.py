@@ -68,7 +68,14 @@ async def test_spans_and_metrics_name_operations_never_secrets(
     token_span = spans["keycloak.token"]
     assert token_span.kind is SpanKind.CLIENT
     assert token_span.attributes is not None
-    assert token_span.attributes["keycloak.operation"] == "token"
+    assert token_span.attributes["omnibase.operation"] == "token"
+    assert token_span.attributes["server.address"] == "127.0.0.1"
+    assert token_span.attributes["http.request.method"] == "POST"
+    assert token_span.attributes["http.response.status_code"] == 200
+    jwks_parent = spans["keycloak.jwks"].parent
+    assert jwks_parent is not None  # fetched inside verify: a child of its span
+    verify_spans = [s for s in exporter.get_finished_spans() if s.name == "keycloak.verify"]
+    assert jwks_parent.span_id in {s.context.span_id for s in verify_spans if s.context}
     assert token_span.attributes["oidc.issuer"] == service.issuer
     assert token_span.attributes["omnibase.correlation_id"] == str(correlation.correlation_id)
     assert token_span.context is not None
@@ -90,4 +97,4 @@ async def test_spans_and_metrics_name_operations_never_secrets(
     for value in secrets:
         assert value not in dumped
     assert "omnibase.keycloak.operation.duration" in dumped
-    assert '"outcome": "error"' in dumped
+    assert '"omnibase.outcome": "error"' in dumped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from omnibase_infra.errors import InfraAuthenticationError, InfraProtocolError
+from omnibase_infra.errors import InfraAuthenticationError, InfraNotFoundError, InfraProtocolError
 from omnibase_infra.models.keycloak import (
     ModelKeycloakEndpoints,
     ModelKeycloakIntrospectRequest,
@@ -102,13 +102,13 @@ async def test_discovery_is_cached_and_checked(
         await wrong.endpoints()
 
 
-async def test_unknown_realm_is_a_rejected_request(
+async def test_unknown_realm_is_not_found(
     oidc_service: OidcService, make_node: NodeFactory
 ) -> None:
     node = make_node(
         oidc_service, "omnibase-service", issuer=oidc_service.base_url + "/realms/nope"
     )
-    with pytest.raises(Exception) as caught:  # noqa: PT011
+    with pytest.raises(InfraNotFoundError) as caught:
         await node.endpoints()
-    assert type(caught.value).__name__ == "InfraRejectedRequestError"
-    assert caught.value.status_code == 404  # type: ignore[attr-defined]
+    assert caught.value.details["status_code"] == 404
+    assert caught.value.operation == "discovery"

@@ -44,6 +44,7 @@ BREAKER = ModelCircuitBreakerConfig(
 
 
 def _state(node: NodeKeycloakAdapterEffect) -> EnumCircuitState:
+    assert node.breaker is not None
     return node.breaker.state
 
 

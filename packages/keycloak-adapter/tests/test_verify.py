@@ -217,9 +217,7 @@ async def test_verification_needs_no_server_once_warm(
     token = minter.mint()
     await node.verify_token(token)
     # Point every endpoint at a dead port: verification of a known kid still works.
-    node._endpoints = node._endpoints.model_copy(  # type: ignore[union-attr]
-        update={"jwks_uri": "http://127.0.0.1:9/certs"}
-    )
+    node.realm.replace(jwks_uri="http://127.0.0.1:9/certs")
     assert (await node.verify_token(token)).subject
     assert jwt.get_unverified_header(token)["kid"] == SIGNING_KID
 

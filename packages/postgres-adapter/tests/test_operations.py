@@ -18,7 +18,7 @@ from omnibase_infra.errors import (
     InfraConfigurationError,
     InfraConflictError,
     InfraConnectionError,
-    InfraPermissionError,
+    InfraReadOnlyError,
     InfraValidationError,
 )
 from omnibase_infra.models.postgres import (
@@ -332,7 +332,7 @@ async def test_read_only_transaction_is_enforced_by_the_database_too(
         " AS $$ SELECT nextval('t_read_only_seq') $$"
     )
     # Text analysis cannot know what a user's function does; READ ONLY in the server refuses it.
-    with pytest.raises(InfraPermissionError, match="25006"):
+    with pytest.raises(InfraReadOnlyError, match="25006"):
         await node.process(
             ModelPostgresTransactionRequest(
                 statements=(ModelPostgresStatement(sql="SELECT t_read_only_next()"),),
@@ -460,7 +460,7 @@ async def test_without_a_dsn_operations_fail_with_a_configuration_error(
         _ = node.pool
     health = await node.process(ModelPostgresHealthRequest())
     assert health.status is EnumHealthStatus.UNHEALTHY
-    with pytest.raises(InfraValidationError, match="unsupported input"):
+    with pytest.raises(InfraValidationError, match="has no operation for str"):
         await node.process("SELECT 1")  # type: ignore[call-overload]
 
 
@@ -478,8 +478,10 @@ async def test_open_connects_eagerly_and_lifecycle_closes(
     await node.initialize()
     await node.open()
     assert node.pool.stats().size >= 1
+    assert node.reader_pool.stats().size >= 1
     await node.cleanup()
     assert not node.pool.is_open
+    assert not node.reader_pool.is_open
     down = NodePostgresAdapterEffect(
         config=ModelPostgresPoolConfig(dsn=SecretStr(f"postgresql://127.0.0.1:{unused_tcp_port}/x"))
     )

@@ -85,7 +85,7 @@ async def _intact(admin: asyncpg.Connection[asyncpg.Record]) -> None:
 async def test_read_corpus_is_refused_before_reaching_the_server(
     node: NodePostgresAdapterEffect, admin: asyncpg.Connection[asyncpg.Record], trick: str, sql: str
 ) -> None:
-    before = node.pool.stats().acquisitions
+    before = node.reader_pool.stats().acquisitions  # where reads run
     with pytest.raises(InfraValidationError) as info:
         await node.process(ModelPostgresFetchRequest(sql=sql))
     assert info.value.details["rule"] in {"empty", "malformed", "multiple_statements", "access"}
@@ -96,7 +96,7 @@ async def test_read_corpus_is_refused_before_reaching_the_server(
             )
         )
     # No connection was taken from the pool: nothing was sent.
-    assert node.pool.stats().acquisitions == before
+    assert node.reader_pool.stats().acquisitions == before
     await _intact(admin)
 
 

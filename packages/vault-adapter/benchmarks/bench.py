@@ -109,7 +109,7 @@ def _profile(loop: asyncio.AbstractEventLoop, contenders: Contenders, ops: int) 
     loop.run_until_complete(repeat(contenders.ours))
     profiler.disable()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(
-        r"effect|breaker|resilience|retry|deadline|timeouts|main|pydantic", 25
+        r"node|client|kv|runner|breaker|resilience|retry|deadline|timeouts|main|pydantic", 25
     )
     return out.getvalue()
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Generator
+from typing import Any
 
 import hvac  # type: ignore[import-untyped]
 import pytest
 from pydantic import SecretStr
 
+from omnibase_infra.effect import load_effect_policies
 from omnibase_infra.models.vault import ModelVaultConfig
-from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect
-from omnibase_infra.resilience import ModelRetryPolicy
+from omnibase_infra.nodes.node_vault_adapter_effect import (
+    CONTRACT_PACKAGE,
+    NodeVaultAdapterEffect,
+)
 from omnibase_infra_testing.services.openbao import OpenBaoService
 
 from .leakscan import LeakScanner
@@ -61,7 +65,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-FAST_RETRY = ModelRetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.05)
+def retry_overrides(**retry: float) -> dict[str, dict[str, Any]]:
+    """``policy_overrides`` giving every operation of the node's contract these retry
+    fields (``ModelRetryPolicy``'s)."""
+    policies = load_effect_policies(CONTRACT_PACKAGE)
+    return {name: {"retry": dict(retry)} for name in policies.operations}
+
+
+FAST_RETRY = retry_overrides(max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.05)
 
 
 @pytest.fixture
@@ -72,7 +83,7 @@ def config(openbao_service: OpenBaoService) -> ModelVaultConfig:
 
 @pytest.fixture
 async def node(config: ModelVaultConfig) -> AsyncIterator[NodeVaultAdapterEffect]:
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         yield node
     finally:

@@ -48,7 +48,8 @@ async def test_approle_login_and_policy(
 ) -> None:
     approle = _approle(root, prefix, token_ttl="5m")
     node = NodeVaultAdapterEffect(
-        config=ModelVaultConfig(url=openbao_service.addr, approle=approle), retry_policy=FAST_RETRY
+        config=ModelVaultConfig(url=openbao_service.addr, approle=approle),
+        policy_overrides=FAST_RETRY,
     )
     try:
         grant = await node.login()
@@ -63,7 +64,8 @@ async def test_approle_login_and_policy(
         await node.close()
     wrong = approle.model_copy(update={"secret_id": SecretStr("not-the-secret-id")})
     node = NodeVaultAdapterEffect(
-        config=ModelVaultConfig(url=openbao_service.addr, approle=wrong), retry_policy=FAST_RETRY
+        config=ModelVaultConfig(url=openbao_service.addr, approle=wrong),
+        policy_overrides=FAST_RETRY,
     )
     try:
         with pytest.raises(InfraAuthenticationError) as denied:
@@ -78,7 +80,8 @@ async def test_token_is_renewed_then_replaced_by_a_new_login(
 ) -> None:
     approle = _approle(root, prefix, token_ttl="2s", token_max_ttl="3s")
     node = NodeVaultAdapterEffect(
-        config=ModelVaultConfig(url=openbao_service.addr, approle=approle), retry_policy=FAST_RETRY
+        config=ModelVaultConfig(url=openbao_service.addr, approle=approle),
+        policy_overrides=FAST_RETRY,
     )
     try:
         manager = await node.start_token_lifetime()
@@ -105,7 +108,7 @@ async def test_a_static_token_is_watched_without_login(
 ) -> None:
     token = root.auth.token.create(ttl="1h", renewable=True)["auth"]["client_token"]
     node = NodeVaultAdapterEffect(
-        config=config.model_copy(update={"token": SecretStr(token)}), retry_policy=FAST_RETRY
+        config=config.model_copy(update={"token": SecretStr(token)}), policy_overrides=FAST_RETRY
     )
     try:
         manager = await node.start_token_lifetime()

@@ -17,8 +17,7 @@ from omnibase_infra.models.vault import (
     ModelVaultKvSecret,
     ModelVaultKvWriteRequest,
 )
-from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect
-from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0 import SecretCache
+from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect, SecretCache
 
 from .conftest import FAST_RETRY
 
@@ -36,7 +35,7 @@ async def test_cached_reads_expire_and_own_writes_invalidate(
 ) -> None:
     clock = Clock()
     cached = config.model_copy(update={"cache_ttl_seconds": 30.0})
-    node = NodeVaultAdapterEffect(config=cached, retry_policy=FAST_RETRY, clock=clock)
+    node = NodeVaultAdapterEffect(config=cached, policy_overrides=FAST_RETRY, clock=clock)
     path = f"{prefix}/cached"
     read = ModelVaultKvReadRequest(path=path)
     try:
@@ -95,7 +94,7 @@ async def test_the_node_cache_holds_at_most_cache_max_entries(
     from the cache."""
     bounded = config.model_copy(update={"cache_ttl_seconds": 300.0, "cache_max_entries": 2})
     assert ModelVaultConfig.model_fields["cache_max_entries"].default == 1024
-    node = NodeVaultAdapterEffect(config=bounded, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=bounded, policy_overrides=FAST_RETRY)
     paths = [f"{prefix}/lru-{n}" for n in range(3)]
     try:
         for path in paths:
@@ -115,17 +114,17 @@ async def test_the_node_cache_holds_at_most_cache_max_entries(
 async def test_client_patch_gives_up_after_losing_every_cas_race(
     config: ModelVaultConfig, root: hvac.Client, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY, patch_mode="client")
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY, patch_mode="client")
     path = f"{prefix}/race"
     await node.kv_write(ModelVaultKvWriteRequest(path=path, data={"k": SecretStr("0")}))
-    original = node.kv_read
+    original = node._kv.read  # the KV engine's read, which the client-side patch uses
 
     async def read_then_race(request: ModelVaultKvReadRequest) -> object:
         result = await original(request)
         root.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "other"})
         return result
 
-    monkeypatch.setattr(node, "kv_read", read_then_race)
+    monkeypatch.setattr(node._kv, "read", read_then_race)
     try:
         with pytest.raises(InfraConflictError, match="check-and-set races"):
             await node.kv_patch(ModelVaultKvPatchRequest(path=path, data={"k": SecretStr("1")}))

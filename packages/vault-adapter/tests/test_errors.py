@@ -32,8 +32,7 @@ from omnibase_infra.models.vault import (
     ModelVaultKvReadRequest,
     ModelVaultKvWriteRequest,
 )
-from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect
-from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0 import to_infra_error
+from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect, to_infra_error
 from omnibase_infra.resilience.breaker import (
     BreakerRegistry,
     EnumCircuitState,
@@ -54,7 +53,7 @@ async def test_forbidden_path_is_a_permission_error_not_retried(
     root.sys.create_or_update_policy(name=prefix, policy=POLICY.format(prefix=prefix))
     token = root.auth.token.create(policies=[prefix], ttl="5m")["auth"]["client_token"]
     config = ModelVaultConfig(url=openbao_service.addr, token=SecretStr(token))
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         ok = await node.kv_write(
             ModelVaultKvWriteRequest(path=f"{prefix}/open/a", data={"k": SecretStr("v")})
@@ -77,6 +76,7 @@ async def test_forbidden_path_is_a_permission_error_not_retried(
         assert err.correlation_id == cid
         assert err.retryable is False
         assert token not in str(err)
+        assert node.breaker is not None
         snap = node.breaker.snapshot()
         # a permission error says nothing about the server
         assert (snap.failures, snap.ignored) == (0, 1)
@@ -86,7 +86,7 @@ async def test_forbidden_path_is_a_permission_error_not_retried(
 
 async def test_unknown_token_is_denied(openbao_service: OpenBaoService) -> None:
     config = ModelVaultConfig(url=openbao_service.addr, token=SecretStr("hvs.not-a-real-token"))
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         with pytest.raises(InfraPermissionError) as denied:
             await node.kv_read(ModelVaultKvReadRequest(path="x"))
@@ -104,11 +104,12 @@ def _free_port() -> int:
 async def test_connection_refused_is_retried_then_trips_the_breaker() -> None:
     config = ModelVaultConfig(url=f"http://127.0.0.1:{_free_port()}", token=SecretStr("t"))
     breakers = BreakerRegistry(ModelCircuitBreakerConfig(minimum_calls=3, sliding_window_size=3))
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY, breakers=breakers)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY, breakers=breakers)
     try:
         with pytest.raises(InfraConnectionError) as refused:
             await node.kv_read(ModelVaultKvReadRequest(path="a"))
         assert refused.value.retryable is True
+        assert node.breaker is not None
         assert node.breaker.state is EnumCircuitState.OPEN
         with pytest.raises(InfraUnavailableError) as open_:
             await node.kv_read(ModelVaultKvReadRequest(path="a"))
@@ -130,7 +131,7 @@ async def test_deadline_is_enforced(silent_server: int) -> None:
     config = ModelVaultConfig(
         url=f"http://127.0.0.1:{silent_server}", token=SecretStr("t"), request_timeout_seconds=1
     )
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         with pytest.raises(InfraTimeoutError) as late:
             await node.kv_read(ModelVaultKvReadRequest(path="a", timeout_seconds=0.2))

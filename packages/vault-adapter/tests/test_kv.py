@@ -105,7 +105,7 @@ async def test_delete_undelete_destroy(node: NodeVaultAdapterEffect, prefix: str
 async def test_patch_merges_and_removes_keys(
     config: ModelVaultConfig, prefix: str, mode: Any
 ) -> None:
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY, patch_mode=mode)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY, patch_mode=mode)
     try:
         path = f"{prefix}/patch"
         await node.kv_write(ModelVaultKvWriteRequest(path=path, data=_secret(a="1", b="2")))
@@ -199,5 +199,5 @@ async def test_process_dispatches_typed_requests_and_core_envelopes(
             )
         )
     assert "hush-1" not in str(invalid.value)
-    with pytest.raises(InfraValidationError, match="unsupported request"):
+    with pytest.raises(InfraValidationError, match="has no operation for"):
         await node.process(ModelCorrelationContext.new())  # type: ignore[call-overload]

@@ -28,9 +28,9 @@ async def test_reads_and_writes_stay_inside_the_namespace(
     inside.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
 
     node = NodeVaultAdapterEffect(
-        config=config.model_copy(update={"namespace": namespace}), retry_policy=FAST_RETRY
+        config=config.model_copy(update={"namespace": namespace}), policy_overrides=FAST_RETRY
     )
-    outside = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    outside = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         await node.kv_write(
             ModelVaultKvWriteRequest(path=f"{prefix}/app", data={"k": SecretStr("in-namespace")})

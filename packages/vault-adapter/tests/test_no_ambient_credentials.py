@@ -52,11 +52,11 @@ async def test_no_token_from_the_environment_or_the_token_file(
         (home / ".vault-token").write_text(value + "\n")
     assert hvac.Client(url=openbao_service.addr).token == value  # the fallback is real
     node = NodeVaultAdapterEffect(
-        config=ModelVaultConfig(url=openbao_service.addr), retry_policy=FAST_RETRY
+        config=ModelVaultConfig(url=openbao_service.addr), policy_overrides=FAST_RETRY
     )
     try:
-        assert not node._client.token
-        headers = node._client.adapter.session.prepare_request(
+        assert not node._client.hvac.token
+        headers = node._client.hvac.adapter.session.prepare_request(
             requests.Request("GET", f"{openbao_service.addr}/v1/sys/health")
         ).headers
         assert "X-Vault-Token" not in headers
@@ -72,9 +72,9 @@ async def test_the_configured_token_wins_over_the_environment(
     monkeypatch.setenv("VAULT_TOKEN", BOGUS)
     (home / ".vault-token").write_text(BOGUS)
     config = ModelVaultConfig(url=openbao_service.addr, token=SecretStr(openbao_service.root_token))
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
-        assert node._client.token == openbao_service.root_token
+        assert node._client.hvac.token == openbao_service.root_token
         await _round_trip(node, prefix)
     finally:
         await node.close()
@@ -100,7 +100,7 @@ async def test_no_client_certificate_from_the_environment(
     with pytest.raises(OSError, match="certificate"):
         plain.sys.read_health_status()
     config = ModelVaultConfig(url=openbao_service.addr, token=SecretStr(openbao_service.root_token))
-    node = NodeVaultAdapterEffect(config=config, retry_policy=FAST_RETRY)
+    node = NodeVaultAdapterEffect(config=config, policy_overrides=FAST_RETRY)
     try:
         await _round_trip(node, prefix)
     finally:
@@ -115,10 +115,10 @@ def test_no_netrc_credentials(openbao_service: OpenBaoService, home: Path) -> No
     request = requests.Request("GET", f"{openbao_service.addr}/v1/sys/health")
     assert "Authorization" in requests.Session().prepare_request(request).headers  # control
     node = NodeVaultAdapterEffect(
-        config=ModelVaultConfig(url=openbao_service.addr), retry_policy=FAST_RETRY
+        config=ModelVaultConfig(url=openbao_service.addr), policy_overrides=FAST_RETRY
     )
     try:
-        headers = node._client.adapter.session.prepare_request(request).headers
+        headers = node._client.hvac.adapter.session.prepare_request(request).headers
         assert "Authorization" not in headers
     finally:
-        node._client.adapter.session.close()
+        node._client.hvac.adapter.session.close()

@@ -52,7 +52,7 @@ async def test_spans_metrics_and_records_name_operations_never_values(
     records: list[ModelOperationRecord] = []
     node = NodeVaultAdapterEffect(
         config=config,
-        retry_policy=FAST_RETRY,
+        policy_overrides=FAST_RETRY,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
         record_sink=records.append,
@@ -81,8 +81,8 @@ async def test_spans_metrics_and_records_name_operations_never_values(
     assert write.kind is SpanKind.CLIENT
     assert format(write.context.trace_id, "032x") == correlation.trace_id
     attrs = dict(write.attributes or {})
-    assert attrs["vault.operation"] == "kv_write"
-    assert attrs["rpc.system"] == "vault"
+    assert attrs["omnibase.operation"] == attrs["rpc.method"] == "kv_write"
+    assert attrs["rpc.system.name"] == "vault"
     assert attrs["server.port"] == int(config.target.rpartition(":")[2])
     assert missing.status.status_code is StatusCode.ERROR
     assert dict(missing.attributes or {})["error.type"] == "InfraNotFoundError"
@@ -100,7 +100,7 @@ async def test_spans_metrics_and_records_name_operations_never_values(
         for m in sm.metrics
     }
     outcomes = sorted(
-        (str(attrs["vault.operation"]), str(attrs["outcome"]), int(value))
+        (str(attrs["omnibase.operation"]), str(attrs["omnibase.outcome"]), int(value))
         for attrs, value in metrics["omnibase.vault.operations"]
     )
     assert outcomes == [
@@ -126,3 +126,24 @@ async def test_spans_metrics_and_records_name_operations_never_values(
     for record in records:
         SCANNER.capture(f"record {record.operation}", record.model_dump_json())
     assert value not in repr([dict(s.attributes or {}) for s in exporter.get_finished_spans()])
+
+
+async def test_the_span_is_a_child_of_the_callers_current_span(
+    config: ModelVaultConfig, providers: Providers, prefix: str
+) -> None:
+    """Without a trace in the request's correlation, the node joins the caller's trace."""
+    tracer_provider, exporter, _, _ = providers
+    node = NodeVaultAdapterEffect(
+        config=config, policy_overrides=FAST_RETRY, tracer_provider=tracer_provider
+    )
+    try:
+        with tracer_provider.get_tracer("caller").start_as_current_span("caller") as parent:
+            await node.kv_write(
+                ModelVaultKvWriteRequest(path=f"{prefix}/joined", data={"k": SecretStr("v")})
+            )
+    finally:
+        await node.close()
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "vault.kv_write"]
+    assert span.parent is not None
+    assert span.parent.span_id == parent.get_span_context().span_id
+    assert span.context.trace_id == parent.get_span_context().trace_id

@@ -86,7 +86,7 @@ async def test_auto_falls_back_to_read_and_check_and_set_write(
 ) -> None:
     url, seen = no_patch_server
     node = NodeVaultAdapterEffect(
-        config=config.model_copy(update={"url": url}), retry_policy=FAST_RETRY
+        config=config.model_copy(update={"url": url}), policy_overrides=FAST_RETRY
     )
     try:
         path = f"{prefix}/app"
@@ -112,7 +112,7 @@ async def test_server_mode_says_the_server_has_no_patch(
     url, _ = no_patch_server
     node = NodeVaultAdapterEffect(
         config=config.model_copy(update={"url": url}),
-        retry_policy=FAST_RETRY,
+        policy_overrides=FAST_RETRY,
         patch_mode="server",
     )
     try:

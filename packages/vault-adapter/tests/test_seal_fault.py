@@ -22,7 +22,6 @@ from omnibase_infra.models.vault import (
     ModelVaultKvWriteRequest,
 )
 from omnibase_infra.nodes.node_vault_adapter_effect import NodeVaultAdapterEffect
-from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import (
     BreakerRegistry,
     EnumCircuitState,
@@ -35,6 +34,8 @@ from omnibase_infra_testing.services.openbao import (
 )
 from omnibase_infra_testing.unavailable import serve_for_session
 
+from .conftest import retry_overrides
+
 WAIT_IN_OPEN = 0.5
 # Opens at 50 % failures over the last 4 calls: two successes, then two sealed failures.
 BREAKER = ModelCircuitBreakerConfig(
@@ -45,7 +46,7 @@ BREAKER = ModelCircuitBreakerConfig(
     half_open_max_probes=1,
     half_open_successes_to_close=1,
 )
-NO_RETRY = ModelRetryPolicy(max_attempts=1)  # one call, one breaker outcome
+NO_RETRY = retry_overrides(max_attempts=1)  # one call, one breaker outcome
 
 
 class ManualClock:
@@ -81,7 +82,7 @@ async def node(
         url=sealable.addr, token=SecretStr(sealable.root_token), request_timeout_seconds=5
     )
     node = NodeVaultAdapterEffect(
-        config=config, retry_policy=NO_RETRY, breakers=BreakerRegistry(BREAKER, clock=clock)
+        config=config, policy_overrides=NO_RETRY, breakers=BreakerRegistry(BREAKER, clock=clock)
     )
     try:
         yield node
@@ -93,6 +94,7 @@ async def node(
 
 def state(node: NodeVaultAdapterEffect) -> EnumCircuitState:
     """Read afresh each time (mypy would otherwise keep the first narrowing)."""
+    assert node.breaker is not None
     return node.breaker.state
 
 

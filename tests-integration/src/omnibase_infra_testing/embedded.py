@@ -166,7 +166,9 @@ def node_environment(services: EmbeddedServices) -> dict[str, str]:
         "OMNIBASE_INFRA_POSTGRES_DSN": services.postgres.dsn,
         "OMNIBASE_INFRA_VAULT_ADDR": services.openbao.addr,
         "OMNIBASE_INFRA_VAULT_TOKEN": services.openbao.root_token,
-        "OMNIBASE_INFRA_CONSUL_ADDR": services.consul.addr,
+        "OMNIBASE_INFRA_CONSUL_HOST": services.consul.host,
+        "OMNIBASE_INFRA_CONSUL_PORT": str(services.consul.port),
+        "OMNIBASE_INFRA_CONSUL_SCHEME": services.consul.scheme,
         "OMNIBASE_INFRA_KEYCLOAK_ISSUER": services.oidc.issuer,
         "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID": client.client_id,
         # The webhook node must reach the loopback receiver (its SSRF guard refuses

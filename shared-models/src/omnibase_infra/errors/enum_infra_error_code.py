@@ -27,6 +27,7 @@ class EnumInfraErrorCode(EnumOnexErrorCode):
     CONFIGURATION_ERROR = "ONEX_INFRA_014_CONFIGURATION_ERROR"
     VALIDATION_ERROR = "ONEX_INFRA_015_VALIDATION_ERROR"
     DEADLINE_EXCEEDED = "ONEX_INFRA_016_DEADLINE_EXCEEDED"
+    READ_ONLY = "ONEX_INFRA_017_READ_ONLY"
 
     def __str__(self) -> str:
         return str(self.value)
@@ -61,6 +62,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "CONFIGURATION_ERROR": "The operation is misconfigured",
     "VALIDATION_ERROR": "The input or output failed validation",
     "DEADLINE_EXCEEDED": "The overall deadline across retries was exceeded",
+    "READ_ONLY": "The operation is read-only and the target refused a write",
 }
 
 register_error_codes("infra", EnumInfraErrorCode)

@@ -30,6 +30,7 @@ __all__ = [
     "InfraPermissionError",
     "InfraProtocolError",
     "InfraRateLimitedError",
+    "InfraReadOnlyError",
     "InfraRejectedRequestError",
     "InfraTimeoutError",
     "InfraUnavailableError",
@@ -328,6 +329,14 @@ class InfraPermissionError(InfraError):
     """Authenticated, but not allowed to do this."""
 
     default_error_code = EnumInfraErrorCode.PERMISSION_DENIED
+
+
+class InfraReadOnlyError(InfraError):
+    """The operation is read-only and the target refused a write it attempted (PostgreSQL
+    SQLSTATE 25006 in a read-only session or transaction). Not a permission problem: the
+    same credentials may write through a read-write operation. Never retryable."""
+
+    default_error_code = EnumInfraErrorCode.READ_ONLY
 
 
 class InfraNotFoundError(InfraError):

@@ -15,7 +15,6 @@ from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import EnumInfraErrorCode, InfraError
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.redaction import redact_mapping, redact_text, strip_userinfo
-from omnibase_infra.sql import sanitize_sql
 
 __all__ = [
     "MAX_RECORD_ATTRIBUTES",
@@ -80,7 +79,12 @@ class ModelOperationRecord(BaseModel):
     @field_validator("statement")
     @classmethod
     def _sanitize(cls, value: str | None) -> str | None:
-        return None if value is None else sanitize_sql(value)
+        if value is None:
+            return None
+        # Imported here: the SQL lexer costs import time that nodes without SQL never need.
+        from omnibase_infra.sql import sanitize_sql  # noqa: PLC0415
+
+        return sanitize_sql(value)
 
     @field_validator("error_message")
     @classmethod

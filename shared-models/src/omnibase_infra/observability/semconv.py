@@ -27,7 +27,6 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from omnibase_infra.redaction import redact_url
-from omnibase_infra.sql import analyze_sql
 
 __all__ = [
     "ATTEMPT",
@@ -221,6 +220,8 @@ def url_attributes(url: str) -> Mapping[str, AttributeValue]:
 def db_statement_attributes(statement: str) -> Mapping[str, AttributeValue]:
     """``db.query.text`` (``statement`` as given: pass it sanitized), and the
     ``db.operation.name`` and single ``db.collection.name`` that the statement names."""
+    from omnibase_infra.sql import analyze_sql  # noqa: PLC0415 - import cost (SQL lexer)
+
     analysis = analyze_sql(statement)
     attributes: dict[str, AttributeValue] = {DB_QUERY_TEXT: statement}
     if analysis.operation:

@@ -8,12 +8,10 @@ from urllib.parse import quote
 
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.observability.propagation import PropagatedContext, trace_headers
-from omnibase_infra.sql import EnumSqlTokenKind, tokenize
 
 __all__ = ["add_trace_comment", "has_sql_comment"]
 
 _COMMENT_STARTS: Final = ("--", "/*")
-_NOT_CODE: Final = frozenset({EnumSqlTokenKind.COMMENT, EnumSqlTokenKind.UNTERMINATED})
 
 
 def has_sql_comment(sql: str) -> bool:
@@ -23,7 +21,11 @@ def has_sql_comment(sql: str) -> bool:
     """
     if not any(start in sql for start in _COMMENT_STARTS):
         return False  # the common case, without lexing
-    return any(token.kind in _NOT_CODE for token in tokenize(sql))
+    # Imported here: the SQL lexer costs import time that nodes without SQL never need.
+    from omnibase_infra.sql import EnumSqlTokenKind, tokenize  # noqa: PLC0415
+
+    not_code = (EnumSqlTokenKind.COMMENT, EnumSqlTokenKind.UNTERMINATED)
+    return any(token.kind in not_code for token in tokenize(sql))
 
 
 def _serialize(text: str) -> str:

@@ -6,9 +6,10 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal, NoReturn, cast
+from typing import TYPE_CHECKING, Literal, NoReturn, cast
 
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
@@ -187,6 +188,9 @@ async def run_with_retry[T](
         # tenacity calls a plain callable (e.g. a lambda) without awaiting what it returns.
         return await fn()
 
+    # Imported here: tenacity costs import time, and only a failed first attempt needs it.
+    from tenacity import AsyncRetrying, retry_if_exception  # noqa: PLC0415
+
     retrying = AsyncRetrying(
         sleep=sleep,
         stop=plan.stop,
@@ -218,6 +222,8 @@ def run_with_retry_sync[T](
         rng=rng,
         operation=operation,
     )
+    from tenacity import Retrying, retry_if_exception  # noqa: PLC0415
+
     retrying = Retrying(
         sleep=sleep,
         stop=plan.stop,

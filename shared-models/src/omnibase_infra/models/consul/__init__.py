@@ -6,6 +6,7 @@ contains it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from enum import StrEnum
@@ -32,17 +33,25 @@ __all__ = [
     "ModelConsulCatalogNodes",
     "ModelConsulCatalogRequest",
     "ModelConsulCatalogServices",
+    "ModelConsulCatalogWaitRequest",
+    "ModelConsulCatalogWaitResult",
     "ModelConsulCheck",
     "ModelConsulConfig",
     "ModelConsulDeregisterRequest",
     "ModelConsulDone",
+    "ModelConsulHealthWaitRequest",
+    "ModelConsulHealthWaitResult",
     "ModelConsulHealthyInstances",
     "ModelConsulHealthyInstancesRequest",
     "ModelConsulKVDeleteRequest",
     "ModelConsulKVEntry",
+    "ModelConsulKVLockRequest",
+    "ModelConsulKVLockResult",
     "ModelConsulKVPutRequest",
     "ModelConsulKVReadRequest",
     "ModelConsulKVResult",
+    "ModelConsulKVWaitRequest",
+    "ModelConsulKVWaitResult",
     "ModelConsulRegisterRequest",
     "ModelConsulServiceInstance",
     "ModelConsulServiceRegistration",
@@ -105,7 +114,12 @@ class ModelConsulConfig(BaseModel):
     token: SecretStr | None = None
     datacenter: str | None = Field(default=None, min_length=1)
     verify_tls: bool = True
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="When set explicitly, every operation's policy timeout (instead of the "
+        "contract's); for a blocking read, the margin beyond its wait",
+    )
 
     @property
     def target(self) -> str:
@@ -399,6 +413,57 @@ class ModelConsulSessionRequest(_Request):
     session_id: str = Field(min_length=1)
 
 
+class ModelConsulKVLockRequest(_Request):
+    """``kv_acquire``: take the lock on ``key`` for ``session_id`` (writing ``value``);
+    ``kv_release``: give it up (the value stays)."""
+
+    operation: Literal["kv_acquire", "kv_release"] = "kv_acquire"
+    key: str
+    session_id: str = Field(min_length=1)
+    value: KVValue = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return validate_consul_key(value)
+
+
+class _BlockingRequest(_Request):
+    """A blocking query: it returns when what it reads changes after ``index`` or when
+    ``wait_seconds`` pass (Consul caps the wait at 10 minutes). Without an explicit
+    ``timeout_seconds`` its deadline is ``wait + wait/16`` (Consul's jitter) plus the
+    operation's policy timeout."""
+
+    index: int = Field(default=0, ge=0)
+    wait_seconds: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
+
+
+class ModelConsulKVWaitRequest(_BlockingRequest):
+    """A blocking read of one key."""
+
+    operation: Literal["kv_wait"] = "kv_wait"
+    key: str
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return validate_consul_key(value)
+
+
+class ModelConsulHealthWaitRequest(_BlockingRequest):
+    """A blocking read of a service's passing instances (optionally with ``tag``)."""
+
+    operation: Literal["health_wait"] = "health_wait"
+    service: str = Field(min_length=1)
+    tag: str | None = None
+
+
+class ModelConsulCatalogWaitRequest(_BlockingRequest):
+    """A blocking read of the catalog's services."""
+
+    operation: Literal["catalog_wait"] = "catalog_wait"
+
+
 type ConsulRequest = (
     ModelConsulRegisterRequest
     | ModelConsulDeregisterRequest
@@ -410,6 +475,10 @@ type ConsulRequest = (
     | ModelConsulKVDeleteRequest
     | ModelConsulSessionCreateRequest
     | ModelConsulSessionRequest
+    | ModelConsulKVLockRequest
+    | ModelConsulKVWaitRequest
+    | ModelConsulHealthWaitRequest
+    | ModelConsulCatalogWaitRequest
 )
 
 
@@ -470,23 +539,69 @@ class ModelConsulSession(BaseModel):
     session_id: str
 
 
-_REQUEST_ADAPTER: TypeAdapter[ConsulRequest] = TypeAdapter(
-    Annotated[
-        ModelConsulRegisterRequest
-        | ModelConsulDeregisterRequest
-        | ModelConsulTTLUpdateRequest
-        | ModelConsulHealthyInstancesRequest
-        | ModelConsulCatalogRequest
-        | ModelConsulKVReadRequest
-        | ModelConsulKVPutRequest
-        | ModelConsulKVDeleteRequest
-        | ModelConsulSessionCreateRequest
-        | ModelConsulSessionRequest,
-        Field(discriminator="operation"),
-    ]
-)
+class ModelConsulKVLockResult(BaseModel):
+    """Whether ``kv_acquire`` took the lock (``False``: another session holds it) or
+    ``kv_release`` gave it up (``False``: the session did not hold it)."""
+
+    model_config = _FROZEN
+
+    operation: Literal["kv_acquire", "kv_release"]
+    key: str
+    succeeded: bool
+
+
+class ModelConsulKVWaitResult(BaseModel):
+    """A blocking read of a key: the new index and the entry (``None``: no such key)."""
+
+    model_config = _FROZEN
+
+    index: int
+    entry: ModelConsulKVEntry | None = None
+
+
+class ModelConsulHealthWaitResult(BaseModel):
+    """A blocking read of a service's health: the new index and its passing instances."""
+
+    model_config = _FROZEN
+
+    index: int
+    service: str
+    instances: tuple[ModelConsulServiceInstance, ...] = ()
+
+
+class ModelConsulCatalogWaitResult(BaseModel):
+    """A blocking read of the catalog: the new index and the services with their tags."""
+
+    model_config = _FROZEN
+
+    index: int
+    services: dict[str, list[str]] = Field(default_factory=dict)
+
+
+@functools.cache
+def _request_adapter() -> TypeAdapter[ConsulRequest]:
+    # Built on first use: its schema costs import time that the node never needs.
+    return TypeAdapter(
+        Annotated[
+            ModelConsulRegisterRequest
+            | ModelConsulDeregisterRequest
+            | ModelConsulTTLUpdateRequest
+            | ModelConsulHealthyInstancesRequest
+            | ModelConsulCatalogRequest
+            | ModelConsulKVReadRequest
+            | ModelConsulKVPutRequest
+            | ModelConsulKVDeleteRequest
+            | ModelConsulSessionCreateRequest
+            | ModelConsulSessionRequest
+            | ModelConsulKVLockRequest
+            | ModelConsulKVWaitRequest
+            | ModelConsulHealthWaitRequest
+            | ModelConsulCatalogWaitRequest,
+            Field(discriminator="operation"),
+        ]
+    )
 
 
 def parse_consul_request(data: object) -> ConsulRequest:
     """The typed request for a dict whose ``operation`` names it (pydantic errors otherwise)."""
-    return _REQUEST_ADAPTER.validate_python(data)
+    return _request_adapter().validate_python(data)

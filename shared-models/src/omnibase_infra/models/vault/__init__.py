@@ -7,6 +7,7 @@ leading or trailing ``/`` (except a trailing one on list), no control characters
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -105,7 +106,7 @@ def _mount(value: str) -> str:
 class ModelVaultAppRoleAuth(BaseModel):
     """AppRole credentials: both ids are secrets."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     role_id: SecretStr
     secret_id: SecretStr
@@ -120,7 +121,7 @@ class ModelVaultAppRoleAuth(BaseModel):
 class ModelVaultConfig(BaseModel):
     """Where the server is and how to talk to it. The token never appears in ``repr``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     url: str = Field(pattern=r"^https?://[^/@\s]+(:\d+)?/?$")
     token: SecretStr | None = None
@@ -148,6 +149,8 @@ class ModelVaultConfig(BaseModel):
 
 
 class _KvRequest(ModelInfraRequest):
+    model_config = ConfigDict(defer_build=True)
+
     path: str = Field(min_length=1, max_length=1024)
     mount_point: str | None = None
 
@@ -201,6 +204,8 @@ class ModelVaultKvDeleteRequest(_KvRequest):
 class ModelVaultKvListRequest(ModelInfraRequest):
     """List the keys under ``path`` (``""`` is the mount's root; sub-folders end in '/')."""
 
+    model_config = ConfigDict(defer_build=True)
+
     operation: Literal["kv_list"] = "kv_list"
     path: str = Field(default="", max_length=1024)
     mount_point: str | None = None
@@ -235,6 +240,8 @@ _KEY_NAME = r"^[A-Za-z0-9_.\-]+$"
 
 
 class _TransitRequest(ModelInfraRequest):
+    model_config = ConfigDict(defer_build=True)
+
     key_name: str = Field(min_length=1, max_length=256, pattern=_KEY_NAME)
     mount_point: str = "transit"
     context: SecretBytes | None = None  # derived keys only
@@ -269,6 +276,8 @@ class ModelVaultTransitRewrapRequest(_TransitRequest):
 class ModelVaultDatabaseCredentialsRequest(ModelInfraRequest):
     """New credentials from a database secrets engine role (a lease to renew or revoke)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     operation: Literal["database_credentials"] = "database_credentials"
     role: str = Field(min_length=1, max_length=256, pattern=_KEY_NAME)
     mount_point: str = "database"
@@ -281,6 +290,8 @@ class ModelVaultDatabaseCredentialsRequest(ModelInfraRequest):
 
 class ModelVaultLeaseRequest(ModelInfraRequest):
     """Renew (by ``increment_seconds``, the server's default when None) or revoke a lease."""
+
+    model_config = ConfigDict(defer_build=True)
 
     operation: Literal["lease_renew", "lease_revoke"] = "lease_renew"
     lease_id: str = Field(min_length=1, max_length=1024)
@@ -309,7 +320,7 @@ type VaultRequest = (
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ModelVaultKvSecret(_Response):
@@ -397,25 +408,28 @@ class ModelVaultDatabaseCredentials(ModelVaultLease):
     password: SecretStr
 
 
-_REQUEST_ADAPTER: TypeAdapter[VaultRequest] = TypeAdapter(
-    Annotated[
-        ModelVaultKvReadRequest
-        | ModelVaultKvWriteRequest
-        | ModelVaultKvPatchRequest
-        | ModelVaultKvDeleteRequest
-        | ModelVaultKvListRequest
-        | ModelVaultKvMetadataRequest
-        | ModelVaultKvUpdateMetadataRequest
-        | ModelVaultTransitEncryptRequest
-        | ModelVaultTransitDecryptRequest
-        | ModelVaultTransitRewrapRequest
-        | ModelVaultDatabaseCredentialsRequest
-        | ModelVaultLeaseRequest,
-        Field(discriminator="operation"),
-    ]
-)
+@functools.cache
+def _request_adapter() -> TypeAdapter[VaultRequest]:
+    # Built on first use: its schema (every request model) costs import time.
+    return TypeAdapter(
+        Annotated[
+            ModelVaultKvReadRequest
+            | ModelVaultKvWriteRequest
+            | ModelVaultKvPatchRequest
+            | ModelVaultKvDeleteRequest
+            | ModelVaultKvListRequest
+            | ModelVaultKvMetadataRequest
+            | ModelVaultKvUpdateMetadataRequest
+            | ModelVaultTransitEncryptRequest
+            | ModelVaultTransitDecryptRequest
+            | ModelVaultTransitRewrapRequest
+            | ModelVaultDatabaseCredentialsRequest
+            | ModelVaultLeaseRequest,
+            Field(discriminator="operation"),
+        ]
+    )
 
 
 def parse_vault_request(data: object) -> VaultRequest:
     """The typed request for a dict whose ``operation`` names it (pydantic errors otherwise)."""
-    return _REQUEST_ADAPTER.validate_python(data)
+    return _request_adapter().validate_python(data)

@@ -15,12 +15,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Final, Protocol, Self, cast, overload
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, cast, overload
 from uuid import UUID
 
-from omnibase_spi.protocols.event_bus import ProtocolEventBus
-
-from omnibase_infra.events import EventHeaders
 from omnibase_infra.redaction import redact_text
 from omnibase_infra.resilience.breaker.config import ModelCircuitBreakerConfig
 from omnibase_infra.resilience.breaker.engine import (
@@ -44,6 +41,9 @@ from omnibase_infra.resilience.breaker.store import (
     InMemoryBreakerStore,
     ProtocolBreakerStore,
 )
+
+if TYPE_CHECKING:  # the event bus protocol (omnibase-spi) costs import time: typing only
+    from omnibase_spi.protocols.event_bus import ProtocolEventBus
 
 __all__ = ["BreakerGuard", "CircuitBreaker", "Clock", "Protector"]
 
@@ -491,6 +491,8 @@ class CircuitBreaker:
             self._background(self._publish(self._bus, transition))
 
     async def _publish(self, bus: ProtocolEventBus, transition: BreakerTransition) -> None:
+        from omnibase_infra.events import EventHeaders  # noqa: PLC0415 - import cost
+
         event = ModelCircuitBreakerStateChanged.from_transition(transition)
         headers = EventHeaders(
             content_type="application/json",

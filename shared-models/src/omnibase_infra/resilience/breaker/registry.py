@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-
-from omnibase_spi.protocols.event_bus import ProtocolEventBus
+from typing import TYPE_CHECKING
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.events import InMemoryEventBus
 from omnibase_infra.redaction import strip_userinfo
 from omnibase_infra.resilience.breaker.breaker import CircuitBreaker, Clock
 from omnibase_infra.resilience.breaker.config import ModelCircuitBreakerConfig
@@ -19,6 +17,9 @@ from omnibase_infra.resilience.breaker.store import (
     InMemoryBreakerStore,
     ProtocolBreakerStore,
 )
+
+if TYPE_CHECKING:  # the event bus protocol (omnibase-spi) costs import time: typing only
+    from omnibase_spi.protocols.event_bus import ProtocolEventBus
 
 __all__ = ["BreakerRegistry", "ConfigFactory"]
 
@@ -50,7 +51,12 @@ class BreakerRegistry:
         self._config_factory: ConfigFactory = config_factory or (lambda _key: default)
         self._clock = clock
         self._store: ProtocolBreakerStore = store if store is not None else InMemoryBreakerStore()
-        self._bus: ProtocolEventBus = event_bus if event_bus is not None else InMemoryEventBus()
+        if event_bus is None:
+            # Imported here: the event bus (and omnibase-spi) load when a registry is built.
+            from omnibase_infra.events import InMemoryEventBus  # noqa: PLC0415
+
+            event_bus = InMemoryEventBus()
+        self._bus: ProtocolEventBus = event_bus
         self._topic = topic
         self._breakers: dict[BreakerKey, CircuitBreaker] = {}
         self._aliases: dict[tuple[EnumTransport, str], CircuitBreaker] = {}

@@ -8,14 +8,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import Self
-from uuid import UUID
+from typing import TYPE_CHECKING, Self
 
 from omnibase_infra.errors import InfraError, InfraNotFoundError, InfraTimeoutError
 from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
-from omnibase_infra.models.consul import EnumConsulSessionBehavior
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import ConsulClient, KVValue
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.transport import TRANSPORT
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.models.consul import (
+    EnumConsulSessionBehavior,
+    KVValue,
+    ModelConsulKVLockRequest,
+    ModelConsulKVWaitRequest,
+    ModelConsulSessionCreateRequest,
+    ModelConsulSessionRequest,
+)
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.errors import TRANSPORT
+
+if TYPE_CHECKING:
+    from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.node import (
+        NodeConsulAdapterEffect,
+    )
 
 __all__ = ["ConsulLock"]
 
@@ -31,11 +42,14 @@ class ConsulLock:
     The session is lost when a renewal is refused (404: it was destroyed or expired) or
     when none succeeded for a whole TTL: ``lost`` is set, ``lost_error`` names why and a
     warning is logged. A Consul session cannot be re-obtained (the lock went with it), so
-    the lifetime manager's login step is where the loss is reported."""
+    the lifetime manager's login step is where the loss is reported.
+
+    Every request of the lock carries ``correlation`` (a fresh one by default), so its
+    spans and records can be found together."""
 
     def __init__(
         self,
-        client: ConsulClient,
+        node: NodeConsulAdapterEffect,
         key: str,
         *,
         value: KVValue = None,
@@ -44,9 +58,9 @@ class ConsulLock:
         behavior: EnumConsulSessionBehavior = EnumConsulSessionBehavior.RELEASE,
         renew_fraction: float = 1 / 3,
         wait_seconds: float = 10,
-        correlation_id: UUID | None = None,
+        correlation: ModelCorrelationContext | None = None,
     ) -> None:
-        self._client = client
+        self._node = node
         self.key = key
         self._value = value
         self._ttl = session_ttl_seconds
@@ -54,7 +68,8 @@ class ConsulLock:
         self._behavior = behavior
         self._renew_fraction = renew_fraction
         self._wait = wait_seconds
-        self._cid = correlation_id
+        self._correlation = correlation or ModelCorrelationContext.fresh()
+        self._cid = self._correlation.correlation_id
         self.session_id: str | None = None
         self.lost = asyncio.Event()
         self.lost_error: InfraError | None = None
@@ -71,27 +86,36 @@ class ConsulLock:
 
     async def acquire(self, *, timeout_seconds: float | None = None) -> None:
         """Wait until the lock is ours (``InfraTimeoutError`` after ``timeout_seconds``)."""
-        client, cid = self._client, self._cid
+        node, correlation = self._node, self._correlation
         self.lost.clear()
         self.lost_error = None
-        self.session_id = await client.session_create(
-            name=f"lock:{self.key}",
-            ttl_seconds=self._ttl,
-            lock_delay_seconds=self._lock_delay,
-            behavior=self._behavior,
-            correlation_id=cid,
+        created = await node.session_create(
+            ModelConsulSessionCreateRequest(
+                name=f"lock:{self.key}",
+                ttl_seconds=self._ttl,
+                lock_delay_seconds=self._lock_delay,
+                behavior=self._behavior,
+                correlation=correlation,
+            )
+        )
+        self.session_id = created.session_id
+        acquire = ModelConsulKVLockRequest(
+            key=self.key, session_id=created.session_id, value=self._value, correlation=correlation
         )
         try:
             async with asyncio.timeout(timeout_seconds):
                 index = 0
-                while not await client.kv_acquire(
-                    self.key, self.session_id, self._value, correlation_id=cid
-                ):
-                    new_index, _ = await client.kv_wait(
-                        self.key, index=index, wait_seconds=self._wait, correlation_id=cid
+                while not (await node.kv_lock(acquire)).succeeded:
+                    changed = await node.kv_wait(
+                        ModelConsulKVWaitRequest(
+                            key=self.key,
+                            index=index,
+                            wait_seconds=self._wait,
+                            correlation=correlation,
+                        )
                     )
                     # An index going backwards (a restored or new cluster) starts over.
-                    index = new_index if new_index >= index else 0
+                    index = changed.index if changed.index >= index else 0
         except BaseException as exc:
             await self._destroy_session()
             if isinstance(exc, TimeoutError):
@@ -99,8 +123,8 @@ class ConsulLock:
                     f"lock {self.key!r} not acquired within {timeout_seconds:g}s",
                     transport=TRANSPORT,
                     operation="lock_acquire",
-                    target=client.config.target,
-                    correlation_id=cid,
+                    target=node.target,
+                    correlation_id=self._cid,
                     timeout_seconds=timeout_seconds or 0.0,
                 ) from exc
             raise
@@ -108,8 +132,12 @@ class ConsulLock:
         self._lifetime.start(LeaseGrant(self._ttl, renewable=True))
 
     def _manager(self, session_id: str) -> LifetimeManager:
+        renewal = ModelConsulSessionRequest(
+            operation="session_renew", session_id=session_id, correlation=self._correlation
+        )
+
         async def renew() -> LeaseGrant:
-            await self._client.session_renew(session_id, correlation_id=self._cid)
+            await self._node.session(renewal)
             return LeaseGrant(self._ttl, renewable=True)
 
         async def lost() -> LeaseGrant:
@@ -129,7 +157,7 @@ class ConsulLock:
                 f"session of lock {self.key!r} lost",
                 transport=TRANSPORT,
                 operation="session_renew",
-                target=self._client.config.target,
+                target=self._node.target,
                 correlation_id=self._cid,
             ) from cause
 
@@ -148,13 +176,26 @@ class ConsulLock:
             await self._lifetime.stop()
             self._lifetime = None
         if self.session_id is not None and not self.lost.is_set():
-            await self._client.kv_release(self.key, self.session_id, correlation_id=self._cid)
+            await self._node.kv_lock(
+                ModelConsulKVLockRequest(
+                    operation="kv_release",
+                    key=self.key,
+                    session_id=self.session_id,
+                    correlation=self._correlation,
+                )
+            )
         await self._destroy_session()
 
     async def _destroy_session(self) -> None:
         if self.session_id is not None:
             session_id, self.session_id = self.session_id, None
-            await self._client.session_destroy(session_id, correlation_id=self._cid)
+            await self._node.session(
+                ModelConsulSessionRequest(
+                    operation="session_destroy",
+                    session_id=session_id,
+                    correlation=self._correlation,
+                )
+            )
 
     async def __aenter__(self) -> Self:
         await self.acquire()

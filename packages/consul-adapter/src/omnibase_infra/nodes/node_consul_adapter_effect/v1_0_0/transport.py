@@ -5,62 +5,44 @@ transport only moves bytes. ``consul.aio`` (its own asyncio transport) uses
 ``asyncio.coroutine``, gone since Python 3.12, so this one replaces it: every call returns
 a coroutine and nothing blocks the event loop.
 
+This module imports aiohttp and python-consul (and through it requests): the node imports
+it when it first talks to the agent, never at import time.
+
 The ACL token travels in the ``X-Consul-Token`` header, never in the query string
 (python-consul would put it there), so it cannot end up in a URL, a log or an error.
-HTTP failures become the taxonomy's errors before python-consul's callback sees them.
+A failed HTTP status is raised as :class:`~.errors.ConsulStatusError` before python-consul's
+callback sees it (a 404 of a KV read excepted: python-consul turns it into "no such key"),
+and aiohttp's exceptions pass through: the node's error mapper makes both typed errors.
+
+KV reads (:meth:`AioConsul.read_kv`, the node's hot path) skip python-consul: the URL of a
+plain read is built once per key (a ``yarl.URL`` already encoded, which aiohttp does not
+parse again) and the JSON decoded here, which saves python-consul's per-call request
+building, callback and response object.
 """
 
 from __future__ import annotations
 
-import contextvars
-import re
+import base64
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-from uuid import UUID
+from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from consul import base  # type: ignore[import-untyped]  # python-consul ships no types
+from multidict import CIMultiDictProxy
+from yarl import URL
 
-from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import (
-    InfraAuthenticationError,
-    InfraConnectionError,
-    InfraError,
-    InfraNotFoundError,
-    InfraPermissionError,
-    InfraRateLimitedError,
-    InfraRejectedRequestError,
-    InfraUnavailableError,
-)
 from omnibase_infra.models.consul import ModelConsulConfig
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.errors import ConsulStatusError
 from omnibase_infra.redaction import register_secret
 
-__all__ = ["AioConsul", "AioHttpTransport", "CallContext", "call_context", "current_call"]
+__all__ = ["AioConsul", "AioHttpTransport"]
 
-TRANSPORT = EnumTransport.CONSUL
 type Params = Sequence[tuple[str, Any]] | Mapping[str, Any] | None
 
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What errors raised by the transport name: the operation and the caller's id."""
-
-    operation: str
-    correlation_id: UUID | None
-    # Reads of keys answer 404 for "no such key": python-consul turns it into None.
-    allow_404: bool = False
-
-
-_OUTSIDE_CLIENT = CallContext("request", None)
-current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
-    "consul_current_call", default=None
-)
-
-
-def call_context() -> CallContext:
-    """The operation being run (``request`` when python-consul is used directly)."""
-    return current_call.get() or _OUTSIDE_CLIENT
+_KV_PATH: Final = "/v1/kv/"
+_URL_CACHE_SIZE: Final = 1024
 
 
 def _without_token(params: Params) -> list[tuple[str, Any]]:
@@ -68,49 +50,11 @@ def _without_token(params: Params) -> list[tuple[str, Any]]:
     return [(key, value) for key, value in items if key != "token"]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return float(headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-
-
-# Consul 1.8 answers 500 (not 404) for an unknown check or service on the agent endpoints.
-_UNKNOWN_ON_AGENT = re.compile(
-    r"does not have associated TTL|Unknown (?:check|service)(?: ID)?\b", re.IGNORECASE
-)
-
-
-def status_error(status: int, body: str, headers: Mapping[str, str], target: str) -> InfraError:
-    """The taxonomy's error for a failed HTTP status."""
-    ctx = call_context()
-    common: dict[str, Any] = {
-        "transport": TRANSPORT,
-        "operation": ctx.operation,
-        "target": target,
-        "correlation_id": ctx.correlation_id,
-    }
-    detail = body.strip()[:200]
-    message = f"consul answered {status}: {detail}" if detail else f"consul answered {status}"
-    if status == 404 or (status == 500 and _UNKNOWN_ON_AGENT.search(body)):
-        return InfraNotFoundError(message, **common)
-    if status == 401:
-        return InfraAuthenticationError(message, **common)
-    if status == 403:
-        return InfraPermissionError(message, **common)
-    if status == 429:
-        return InfraRateLimitedError(message, retry_after_seconds=_retry_after(headers), **common)
-    if status >= 500:
-        return InfraUnavailableError(message, reason="server_error", **common)
-    return InfraRejectedRequestError(message, status=status, **common)
-
-
 class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     """python-consul's ``HTTPClient`` interface on one shared ``aiohttp.ClientSession``."""
 
     def __init__(self, config: ModelConsulConfig) -> None:
         super().__init__(config.host, config.port, config.scheme, verify=config.verify_tls)
-        self._target = config.target
         # Built once (not on every request); the token is masked by the redaction registry.
         self._headers: dict[str, str] = {}
         if config.token is not None:
@@ -118,6 +62,41 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
             register_secret(token)
             self._headers["X-Consul-Token"] = token
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
+
+    def url(self, path: str, query: tuple[tuple[str, str], ...] = (), *, cache: bool = True) -> URL:
+        """The request URL, percent-encoded once (python-consul's quoting); ``cache`` keeps
+        it for the next call with the same path and query (not for blocking reads, whose
+        index changes)."""
+        key = (path, query)
+        url = self._urls.get(key) if cache else None
+        if url is None:
+            text = self.base_uri + quote(path, safe="/:")
+            url = URL(f"{text}?{urlencode(query)}" if query else text, encoded=True)
+            if cache:
+                if len(self._urls) >= _URL_CACHE_SIZE:
+                    self._urls.clear()
+                self._urls[key] = url
+        return url
+
+    async def send(
+        self,
+        method: str,
+        url: URL | str,
+        data: str | bytes | None = None,
+        *,
+        allow_404: bool = False,
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """One request: status, headers and body; a failed status (but an allowed 404) is
+        raised as ``ConsulStatusError``."""
+        async with self._client().request(
+            method, url, data=data, headers=self._headers or None
+        ) as resp:
+            body = await resp.read()
+            status, headers = resp.status, resp.headers
+        if status >= 400 and not (status == 404 and allow_404):
+            raise ConsulStatusError(status, body.decode("utf-8", "replace"), headers)
+        return status, headers, body
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop (aiohttp requires it).
@@ -136,24 +115,9 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     ) -> Any:
         """Send one request and hand the response to python-consul's ``callback``."""
         url = self.uri(path, _without_token(params) if params else None)
-        try:
-            async with self._client().request(
-                method, url, data=data, headers=self._headers
-            ) as resp:
-                body = await resp.text(encoding="utf-8")
-                status, resp_headers = resp.status, resp.headers
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            ctx = call_context()
-            raise InfraConnectionError(
-                f"cannot reach consul: {type(exc).__name__}",
-                transport=TRANSPORT,
-                operation=ctx.operation,
-                target=self._target,
-                correlation_id=ctx.correlation_id,
-            ) from exc
-        if status >= 400 and not (status == 404 and call_context().allow_404):
-            raise status_error(status, body, resp_headers, self._target)
-        return callback(base.Response(status, resp_headers, body))
+        kv_read = method == "GET" and path.startswith(_KV_PATH)  # 404: no such key
+        status, headers, body = await self.send(method, url, data, allow_404=kv_read)
+        return callback(base.Response(status, headers, body.decode("utf-8")))
 
     def get(
         self, callback: Callable[[base.Response], Any], path: str, params: Params = None
@@ -208,3 +172,60 @@ class AioConsul(base.Consul):  # type: ignore[misc]
         self, host: str, port: int, scheme: str, verify: bool = True, cert: Any = None
     ) -> AioHttpTransport:
         return AioHttpTransport(self._config)
+
+    # python-consul 1.1 cannot send a service's Meta or several checks, nor a session's
+    # Behavior: these two requests carry the node's own JSON bodies.
+
+    async def read_kv(
+        self,
+        key: str,
+        *,
+        recurse: bool = False,
+        keys: bool = False,
+        separator: str | None = None,
+        index: int = 0,
+        wait: str | None = None,
+    ) -> tuple[int, Any]:
+        """``GET /v1/kv/<key>``: the index and Consul's JSON (entries with their ``Value``
+        base64-decoded, or key names with ``keys``); ``None`` when nothing matches.
+        ``index``/``wait`` make it a blocking read."""
+        query: list[tuple[str, str]] = []
+        if index:
+            query.append(("index", str(index)))
+            if wait:
+                query.append(("wait", wait))
+        if recurse:
+            query.append(("recurse", "1"))
+        if keys:
+            query.append(("keys", "1"))
+        if separator:
+            query.append(("separator", separator))
+        if self.dc:
+            query.append(("dc", self.dc))
+        url = self.http.url(_KV_PATH + key, tuple(query), cache=not index)
+        status, headers, body = await self.http.send("GET", url, allow_404=True)
+        new_index = int(headers.get("X-Consul-Index", 0))
+        if status == 404:
+            return new_index, None
+        data = json.loads(body)
+        if not keys:
+            for item in data:
+                value = item.get("Value")
+                if value is not None:
+                    item["Value"] = base64.b64decode(value)
+        return new_index, data
+
+    async def register_service(self, body: Mapping[str, Any]) -> bool:
+        """``PUT /v1/agent/service/register`` with ``body`` as it is."""
+        registered: bool = await self.http.put(
+            base.CB.bool(), "/v1/agent/service/register", data=json.dumps(body)
+        )
+        return registered
+
+    async def create_session(self, body: Mapping[str, Any]) -> str:
+        """``PUT /v1/session/create`` with ``body`` as it is; the new session's id."""
+        params = [("dc", self.dc)] if self.dc else None
+        session_id: str = await self.http.put(
+            base.CB.json(is_id=True), "/v1/session/create", params=params, data=json.dumps(body)
+        )
+        return session_id

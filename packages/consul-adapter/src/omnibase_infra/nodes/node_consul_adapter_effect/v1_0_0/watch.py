@@ -8,7 +8,8 @@ for something else) yields nothing; an index that goes backwards (a restarted de
 restored or new cluster) starts over from 0. Transient failures (connection, 5xx, timeout,
 open breaker) back off exponentially with full jitter (``base`` doubling up to ``max``,
 reset by a success) and the watch goes on; other errors end it. Cancelling the task that
-iterates (or ``aclose()``) cancels the pending HTTP request.
+iterates (or ``aclose()``) cancels the pending HTTP request. Every read carries the
+watch's ``correlation`` (a fresh one by default).
 """
 
 from __future__ import annotations
@@ -18,11 +19,22 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
-from uuid import UUID
+from typing import TYPE_CHECKING
 
 from omnibase_infra.errors import InfraError
-from omnibase_infra.models.consul import ModelConsulKVEntry, ModelConsulServiceInstance
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.client import ConsulClient
+from omnibase_infra.models import ModelCorrelationContext
+from omnibase_infra.models.consul import (
+    ModelConsulCatalogWaitRequest,
+    ModelConsulHealthWaitRequest,
+    ModelConsulKVEntry,
+    ModelConsulKVWaitRequest,
+    ModelConsulServiceInstance,
+)
+
+if TYPE_CHECKING:
+    from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.node import (
+        NodeConsulAdapterEffect,
+    )
 
 __all__ = ["ConsulCatalogWatch", "ConsulHealthWatch", "ConsulKVWatch", "ConsulWatch"]
 
@@ -37,22 +49,22 @@ class ConsulWatch[T](ABC):
 
     def __init__(
         self,
-        client: ConsulClient,
+        node: NodeConsulAdapterEffect,
         *,
         wait_seconds: float = 30,
         base_delay_seconds: float = 0.5,
         max_delay_seconds: float = 30,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        correlation_id: UUID | None = None,
+        correlation: ModelCorrelationContext | None = None,
     ) -> None:
-        self._client = client
+        self._node = node
         self._wait = wait_seconds
         self._base = base_delay_seconds
         self._max = max_delay_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
-        self._cid = correlation_id
+        self._correlation = correlation or ModelCorrelationContext.fresh()
         self.index = 0
         self.consecutive_errors = 0
         self.last_error: InfraError | None = None
@@ -92,7 +104,7 @@ class ConsulWatch[T](ABC):
                     self.subject,
                     exc.error_code,
                     delay,
-                    extra={"correlation_id": self._cid},
+                    extra={"correlation_id": self._correlation.correlation_id},
                 )
                 await self._sleep(delay)
                 continue
@@ -114,7 +126,7 @@ class ConsulKVWatch(ConsulWatch[ModelConsulKVEntry | None]):
 
     def __init__(
         self,
-        client: ConsulClient,
+        node: NodeConsulAdapterEffect,
         key: str,
         *,
         wait_seconds: float = 30,
@@ -122,16 +134,16 @@ class ConsulKVWatch(ConsulWatch[ModelConsulKVEntry | None]):
         max_delay_seconds: float = 30,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        correlation_id: UUID | None = None,
+        correlation: ModelCorrelationContext | None = None,
     ) -> None:
         super().__init__(
-            client,
+            node,
             wait_seconds=wait_seconds,
             base_delay_seconds=base_delay_seconds,
             max_delay_seconds=max_delay_seconds,
             sleep=sleep,
             rng=rng,
-            correlation_id=correlation_id,
+            correlation=correlation,
         )
         self.key = key
 
@@ -140,9 +152,12 @@ class ConsulKVWatch(ConsulWatch[ModelConsulKVEntry | None]):
         return f"key {self.key}"
 
     async def _read(self, index: int) -> tuple[int, ModelConsulKVEntry | None]:
-        return await self._client.kv_wait(
-            self.key, index=index, wait_seconds=self._wait, correlation_id=self._cid
+        result = await self._node.kv_wait(
+            ModelConsulKVWaitRequest(
+                key=self.key, index=index, wait_seconds=self._wait, correlation=self._correlation
+            )
         )
+        return result.index, result.entry
 
     def _version(self, item: ModelConsulKVEntry | None) -> object:
         # The key's own modify index (None: no such key).
@@ -155,7 +170,7 @@ class ConsulHealthWatch(ConsulWatch[list[ModelConsulServiceInstance]]):
 
     def __init__(
         self,
-        client: ConsulClient,
+        node: NodeConsulAdapterEffect,
         service: str,
         *,
         tag: str | None = None,
@@ -164,16 +179,16 @@ class ConsulHealthWatch(ConsulWatch[list[ModelConsulServiceInstance]]):
         max_delay_seconds: float = 30,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        correlation_id: UUID | None = None,
+        correlation: ModelCorrelationContext | None = None,
     ) -> None:
         super().__init__(
-            client,
+            node,
             wait_seconds=wait_seconds,
             base_delay_seconds=base_delay_seconds,
             max_delay_seconds=max_delay_seconds,
             sleep=sleep,
             rng=rng,
-            correlation_id=correlation_id,
+            correlation=correlation,
         )
         self.service = service
         self.tag = tag
@@ -183,13 +198,16 @@ class ConsulHealthWatch(ConsulWatch[list[ModelConsulServiceInstance]]):
         return f"service {self.service}"
 
     async def _read(self, index: int) -> tuple[int, list[ModelConsulServiceInstance]]:
-        return await self._client.health_wait(
-            self.service,
-            index=index,
-            wait_seconds=self._wait,
-            tag=self.tag,
-            correlation_id=self._cid,
+        result = await self._node.health_wait(
+            ModelConsulHealthWaitRequest(
+                service=self.service,
+                index=index,
+                wait_seconds=self._wait,
+                tag=self.tag,
+                correlation=self._correlation,
+            )
         )
+        return result.index, list(result.instances)
 
     def _version(self, item: list[ModelConsulServiceInstance]) -> object:
         # A TTL refresh moves the index without changing anything a caller can see.
@@ -205,9 +223,12 @@ class ConsulCatalogWatch(ConsulWatch[dict[str, list[str]]]):
         return "the service catalog"
 
     async def _read(self, index: int) -> tuple[int, dict[str, list[str]]]:
-        return await self._client.catalog_wait(
-            index=index, wait_seconds=self._wait, correlation_id=self._cid
+        result = await self._node.catalog_wait(
+            ModelConsulCatalogWaitRequest(
+                index=index, wait_seconds=self._wait, correlation=self._correlation
+            )
         )
+        return result.index, result.services
 
     def _version(self, item: dict[str, list[str]]) -> object:
         return {name: sorted(tags) for name, tags in item.items()}

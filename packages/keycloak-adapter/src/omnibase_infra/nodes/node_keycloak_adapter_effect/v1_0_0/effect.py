@@ -1,50 +1,57 @@
-"""``NodeKeycloakAdapterEffect``: Keycloak (or any OpenID Provider) as an EFFECT node.
+"""``NodeKeycloakAdapterEffect``: Keycloak (or any OpenID Provider) as an EFFECT node on the
+effect platform (``omnibase_infra.effect``).
 
-Async end to end on aiohttp; tokens verified locally with PyJWT against a cached JWKS
-(:mod:`.jwks`), so a verification makes no network call once the realm's keys are held.
-Every network operation runs under an enforced deadline (``timeout_seconds``, retries
-included), through the issuer's circuit breaker (one per issuer), is retried only when the
-error is transient, and raises the taxonomy's error with the caller's correlation id. The
-client secret, passwords and tokens stay ``SecretStr``; the client secret and passwords are
-registered with the redaction registry, and JWTs are masked by the redaction patterns.
+The node writes its operations; the platform runs them (``self.run``): one overall deadline
+per operation, retries of transient errors of idempotent operations, the issuer's circuit
+breaker per attempt, one span per operation (an HTTP client's, a child of the caller's span),
+metrics and the operation record. Policies come from ``contracts/effect_contract.yaml``.
+The pieces it stands on, one module each:
+
+* :mod:`.http` — the aiohttp session, client authentication, one request per attempt;
+* :mod:`.discovery` — OIDC discovery (cached) and the JWKS document;
+  :mod:`.jwks` — the signing keys, cached with a refetch cooldown;
+* :mod:`.tokens` — grants and the client-credentials token cache;
+* :mod:`.verification` — local JWT verification and introspection answers;
+* :mod:`.admin` — the Admin REST API (roles, role mappings, groups, users).
+
+Admin operations authenticate with the node's own client-credentials token (the node's
+client needs ``realm-management`` roles), taken from the token cache; when the Admin REST
+API answers 401, the cached token is dropped, a new one fetched and the operation run once
+more.
+
+Discovery and the JWKS fetch are operations of their own (``discovery``, ``jwks``): they run
+before the operation that needs them (or, for the JWKS, inside ``verify``), bounded by the
+caller's ``timeout_seconds`` when it set one. The client secret, passwords and tokens stay
+``SecretStr``; the client secret and passwords are registered with the redaction registry,
+and JWTs are masked by the redaction patterns.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import logging
 import os
-import ssl
 import time
-import urllib.parse
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, Final, overload
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
-import aiohttp
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
-from omnibase_core.nodes import ModelEffectInput, ModelEffectOutput, NodeEffect
 from opentelemetry import metrics, trace
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
+from omnibase_infra.effect import InfraEffectNode, operation, settings_from_env
+from omnibase_infra.effect.runner import Attempt
 from omnibase_infra.errors import (
+    InfraAuthenticationError,
     InfraConfigurationError,
+    InfraConflictError,
     InfraError,
+    InfraNotFoundError,
     InfraPermissionError,
     InfraProtocolError,
-    InfraTimeoutError,
-    InfraUnavailableError,
-    InfraValidationError,
 )
 from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
 from omnibase_infra.models import ModelCorrelationContext, ModelInfraRequest
-from omnibase_infra.models.effect_input import process_effect_input
 from omnibase_infra.models.keycloak import (
     ModelKeycloakConfig,
     ModelKeycloakEndpoints,
@@ -58,122 +65,143 @@ from omnibase_infra.models.keycloak import (
     ModelKeycloakUserinfo,
     ModelKeycloakUserinfoRequest,
     ModelKeycloakVerifyRequest,
-    parse_keycloak_request,
+)
+from omnibase_infra.models.keycloak.admin import (
+    ModelKeycloakAdminResult,
+    ModelKeycloakGroup,
+    ModelKeycloakGroupCreateRequest,
+    ModelKeycloakGroupDeleteRequest,
+    ModelKeycloakGroupGetRequest,
+    ModelKeycloakGroupList,
+    ModelKeycloakGroupListRequest,
+    ModelKeycloakGroupMemberAddRequest,
+    ModelKeycloakGroupMemberRemoveRequest,
+    ModelKeycloakRole,
+    ModelKeycloakRoleCompositesAddRequest,
+    ModelKeycloakRoleCompositesListRequest,
+    ModelKeycloakRoleCompositesRemoveRequest,
+    ModelKeycloakRoleCreateRequest,
+    ModelKeycloakRoleDeleteRequest,
+    ModelKeycloakRoleEnsureAbsentRequest,
+    ModelKeycloakRoleEnsured,
+    ModelKeycloakRoleEnsureRequest,
+    ModelKeycloakRoleGetRequest,
+    ModelKeycloakRoleList,
+    ModelKeycloakRoleListRequest,
+    ModelKeycloakRoleMappingAssignRequest,
+    ModelKeycloakRoleMappingEnsureAbsentRequest,
+    ModelKeycloakRoleMappingEnsureRequest,
+    ModelKeycloakRoleMappingListRequest,
+    ModelKeycloakRoleMappingRemoveRequest,
+    ModelKeycloakRoleRef,
+    ModelKeycloakRoleUpdateRequest,
+    ModelKeycloakUserFindRequest,
+    ModelKeycloakUserList,
+)
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.admin import AdminApi, AdminCall
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.discovery import (
+    RealmEndpoints,
+    jwks_document,
 )
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.errors import (
     TRANSPORT,
-    KeycloakTokenError,
-    TokenAlgorithmError,
-    TokenMalformedError,
-    TokenSignatureError,
-    TokenUnknownKeyError,
     from_http_status,
     from_transport,
 )
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.http import KeycloakHttp
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.jwks import JwksCache
-from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.jwt_check import (
-    ALGORITHMS,
-    b64url,
-    check_claims,
-    header_of,
-    json_object,
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.tokens import (
+    TokenCache,
+    grant_form,
+    token_from_answer,
 )
-from omnibase_infra.observability.telemetry import (
-    AttributeValue,
-    OperationTelemetry,
-    split_target,
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.verification import (
+    LocalVerifier,
+    introspection_from,
 )
+from omnibase_infra.observability import semconv
+from omnibase_infra.observability.telemetry import OperationTelemetry
 from omnibase_infra.redaction import register_secret
-from omnibase_infra.resilience import ModelRetryPolicy, is_transient, run_with_retry
-from omnibase_infra.resilience.breaker import (
-    BreakerRegistry,
-    CircuitBreaker,
-    ModelCircuitBreakerConfig,
-)
+from omnibase_infra.resilience import ModelRetryPolicy
 
 __all__ = [
     "AUDIENCE_ENV",
     "CLIENT_ID_ENV",
     "CLIENT_SECRET_ENV",
+    "ENV_NAME",
     "ISSUER_ENV",
     "NodeKeycloakAdapterEffect",
+    "keycloak_telemetry",
 ]
 
+ENV_NAME: Final = "KEYCLOAK"
 ISSUER_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_ISSUER"
 CLIENT_ID_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID"
 CLIENT_SECRET_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET"  # noqa: S105 - a name
-AUDIENCE_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_AUDIENCE"  # comma-separated
+AUDIENCE_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_AUDIENCE"  # a JSON list, or comma-separated
+_DEFAULT_CLIENT_ID: Final = "omnibase"
 
 logger = logging.getLogger("omnibase_infra.nodes.node_keycloak_adapter_effect")
 
 
-def _env_config() -> ModelKeycloakConfig | None:
-    issuer = os.environ.get(ISSUER_ENV, "").strip()
-    if not issuer:
+def config_from_env(environ: Mapping[str, str] | None = None) -> ModelKeycloakConfig | None:
+    """``ModelKeycloakConfig`` from ``OMNIBASE_INFRA_KEYCLOAK_<FIELD>`` (None when none is
+    set). ``..._AUDIENCE`` may also be comma-separated (as before the JSON scheme), and the
+    client id defaults to ``omnibase``."""
+    env = dict(os.environ if environ is None else environ)
+    if not env.get(ISSUER_ENV, "").strip():
         return None
-    secret = os.environ.get(CLIENT_SECRET_ENV, "")
-    return ModelKeycloakConfig(
-        issuer=issuer,
-        client_id=os.environ.get(CLIENT_ID_ENV, "").strip() or "omnibase",
-        client_secret=SecretStr(secret) if secret else None,
-        audience=tuple(a.strip() for a in os.environ.get(AUDIENCE_ENV, "").split(",") if a.strip()),
+    explicit: dict[str, Any] = {}
+    audience = env.get(AUDIENCE_ENV)
+    if audience is not None and not audience.lstrip().startswith("["):
+        del env[AUDIENCE_ENV]  # not JSON: the comma-separated form
+        explicit["audience"] = tuple(a.strip() for a in audience.split(",") if a.strip())
+    if not env.get(CLIENT_ID_ENV, "").strip():
+        explicit["client_id"] = _DEFAULT_CLIENT_ID
+    return settings_from_env(ModelKeycloakConfig, ENV_NAME, explicit=explicit, environ=env)
+
+
+def keycloak_telemetry(
+    config: ModelKeycloakConfig,
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> OperationTelemetry:
+    """Keycloak as an HTTP client: spans ``keycloak.<operation>`` with ``server.*``, the
+    realm's issuer and the client id (never a token, a password or a client secret);
+    histogram ``omnibase.keycloak.operation.duration``, counters ``omnibase.keycloak.*``."""
+    return OperationTelemetry.for_client(
+        semconv.http_client(
+            "keycloak",
+            target=config.target,
+            attributes={"oidc.issuer": config.issuer, "oidc.client_id": config.client_id},
+        ),
+        scope=logger.name,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
     )
 
 
-def _utc(seconds: object) -> datetime | None:
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        return datetime.fromtimestamp(seconds, UTC)
-    return None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _roles(claims: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """Keycloak's ``realm_access.roles`` and ``resource_access.{client}.roles``."""
-    realm_access = claims.get("realm_access")
-    realm_roles = realm_access.get("roles") if isinstance(realm_access, dict) else None
-    realm = (
-        tuple(r for r in realm_roles if isinstance(r, str)) if isinstance(realm_roles, list) else ()
-    )
-    client: dict[str, tuple[str, ...]] = {}
-    resource_access = claims.get("resource_access")
-    if isinstance(resource_access, dict):
-        for client_id, access in resource_access.items():
-            roles = access.get("roles") if isinstance(access, dict) else None
-            if isinstance(roles, list):
-                client[str(client_id)] = tuple(r for r in roles if isinstance(r, str))
-    return realm, client
-
-
-def _audience(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(a for a in value if isinstance(a, str))
-    return ()
-
-
-@dataclass(slots=True)
-class _CachedToken:
-    token: ModelKeycloakToken
-    refresh_at: float  # monotonic: replace it from here on
-    usable_until: float  # monotonic: never hand it out from here on
-
-
-class NodeKeycloakAdapterEffect(NodeEffect):
+class NodeKeycloakAdapterEffect(InfraEffectNode):
     """Keycloak/OIDC EFFECT node: token grants, local verification, introspection,
-    userinfo, roles and logout.
+    userinfo, logout; and the Admin REST API: realm and client roles (with composites), role
+    mappings of users, service accounts and groups, groups and members, users by username or
+    e-mail, and the idempotent ``role_ensure`` / ``role_mapping_ensure`` /
+    ``role_mapping_ensure_absent`` for workflows.
 
-    ``config`` defaults to ``OMNIBASE_INFRA_KEYCLOAK_ISSUER`` / ``..._CLIENT_ID`` /
-    ``..._CLIENT_SECRET``. ``process(request)`` takes any request of
-    ``omnibase_infra.models.keycloak`` and returns its response; :meth:`token`,
-    :meth:`verify`, :meth:`verify_token`, :meth:`introspect`, :meth:`userinfo` and
-    :meth:`logout` are the same operations, typed. ``clock`` (monotonic seconds) drives the
-    JWKS cooldown and the token cache; ``wall_clock`` (epoch seconds) the ``exp``/``nbf``
-    checks. :attr:`network_requests` counts every HTTP request sent, by endpoint.
+    ``config`` defaults to ``OMNIBASE_INFRA_KEYCLOAK_<FIELD>`` (:func:`config_from_env`).
+    ``process(request)`` takes any request of ``omnibase_infra.models.keycloak`` (or core's
+    ``ModelEffectInput``); the typed methods are the same operations. ``retry_policy``
+    replaces the contract's retry policy of every operation (``policy_overrides`` changes
+    single ones). ``clock`` (monotonic seconds) drives the JWKS cooldown, discovery's TTL and
+    the token cache. :attr:`network_requests` counts every HTTP request sent, by endpoint.
+    :meth:`verify_token` is local verification without a span (the hot path).
     """
+
+    node_name: ClassVar[str] = "node_keycloak_adapter_effect"
+    env_name: ClassVar[str] = ENV_NAME
+    transport = TRANSPORT
+    contract_package: ClassVar[str] = "omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0"
 
     def __init__(
         self,
@@ -181,13 +209,13 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         *,
         config: ModelKeycloakConfig | None = None,
         retry_policy: ModelRetryPolicy | None = None,
-        breakers: BreakerRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        policy_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        **platform: Any,
     ) -> None:
-        super().__init__(container if container is not None else ModelONEXContainer())
-        resolved = config if config is not None else _env_config()
+        resolved = config if config is not None else config_from_env()
         if resolved is None:
             raise InfraConfigurationError(
                 f"no Keycloak configuration: pass config= or set {ISSUER_ENV}",
@@ -195,40 +223,53 @@ class NodeKeycloakAdapterEffect(NodeEffect):
                 operation="configure",
             )
         self._config = resolved
-        self._target = resolved.issuer
         if resolved.client_secret is not None:
             register_secret(resolved.client_secret.get_secret_value())
-        self._retry_policy = retry_policy if retry_policy is not None else ModelRetryPolicy()
-        self._breakers = (
-            breakers if breakers is not None else BreakerRegistry(ModelCircuitBreakerConfig())
-        )
-        self._breaker: CircuitBreaker = self._breakers.get(TRANSPORT, self._target)
+        target = resolved.issuer
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._endpoints: ModelKeycloakEndpoints | None = None
-        self._endpoints_at = 0.0
-        self._discovery_lock = asyncio.Lock()
+        self._realm = RealmEndpoints(resolved, target=target, clock=clock)
+        self._http = KeycloakHttp(resolved, target=target, endpoint_name=self._realm.name_of)
         self._jwks = JwksCache(
             self._fetch_jwks,
             ttl_seconds=resolved.jwks_ttl_seconds,
             cooldown_seconds=resolved.jwks_refetch_cooldown_seconds,
             clock=clock,
         )
-        self._algorithms = frozenset(resolved.algorithms)
-        self._tokens: dict[tuple[str | None], _CachedToken] = {}
-        self._token_locks: dict[tuple[str | None], asyncio.Lock] = {}
+        self._verifier = LocalVerifier(resolved, self._jwks, target=target)
+        self._tokens = TokenCache(resolved, clock)
+        self._admin = AdminApi(self._http, issuer=resolved.issuer, target=target)
         self._lifetimes: dict[str | None, LifetimeManager] = {}
-        self.network_requests: Counter[str] = Counter()
-        self._telemetry = keycloak_telemetry(
-            resolved, tracer_provider=tracer_provider, meter_provider=meter_provider
+        if retry_policy is not None:
+            every = dict.fromkeys(self._contract_operations(), retry_policy.model_dump())
+            policy_overrides = {
+                name: {"retry": every[name], **(policy_overrides or {}).get(name, {})}
+                for name in every
+            }
+        super().__init__(
+            container,
+            target=target,
+            telemetry=keycloak_telemetry(
+                resolved, tracer_provider=tracer_provider, meter_provider=meter_provider
+            ),
+            logger=logger,
+            map_error=self._map_error,
+            policy_overrides=policy_overrides,
+            **platform,
         )
-        self._closed = False
+
+    @classmethod
+    def _contract_operations(cls) -> list[str]:
+        from omnibase_infra.effect import load_effect_policies  # noqa: PLC0415
+
+        return list(load_effect_policies(cls.contract_package).operations)
 
     def __repr__(self) -> str:
         return (
-            f"NodeKeycloakAdapterEffect(issuer={self._target!r}, "
+            f"NodeKeycloakAdapterEffect(issuer={self._config.issuer!r}, "
             f"client_id={self._config.client_id!r})"
         )
+
+    # -- views -------------------------------------------------------------------------
 
     @property
     def config(self) -> ModelKeycloakConfig:
@@ -236,364 +277,179 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         return self._config
 
     @property
-    def breaker(self) -> CircuitBreaker:
-        """The issuer's circuit breaker."""
-        return self._breaker
-
-    @property
     def jwks(self) -> JwksCache:
         """The realm's cached signing keys."""
         return self._jwks
 
-    async def close(self) -> None:
-        """Stop the token lifetimes and close the HTTP session; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        for manager in self._lifetimes.values():
-            await manager.stop()
-        self._tokens.clear()
-        if self._session is not None:
-            await self._session.close()
+    @property
+    def realm(self) -> RealmEndpoints:
+        """The realm's endpoints as discovered (``realm.replace(...)`` points one elsewhere)."""
+        return self._realm
 
-    # -- HTTP: the machinery every network operation goes through -----------------------
-
-    def _http_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise InfraConfigurationError(
-                "the node is closed", transport=TRANSPORT, operation="http", target=self._target
-            )
-        if self._session is None:
-            ssl_setting: ssl.SSLContext | bool = self._config.verify_tls
-            if self._config.ca_cert_path:
-                ssl_setting = ssl.create_default_context(cafile=self._config.ca_cert_path)
-            trace = aiohttp.TraceConfig()
-            trace.on_request_start.append(self._count_request)
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=ssl_setting),
-                timeout=aiohttp.ClientTimeout(total=self._config.request_timeout_seconds),
-                trace_configs=[trace],
-                trust_env=False,
-            )
-        return self._session
-
-    async def _count_request(
-        self,
-        _session: aiohttp.ClientSession,
-        _context: SimpleNamespace,
-        params: aiohttp.TraceRequestStartParams,
-    ) -> None:
-        self.network_requests[self._endpoint_name(str(params.url))] += 1
-
-    def _endpoint_name(self, url: str) -> str:
-        path = url.split("?", 1)[0]
-        if path.endswith("/.well-known/openid-configuration"):
-            return "discovery"
-        endpoints = self._endpoints or ModelKeycloakEndpoints.keycloak_defaults(self._target)
-        for name in ("token_endpoint", "jwks_uri", "introspection_endpoint"):
-            if path == getattr(endpoints, name):
-                return name.removesuffix("_endpoint").removesuffix("_uri")
-        for name in ("userinfo_endpoint", "end_session_endpoint"):
-            if path == getattr(endpoints, name):
-                return name.removesuffix("_endpoint")
-        return "other"
+    @property
+    def network_requests(self) -> Mapping[str, int]:
+        """HTTP requests sent, by endpoint (``discovery``, ``token``, ``jwks``, ``admin``...)."""
+        return self._http.network_requests
 
     @property
     def total_network_requests(self) -> int:
         """Every HTTP request this node has sent."""
-        return sum(self.network_requests.values())
+        return sum(self._http.network_requests.values())
 
-    async def _run[T](
-        self,
-        operation: str,
-        correlation: ModelCorrelationContext,
-        timeout_seconds: float,
-        work: Callable[[list[int]], Awaitable[T]],
-    ) -> T:
-        """``work(attempts)`` under the deadline, in a span with its metrics; failures
-        logged (by type only) and re-raised. ``work`` counts its attempts in ``attempts[0]``."""
-        correlation_id = correlation.correlation_id
-        attempts = [0]
-        started = time.perf_counter()
-        span = self._telemetry.start(operation, correlation)
-        error: InfraError | None = None
-        try:
-            async with asyncio.timeout(timeout_seconds):
-                return await work(attempts)
-        except TimeoutError as exc:
-            error = InfraTimeoutError(
-                f"{operation} did not finish within {timeout_seconds}s",
-                transport=TRANSPORT,
-                operation=operation,
-                target=self._target,
-                correlation_id=correlation_id,
-                timeout_seconds=timeout_seconds,
-            )
-            raise error from exc
-        except InfraError as exc:
-            error = exc
-            raise
-        finally:
-            duration = time.perf_counter() - started
-            self._telemetry.finish(
-                span, operation, duration, attempts=max(attempts[0], 1), error=error
-            )
-            if error is not None:
-                logger.warning(
-                    "keycloak %s failed: %s",
-                    operation,
-                    type(error).__name__,
-                    extra={"correlation_id": str(correlation_id), "keycloak_operation": operation},
-                )
+    # -- plumbing shared by the operations ---------------------------------------------------
 
-    async def _send(
-        self,
-        operation: str,
-        correlation_id: UUID,
-        method: str,
-        url: str,
-        *,
-        form: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        """One HTTP request through the breaker; the status and the JSON body (None if
-        empty). A non-2xx answer raises the taxonomy's error."""
-        session = self._http_session()
-        async with self._breaker.guard(operation=operation, correlation_id=correlation_id):
-            try:
-                async with session.request(
-                    method, url, data=form, headers=dict(headers or {})
-                ) as response:
-                    raw = await response.read()
-                    status = response.status
-                    retry_after = response.headers.get("Retry-After")
-            except Exception as exc:
-                raise from_transport(
-                    exc,
-                    operation=operation,
-                    target=self._target,
-                    correlation_id=correlation_id,
-                    timeout_seconds=self._config.request_timeout_seconds,
-                ) from exc
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except (ValueError, RecursionError):  # RecursionError: nested too deeply
-                body = None
-                if 200 <= status < 300:
-                    raise InfraProtocolError(
-                        f"{operation}: the server answered HTTP {status} with a body that is "
-                        "not JSON",
-                        transport=TRANSPORT,
-                        operation=operation,
-                        target=self._target,
-                        correlation_id=correlation_id,
-                    ) from None
-            if not 200 <= status < 300:
-                raise from_http_status(
-                    status,
-                    body,
-                    operation=operation,
-                    target=self._target,
-                    correlation_id=correlation_id,
-                    retry_after=retry_after,
-                )
-            return status, body
+    def _map_error(self, exc: Exception, attempt: Attempt) -> InfraError:
+        return from_transport(
+            exc,
+            operation=attempt.operation,
+            target=self.target,
+            correlation_id=attempt.correlation_id,
+            timeout_seconds=self._config.request_timeout_seconds,
+        )
 
-    async def _call(
-        self,
-        request: ModelInfraRequest,
-        method: str,
-        endpoint: str,
-        *,
-        form: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        """``method`` on the realm's ``endpoint`` (a field of :class:`ModelKeycloakEndpoints`,
-        or a full URL), discovery included, all within the request's deadline."""
-        operation, cid = request.operation, request.correlation_id
+    def _oidc_error(
+        self, status: int, body: Any, headers: Mapping[str, str], attempt: Attempt
+    ) -> InfraError:
+        return from_http_status(
+            status,
+            body,
+            operation=attempt.operation,
+            target=self.target,
+            correlation_id=attempt.correlation_id,
+            retry_after=headers.get("Retry-After"),
+        )
 
-        async def run(attempts: list[int]) -> Any:
-            url = endpoint
-            if not endpoint.startswith(("http://", "https://")):
-                url = getattr(await self.endpoints(cid), endpoint)
-
-            async def attempt() -> Any:
-                attempts[0] += 1
-                sent = await self._send(operation, cid, method, url, form=form, headers=headers)
-                return sent[1]
-
-            return await run_with_retry(
-                self._retry_policy, attempt, classifier=_retryable, operation=operation
-            )
-
-        return await self._run(operation, request.correlation, request.timeout_seconds, run)
-
-    def _object(self, body: object, operation: str, correlation_id: UUID) -> dict[str, Any]:
+    def _object(self, body: object, attempt: Attempt) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise InfraProtocolError(
-                f"{operation}: expected a JSON object from the server",
+                f"{attempt.operation}: expected a JSON object from the server",
                 transport=TRANSPORT,
-                operation=operation,
-                target=self._target,
-                correlation_id=correlation_id,
+                operation=attempt.operation,
+                target=self.target,
+                correlation_id=attempt.correlation_id,
             )
         return body
 
-    def _client_auth(self, form: dict[str, str]) -> dict[str, str]:
-        """Client authentication: HTTP Basic (RFC 6749 §2.3.1) or form fields; a public
-        client (no secret) sends only its ``client_id``."""
-        client_id, secret = self._config.client_id, self._config.client_secret
-        if secret is None:
-            form["client_id"] = client_id
-            return {}
-        if self._config.client_auth_method == "client_secret_post":
-            form["client_id"] = client_id
-            form["client_secret"] = secret.get_secret_value()
-            return {}
-        quote = urllib.parse.quote_plus
-        pair = f"{quote(client_id)}:{quote(secret.get_secret_value())}"
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+    def _internal(self, name: str, caller: ModelInfraRequest | None) -> ModelInfraRequest:
+        """The request of an internal operation (discovery, JWKS) on behalf of ``caller``:
+        its correlation, and its ``timeout_seconds`` when the caller set one."""
+        if caller is None:
+            return ModelInfraRequest(operation=name)
+        if "timeout_seconds" in caller.model_fields_set:
+            return ModelInfraRequest(
+                operation=name,
+                correlation=caller.correlation,
+                timeout_seconds=caller.timeout_seconds,
+            )
+        return ModelInfraRequest(operation=name, correlation=caller.correlation)
 
-    # -- discovery --------------------------------------------------------------------
+    async def _get_document(self, request: ModelInfraRequest, url: str) -> dict[str, Any]:
+        async def call(attempt: Attempt) -> dict[str, Any]:
+            answer = await self._http.send(attempt, "GET", url, error_for=self._oidc_error)
+            return self._object(answer.body, attempt)
+
+        return (await self.run(request, call)).value
+
+    async def _endpoints(self, caller: ModelInfraRequest | None) -> ModelKeycloakEndpoints:
+        self._http.check_open(caller.operation if caller is not None else "discovery")
+        fresh = self._realm.fresh()
+        if fresh is not None:
+            return fresh
+        request = self._internal("discovery", caller)
+        return await self._realm.get(
+            lambda url: self._get_document(request, url), request.correlation_id
+        )
 
     async def endpoints(self, correlation_id: UUID | None = None) -> ModelKeycloakEndpoints:
-        """The realm's endpoints: from ``/.well-known/openid-configuration`` (cached for
-        ``discovery_ttl_seconds``; its ``issuer`` must be the configured one), any endpoint
-        it does not name taking Keycloak's default path; or the defaults alone when
-        discovery is off."""
-        current = self._endpoints
-        if current is not None and (
-            not self._config.use_discovery
-            or self._clock() - self._endpoints_at < self._config.discovery_ttl_seconds
-        ):
-            return current
-        defaults = ModelKeycloakEndpoints.keycloak_defaults(self._target)
-        if not self._config.use_discovery:
-            self._endpoints = defaults
-            return defaults
-        async with self._discovery_lock:
-            if self._endpoints is not current:
-                return self._endpoints  # type: ignore[return-value]  # set by another caller
-            request = _request(
-                "discovery", self._config.request_timeout_seconds * 2, correlation_id
+        """The realm's endpoints (discovered and cached; see :mod:`.discovery`)."""
+        caller = None
+        if correlation_id is not None:
+            caller = ModelInfraRequest(
+                operation="discovery", correlation=ModelCorrelationContext.new(correlation_id)
             )
-            url = f"{self._target}/.well-known/openid-configuration"
-            document = self._object(
-                await self._call(request, "GET", url), "discovery", request.correlation_id
+        return await self._endpoints(caller)
+
+    async def _fetch_jwks(self) -> Mapping[str, Any]:
+        url = (await self._endpoints(None)).jwks_uri
+        request = ModelInfraRequest(operation="jwks")
+        document = await self._get_document(request, url)
+        jwks_document(document, target=self.target, correlation_id=request.correlation_id)
+        return document
+
+    async def _post_form(
+        self,
+        request: ModelInfraRequest,
+        endpoint: str,
+        form: dict[str, str],
+        *,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """POST ``form`` (client authentication added) to the realm's ``endpoint`` (a field
+        of :class:`ModelKeycloakEndpoints`) as ``request``'s operation."""
+        url = getattr(await self._endpoints(request), endpoint)
+        headers = self._http.client_auth(form)
+
+        async def call(attempt: Attempt) -> Any:
+            answer = await self._http.send(
+                attempt, "POST", url, form=form, headers=headers, error_for=self._oidc_error
             )
-            if document.get("issuer") != self._target:
-                raise InfraProtocolError(
-                    f"discovery names issuer {document.get('issuer')!r}, not the configured one",
-                    transport=TRANSPORT,
-                    operation="discovery",
-                    target=self._target,
-                    correlation_id=request.correlation_id,
-                )
-            fields = {
-                name: value
-                for name in ModelKeycloakEndpoints.model_fields
-                if isinstance(value := document.get(name), str) and value
-            }
-            self._endpoints = defaults.model_copy(update=fields)
-            self._endpoints_at = self._clock()
-            return self._endpoints
+            return answer.body
 
-    # -- token grants and the client-credentials cache --------------------------------
+        return (await self.run(request, call, idempotent=idempotent)).value
 
+    # -- token grants and the client-credentials cache ---------------------------------------
+
+    @operation(ModelKeycloakTokenRequest)
     async def token(self, request: ModelKeycloakTokenRequest) -> ModelKeycloakToken:
         """A token from the token endpoint. Client-credentials tokens are cached per scope
-        and replaced once ``token_refresh_fraction`` of their lifetime has passed; a cached
-        token is never handed out with less than ``token_min_remaining_seconds`` left (when
-        a replacement cannot be had then, the error is raised)."""
+        (see :mod:`.tokens`): a cached one is handed out without a request."""
         if request.grant_type != "client_credentials" or not request.use_cache:
             return await self._grant(request)
-        key = (request.scope,)
-        cached = self._tokens.get(key)
-        now = self._clock()
-        if cached is not None and now < cached.refresh_at:
-            return cached.token
-        lock = self._token_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._tokens.get(key)
-            now = self._clock()
-            if cached is not None and now < cached.refresh_at:
-                return cached.token  # another caller refreshed it
+        scope = request.scope
+        cached = self._tokens.fresh(scope)
+        if cached is not None:
+            return cached
+        async with self._tokens.lock(scope):
+            cached = self._tokens.fresh(scope)
+            if cached is not None:
+                return cached  # another caller replaced it
             try:
                 return await self._grant(request)
             except InfraError as exc:
-                if cached is not None and exc.retryable and self._clock() < cached.usable_until:
-                    logger.warning(
-                        "token refresh failed (%s); the cached token is still valid",
-                        type(exc).__name__,
-                        extra={"correlation_id": str(request.correlation_id)},
-                    )
-                    return cached.token
-                self._tokens.pop(key, None)
-                raise
+                kept = self._tokens.fallback(scope, exc)
+                if kept is None:
+                    raise
+                logger.warning(
+                    "token refresh failed (%s); the cached token is still valid",
+                    type(exc).__name__,
+                    extra={"correlation_id": str(request.correlation_id)},
+                )
+                return kept
 
     async def _grant(self, request: ModelKeycloakTokenRequest) -> ModelKeycloakToken:
-        form: dict[str, str] = {"grant_type": request.grant_type}
-        if request.username is not None:
-            form["username"] = request.username
-        if request.password is not None:
-            register_secret(request.password.get_secret_value())
-            form["password"] = request.password.get_secret_value()
-        if request.refresh_token is not None:
-            form["refresh_token"] = request.refresh_token.get_secret_value()
-        if request.scope:
-            form["scope"] = request.scope
-        headers = self._client_auth(form)
-        started = self._clock()
-        body = self._object(
-            await self._call(request, "POST", "token_endpoint", form=form, headers=headers),
-            request.operation,
-            request.correlation_id,
+        requested_at = self._clock()
+        body = await self._post_form(
+            request,
+            "token_endpoint",
+            grant_form(request),
+            # A refresh token may be rotated by its first use: never sent twice.
+            idempotent=False if request.grant_type == "refresh_token" else None,
         )
-        access = body.get("access_token")
-        expires_in = body.get("expires_in")
-        if not isinstance(access, str) or not isinstance(expires_in, int) or expires_in < 0:
-            raise InfraProtocolError(
-                "the token response lacks access_token or expires_in",
-                transport=TRANSPORT,
-                operation=request.operation,
-                target=self._target,
-                correlation_id=request.correlation_id,
-            )
-        refresh_expires = body.get("refresh_expires_in")
-
-        def secret(name: str) -> SecretStr | None:
-            value = body.get(name)
-            return SecretStr(value) if isinstance(value, str) and value else None
-
-        token = ModelKeycloakToken(
-            access_token=SecretStr(access),
-            token_type=_str(body.get("token_type")) or "Bearer",
-            expires_in=expires_in,
-            expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
-            refresh_token=secret("refresh_token"),
-            refresh_expires_in=refresh_expires if isinstance(refresh_expires, int) else None,
-            id_token=secret("id_token"),
-            scope=_str(body.get("scope")),
-            session_state=_str(body.get("session_state")),
+        token = token_from_answer(
+            body,
+            operation=request.operation,
+            target=self.target,
+            correlation_id=request.correlation_id,
         )
         if request.grant_type == "client_credentials":
-            lifetime = float(expires_in)
-            usable_until = started + lifetime - self._config.token_min_remaining_seconds
-            self._tokens[(request.scope,)] = _CachedToken(
-                token=token.model_copy(update={"from_cache": True}),
-                # A short-lived token is replaced before it gets too close to its end.
-                refresh_at=min(
-                    started + lifetime * self._config.token_refresh_fraction, usable_until
-                ),
-                usable_until=usable_until,
-            )
+            self._tokens.store(request.scope, token, requested_at)
         return token
 
     async def start_token_lifetime(self, scope: str | None = None) -> LifetimeManager:
         """Keep the client-credentials token (of ``scope``) fresh in the background with
         the lifetime manager: a new one at ~2/3 of each one's lifetime, with backoff on
         transient failures. :meth:`token` then always finds a fresh one. Stopped by
-        :meth:`close`."""
+        :meth:`aclose`."""
         if scope in self._lifetimes:
             return self._lifetimes[scope]
 
@@ -605,46 +461,14 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         manager = LifetimeManager(
             fetch,
             fetch,
-            name=f"keycloak token {self._config.client_id}@{self._target}",
+            name=f"keycloak token {self._config.client_id}@{self.target}",
             renew_fraction=self._config.token_refresh_fraction / 1.1,
         )
         manager.start(grant)
         self._lifetimes[scope] = manager
         return manager
 
-    # -- local verification ------------------------------------------------------------
-
-    async def _fetch_jwks(self) -> Mapping[str, Any]:
-        request = _request("jwks", self._config.request_timeout_seconds * 2, None)
-        document = self._object(
-            await self._call(request, "GET", "jwks_uri"), "jwks", request.correlation_id
-        )
-        if not isinstance(document.get("keys"), list):
-            raise InfraProtocolError(
-                "the JWKS document has no 'keys' list",
-                transport=TRANSPORT,
-                operation="jwks",
-                target=self._target,
-                correlation_id=request.correlation_id,
-            )
-        return document
-
-    def _token_error(
-        self,
-        cls: type[KeycloakTokenError],
-        message: str,
-        correlation_id: UUID | None,
-        **context: Any,
-    ) -> KeycloakTokenError:
-        return cls(
-            message,
-            transport=TRANSPORT,
-            operation="verify",
-            target=self._target,
-            correlation_id=correlation_id,
-            check=cls.check,
-            **context,
-        )
+    # -- verification ------------------------------------------------------------------------
 
     async def verify_token(
         self,
@@ -653,109 +477,21 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         audience: tuple[str, ...] | None = None,
         correlation_id: UUID | None = None,
     ) -> ModelKeycloakTokenClaims:
-        """Verify an access token locally and return its claims (see :meth:`verify`)."""
-        value = token.get_secret_value() if isinstance(token, SecretStr) else token
-        expected = audience or self._config.audience
-        if not expected:
-            raise InfraConfigurationError(
-                "no expected audience: set ModelKeycloakConfig.audience or pass audience=",
-                transport=TRANSPORT,
-                operation="verify",
-                target=self._target,
-                correlation_id=correlation_id,
-            )
-        parts = value.split(".")
-        parsed = header_of(parts[0]) if len(parts) == 3 else None
-        if parsed is None:
-            raise self._token_error(
-                TokenMalformedError, "token is not a well-formed JWT", correlation_id
-            )
-        algorithm, kid = parsed
-        if algorithm not in self._algorithms:
-            raise self._token_error(
-                TokenAlgorithmError,
-                f"token algorithm {algorithm[:20]!r} is not allowed",
-                correlation_id,
-            )
-        if kid is None:
-            raise self._token_error(TokenMalformedError, "token header has no kid", correlation_id)
-        key = self._jwks.cached(kid)
-        if key is None:
-            key = await self._jwks.get(kid)
-            if key is None:
-                raise self._token_error(
-                    TokenUnknownKeyError,
-                    "token is signed with a key the realm does not publish",
-                    correlation_id,
-                    kid=kid[:100],
-                )
-        if not key.fits(algorithm):
-            raise self._token_error(
-                TokenAlgorithmError, "token algorithm does not fit its key", correlation_id
-            )
-        try:
-            signature = b64url(parts[2])
-            payload = b64url(parts[1])
-        except ValueError:
-            raise self._token_error(
-                TokenMalformedError, "token is not a well-formed JWT", correlation_id
-            ) from None
-        try:
-            signed = ALGORITHMS[algorithm].verify(
-                f"{parts[0]}.{parts[1]}".encode(), key.key, signature
-            )
-        except Exception:
-            signed = False
-        if not signed:
-            raise self._token_error(
-                TokenSignatureError, "token signature does not verify", correlation_id
-            )
-        claims = json_object(payload)
-        if claims is None:
-            raise self._token_error(
-                TokenMalformedError, "token payload is not a JSON object", correlation_id
-            )
-        problem = check_claims(
-            claims,
-            issuer=self._target,
-            audience=expected,
-            leeway=self._config.leeway_seconds,
-            now=time.time(),
-        )
-        if problem is not None:
-            raise self._token_error(problem[0], problem[1], correlation_id)
-        realm, client = _roles(claims)
-        return _claims_model(
-            subject=_str(claims.get("sub")),
-            issuer=self._target,
-            audience=_audience(claims.get("aud")),
-            authorized_party=_str(claims.get("azp")),
-            expires_at=_utc(claims["exp"]),
-            issued_at=_utc(claims.get("iat")),
-            not_before=_utc(claims.get("nbf")),
-            scope=_str(claims.get("scope")),
-            preferred_username=_str(claims.get("preferred_username")),
-            session_id=_str(claims.get("sid")),
-            token_id=_str(claims.get("jti")),
-            key_id=kid,
-            algorithm=algorithm,
-            claims=claims,
-            realm_roles=realm,
-            client_roles=client,
-        )
+        """Verify an access token locally and return its claims (see :meth:`verify`); no
+        span, no operation record: the hot path."""
+        return await self._verifier.verify(token, audience=audience, correlation_id=correlation_id)
 
+    @operation(ModelKeycloakVerifyRequest)
     async def verify(self, request: ModelKeycloakVerifyRequest) -> ModelKeycloakTokenClaims:
         """Verify an access token locally: signature with the realm's cached key (an unknown
         ``kid`` refetches the JWKS at most once per cooldown), algorithm on the allow-list,
         ``iss``, ``aud`` (the request's or the configured audiences), ``exp``/``nbf``/``iat``
         with the leeway; then the required realm and client roles (a missing one raises
-        ``InfraPermissionError``). Each failure has its own error class
-        (:mod:`.errors`)."""
+        ``InfraPermissionError``). Each failure has its own error class (:mod:`.errors`)."""
         cid = request.correlation_id
 
-        async def work(attempts: list[int]) -> ModelKeycloakTokenClaims:
-            attempts[0] = 1
-            claims = await self.verify_token(
+        async def call(_attempt: Attempt) -> ModelKeycloakTokenClaims:
+            claims = await self._verifier.verify(
                 request.token, audience=request.audience, correlation_id=cid
             )
             missing = claims.missing_roles(
@@ -766,15 +502,16 @@ class NodeKeycloakAdapterEffect(NodeEffect):
                     f"token lacks the required roles {missing}",
                     transport=TRANSPORT,
                     operation="verify",
-                    target=self._target,
+                    target=self.target,
                     correlation_id=cid,
                 )
             return claims
 
-        return await self._run("verify", request.correlation, request.timeout_seconds, work)
+        return (await self.run(request, call)).value
 
-    # -- introspection, userinfo, logout ------------------------------------------------
+    # -- introspection, userinfo, logout -----------------------------------------------------
 
+    @operation(ModelKeycloakIntrospectRequest)
     async def introspect(
         self, request: ModelKeycloakIntrospectRequest
     ) -> ModelKeycloakIntrospection:
@@ -783,174 +520,449 @@ class NodeKeycloakAdapterEffect(NodeEffect):
         form = {"token": request.token.get_secret_value()}
         if request.token_type_hint is not None:
             form["token_type_hint"] = request.token_type_hint
-        headers = self._client_auth(form)
-        body = self._object(
-            await self._call(request, "POST", "introspection_endpoint", form=form, headers=headers),
-            request.operation,
-            request.correlation_id,
-        )
-        if body.get("active") is not True:
-            return ModelKeycloakIntrospection(active=False)
-        realm, client = _roles(body)
-        return ModelKeycloakIntrospection(
-            active=True,
-            subject=_str(body.get("sub")),
-            client_id=_str(body.get("client_id")) or _str(body.get("azp")),
-            username=_str(body.get("username")) or _str(body.get("preferred_username")),
-            scope=_str(body.get("scope")),
-            token_type=_str(body.get("token_type")) or _str(body.get("typ")),
-            expires_at=_utc(body.get("exp")),
-            session_id=_str(body.get("sid")),
-            realm_roles=realm,
-            client_roles=client,
-        )
+        body = await self._post_form(request, "introspection_endpoint", form)
+        if not isinstance(body, dict):
+            body = {}
+        return introspection_from(body)
 
+    @operation(ModelKeycloakUserinfoRequest)
     async def userinfo(self, request: ModelKeycloakUserinfoRequest) -> ModelKeycloakUserinfo:
         """The claims of the token's subject from the userinfo endpoint."""
+        url = (await self._endpoints(request)).userinfo_endpoint
         headers = {"Authorization": f"Bearer {request.access_token.get_secret_value()}"}
-        body = self._object(
-            await self._call(request, "GET", "userinfo_endpoint", headers=headers),
-            request.operation,
-            request.correlation_id,
-        )
-        subject = body.get("sub")
-        if not isinstance(subject, str):
-            raise InfraProtocolError(
-                "the userinfo answer has no subject",
-                transport=TRANSPORT,
-                operation=request.operation,
-                target=self._target,
-                correlation_id=request.correlation_id,
-            )
-        return ModelKeycloakUserinfo(
-            subject=subject,
-            preferred_username=_str(body.get("preferred_username")),
-            email=_str(body.get("email")),
-            name=_str(body.get("name")),
-            claims=body,
-        )
 
+        async def call(attempt: Attempt) -> ModelKeycloakUserinfo:
+            answer = await self._http.send(
+                attempt, "GET", url, headers=headers, error_for=self._oidc_error
+            )
+            body = self._object(answer.body, attempt)
+            subject = body.get("sub")
+            if not isinstance(subject, str):
+                raise InfraProtocolError(
+                    "the userinfo answer has no subject",
+                    transport=TRANSPORT,
+                    operation=attempt.operation,
+                    target=self.target,
+                    correlation_id=attempt.correlation_id,
+                )
+            return ModelKeycloakUserinfo(
+                subject=subject,
+                preferred_username=_str(body.get("preferred_username")),
+                email=_str(body.get("email")),
+                name=_str(body.get("name")),
+                claims=body,
+            )
+
+        return (await self.run(request, call)).value
+
+    @operation(ModelKeycloakLogoutRequest)
     async def logout(self, request: ModelKeycloakLogoutRequest) -> ModelKeycloakLogoutResponse:
         """End the refresh token's session: its refresh and access tokens stop working."""
         form = {"refresh_token": request.refresh_token.get_secret_value()}
-        headers = self._client_auth(form)
         form.setdefault("client_id", self._config.client_id)
-        await self._call(request, "POST", "end_session_endpoint", form=form, headers=headers)
+        await self._post_form(request, "end_session_endpoint", form)
         return ModelKeycloakLogoutResponse(logged_out=True)
 
-    # -- one entry point for every request ---------------------------------------------
+    # -- the Admin REST API ----------------------------------------------------------------
 
-    @overload
-    async def process(self, input_data: ModelEffectInput) -> ModelEffectOutput: ...
-    @overload
-    async def process(self, input_data: ModelKeycloakTokenRequest) -> ModelKeycloakToken: ...
-    @overload
-    async def process(self, input_data: ModelKeycloakVerifyRequest) -> ModelKeycloakTokenClaims: ...
-    @overload
-    async def process(
-        self, input_data: ModelKeycloakIntrospectRequest
-    ) -> ModelKeycloakIntrospection: ...
-    @overload
-    async def process(self, input_data: ModelKeycloakUserinfoRequest) -> ModelKeycloakUserinfo: ...
-    @overload
-    async def process(
-        self, input_data: ModelKeycloakLogoutRequest
-    ) -> ModelKeycloakLogoutResponse: ...
-    async def process(self, input_data: Any) -> BaseModel:
-        """Run a typed request, or core's envelope (``API_CALL``, the request as
-        ``operation_data``; the result is the response as JSON, secrets masked)."""
-        if isinstance(input_data, ModelEffectInput):
-            return await self._process_effect_input(input_data)
-        handlers: dict[type[ModelInfraRequest], Callable[[Any], Awaitable[BaseModel]]] = {
-            ModelKeycloakTokenRequest: self.token,
-            ModelKeycloakVerifyRequest: self.verify,
-            ModelKeycloakIntrospectRequest: self.introspect,
-            ModelKeycloakUserinfoRequest: self.userinfo,
-            ModelKeycloakLogoutRequest: self.logout,
-        }
-        handler = handlers.get(type(input_data))
-        if handler is None:
-            raise InfraValidationError(
-                f"unsupported request type {type(input_data).__name__}",
-                transport=TRANSPORT,
-                operation="process",
-                target=self._target,
-            )
-        return await handler(input_data)
+    async def _admin_token(self, request: ModelInfraRequest) -> ModelKeycloakToken:
+        fields: dict[str, Any] = {"correlation": request.correlation}
+        if "timeout_seconds" in request.model_fields_set:
+            fields["timeout_seconds"] = request.timeout_seconds
+        return await self.token(ModelKeycloakTokenRequest(**fields))
 
-    async def _process_effect_input(self, input_data: ModelEffectInput) -> ModelEffectOutput:
-        return await process_effect_input(
-            input_data,
-            parse=parse_keycloak_request,
-            process=self.process,
-            transport=TRANSPORT,
-            target=self._target,
+    async def _run_admin[T](
+        self,
+        request: ModelInfraRequest,
+        work: Callable[[AdminCall], Awaitable[T]],
+        *,
+        client_role: bool = False,
+    ) -> T:
+        """``work`` as ``request``'s operation with the admin token; on a 401 the token is
+        replaced and the operation run once more."""
+        token = await self._admin_token(request)
+        for last_try in (False, True):
+            bearer = token.access_token.get_secret_value()
+
+            async def call(attempt: Attempt, bearer: str = bearer) -> T:
+                return await work(AdminCall(attempt, bearer, client_role))
+
+            try:
+                return (await self.run(request, call)).value
+            except InfraAuthenticationError:
+                if last_try:
+                    raise
+                logger.info(
+                    "the Admin REST API refused the admin token; fetching a new one",
+                    extra={"correlation_id": str(request.correlation_id)},
+                )
+                self._tokens.drop(None, token)
+                token = await self._admin_token(request)
+            except InfraNotFoundError:
+                self._admin.forget_clients()  # a client may have been replaced
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @operation(ModelKeycloakRoleCreateRequest)
+    async def role_create(self, request: ModelKeycloakRoleCreateRequest) -> ModelKeycloakRole:
+        """Create a realm or client role; ``InfraConflictError`` when it exists."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.create_role(
+                call, request.role, description=request.description, attributes=request.attributes
+            ),
+            client_role=request.role.client_id is not None,
         )
 
+    @operation(ModelKeycloakRoleGetRequest)
+    async def role_get(self, request: ModelKeycloakRoleGetRequest) -> ModelKeycloakRole:
+        """A role by name; ``InfraNotFoundError`` naming it when it does not exist."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.get_role(call, request.role),
+            client_role=request.role.client_id is not None,
+        )
 
-_CLAIMS_FIELDS = frozenset(ModelKeycloakTokenClaims.model_fields)
+    @operation(ModelKeycloakRoleListRequest)
+    async def role_list(self, request: ModelKeycloakRoleListRequest) -> ModelKeycloakRoleList:
+        """The realm's roles or a client's roles (``search``: a substring)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            roles = await self._admin.list_roles(call, request.client_id, request.search)
+            return ModelKeycloakRoleList(roles=roles)
+
+        return await self._run_admin(request, work, client_role=request.client_id is not None)
+
+    @operation(ModelKeycloakRoleUpdateRequest)
+    async def role_update(self, request: ModelKeycloakRoleUpdateRequest) -> ModelKeycloakRole:
+        """Set a role's description and/or attributes."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.update_role(
+                call, request.role, description=request.description, attributes=request.attributes
+            ),
+            client_role=request.role.client_id is not None,
+        )
+
+    @operation(ModelKeycloakRoleDeleteRequest)
+    async def role_delete(
+        self, request: ModelKeycloakRoleDeleteRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete a role (it leaves every mapping and composite)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.delete_role(call, request.role)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesAddRequest)
+    async def role_composites_add(
+        self, request: ModelKeycloakRoleCompositesAddRequest
+    ) -> ModelKeycloakAdminResult:
+        """Make the role a composite that also holds ``composites``."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.composites(call, "POST", request.role, request.composites)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesRemoveRequest)
+    async def role_composites_remove(
+        self, request: ModelKeycloakRoleCompositesRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take ``composites`` out of the role."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.composites(call, "DELETE", request.role, request.composites)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesListRequest)
+    async def role_composites_list(
+        self, request: ModelKeycloakRoleCompositesListRequest
+    ) -> ModelKeycloakRoleList:
+        """The roles the role holds directly."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            return ModelKeycloakRoleList(
+                roles=await self._admin.composites(call, "GET", request.role)
+            )
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    async def _change_mappings(
+        self,
+        call: AdminCall,
+        request: ModelKeycloakRoleMappingAssignRequest | ModelKeycloakRoleMappingRemoveRequest,
+        method: str,
+    ) -> ModelKeycloakAdminResult:
+        principal_path = await self._admin.principal_path(call, request.principal)
+        for client_id, refs in _by_container(request.roles).items():
+            representations = [await self._admin.role_representation(call, r) for r in refs]
+            await self._admin.change_mappings(
+                call,
+                method,
+                request.principal,
+                principal_path=principal_path,
+                client_id=client_id,
+                representations=representations,
+            )
+        return ModelKeycloakAdminResult(changed=True)
+
+    @operation(ModelKeycloakRoleMappingAssignRequest)
+    async def role_mapping_assign(
+        self, request: ModelKeycloakRoleMappingAssignRequest
+    ) -> ModelKeycloakAdminResult:
+        """Map roles to a user, a client's service account or a group."""
+        return await self._run_admin(
+            request, lambda call: self._change_mappings(call, request, "POST")
+        )
+
+    @operation(ModelKeycloakRoleMappingRemoveRequest)
+    async def role_mapping_remove(
+        self, request: ModelKeycloakRoleMappingRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take roles from the direct mappings of a user, service account or group."""
+        return await self._run_admin(
+            request, lambda call: self._change_mappings(call, request, "DELETE")
+        )
+
+    @operation(ModelKeycloakRoleMappingListRequest)
+    async def role_mapping_list(
+        self, request: ModelKeycloakRoleMappingListRequest
+    ) -> ModelKeycloakRoleList:
+        """A principal's realm roles or client roles of one client: direct, or effective."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            roles = await self._admin.list_mappings(
+                call, request.principal, request.client_id, effective=request.effective
+            )
+            return ModelKeycloakRoleList(roles=roles)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleMappingEnsureRequest)
+    async def role_mapping_ensure(
+        self, request: ModelKeycloakRoleMappingEnsureRequest
+    ) -> ModelKeycloakAdminResult:
+        """Map the roles the principal lacks among ``roles`` (``changed``: any was missing)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            where = await self._admin.principal_path(call, request.principal)
+            changed = False
+            for client_id, refs in _by_container(request.roles).items():
+                held = await self._admin.list_mappings(
+                    call, request.principal, client_id, effective=False, principal_path=where
+                )
+                names = {role.name for role in held}
+                missing = [r for r in refs if r.name not in names]
+                if missing:
+                    representations = [
+                        await self._admin.role_representation(call, r) for r in missing
+                    ]
+                    await self._admin.change_mappings(
+                        call,
+                        "POST",
+                        request.principal,
+                        principal_path=where,
+                        client_id=client_id,
+                        representations=representations,
+                    )
+                    changed = True
+            return ModelKeycloakAdminResult(changed=changed)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleMappingEnsureAbsentRequest)
+    async def role_mapping_ensure_absent(
+        self, request: ModelKeycloakRoleMappingEnsureAbsentRequest
+    ) -> ModelKeycloakAdminResult:
+        """Remove whichever of ``roles`` the principal holds directly; a principal, client
+        or role that does not exist counts as absent (``changed`` False)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            try:
+                where = await self._admin.principal_path(call, request.principal)
+            except InfraNotFoundError:
+                return ModelKeycloakAdminResult(changed=False)
+            changed = False
+            for client_id, refs in _by_container(request.roles).items():
+                try:
+                    held = await self._admin.list_mappings(
+                        call, request.principal, client_id, effective=False, principal_path=where
+                    )
+                except InfraNotFoundError:
+                    continue  # the client is gone: none of its roles is mapped
+                wanted = {r.name for r in refs}
+                present = [r for r in held if r.name in wanted]
+                if present:
+                    representations = [{"id": r.id, "name": r.name} for r in present]
+                    await self._admin.change_mappings(
+                        call,
+                        "DELETE",
+                        request.principal,
+                        principal_path=where,
+                        client_id=client_id,
+                        representations=representations,
+                    )
+                    changed = True
+            return ModelKeycloakAdminResult(changed=changed)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleEnsureRequest)
+    async def role_ensure(
+        self, request: ModelKeycloakRoleEnsureRequest
+    ) -> ModelKeycloakRoleEnsured:
+        """Make sure the role exists with the description and attributes asked for and
+        holds ``composites``; ``changed``/``created`` say what had to be done."""
+        ref = request.role
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleEnsured:
+            created = False
+            try:
+                role = await self._admin.get_role(call, ref)
+            except InfraNotFoundError:
+                try:
+                    role = await self._admin.create_role(
+                        call, ref, description=request.description, attributes=request.attributes
+                    )
+                    created = True
+                except InfraConflictError:  # created meanwhile by someone else
+                    role = await self._admin.get_role(call, ref)
+            changed = created
+            description = request.description
+            attributes = request.attributes
+            if (description is not None and role.description != description) or (
+                attributes is not None and role.attributes != attributes
+            ):
+                role = await self._admin.update_role(
+                    call, ref, description=description, attributes=attributes
+                )
+                changed = True
+            if request.composites:
+                held = {
+                    (r.name, r.client_id) for r in await self._admin.composites(call, "GET", ref)
+                }
+                missing = [r for r in request.composites if (r.name, r.client_id) not in held]
+                if missing:
+                    await self._admin.composites(call, "POST", ref, missing)
+                    role = await self._admin.get_role(call, ref)
+                    changed = True
+            return ModelKeycloakRoleEnsured(role=role, changed=changed, created=created)
+
+        return await self._run_admin(request, work, client_role=ref.client_id is not None)
+
+    @operation(ModelKeycloakRoleEnsureAbsentRequest)
+    async def role_ensure_absent(
+        self, request: ModelKeycloakRoleEnsureAbsentRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete the role if it exists (``changed``: it did); a missing role or client is
+        already absent."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            try:
+                await self._admin.delete_role(call, request.role)
+            except InfraNotFoundError:
+                return ModelKeycloakAdminResult(changed=False)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakGroupCreateRequest)
+    async def group_create(self, request: ModelKeycloakGroupCreateRequest) -> ModelKeycloakGroup:
+        """Create a top-level group; ``InfraConflictError`` when it exists."""
+        return await self._run_admin(
+            request, lambda call: self._admin.create_group(call, request.group)
+        )
+
+    @operation(ModelKeycloakGroupGetRequest)
+    async def group_get(self, request: ModelKeycloakGroupGetRequest) -> ModelKeycloakGroup:
+        """A top-level group by name; ``InfraNotFoundError`` naming it."""
+        return await self._run_admin(
+            request, lambda call: self._admin.group_by_name(call, request.group)
+        )
+
+    @operation(ModelKeycloakGroupListRequest)
+    async def group_list(self, request: ModelKeycloakGroupListRequest) -> ModelKeycloakGroupList:
+        """The realm's top-level groups (``search``: a substring of the name)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakGroupList:
+            return ModelKeycloakGroupList(
+                groups=await self._admin.list_groups(call, request.search)
+            )
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupDeleteRequest)
+    async def group_delete(
+        self, request: ModelKeycloakGroupDeleteRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete a top-level group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.delete_group(call, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupMemberAddRequest)
+    async def group_member_add(
+        self, request: ModelKeycloakGroupMemberAddRequest
+    ) -> ModelKeycloakAdminResult:
+        """Make a user a member of a group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.membership(call, "PUT", request.username, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupMemberRemoveRequest)
+    async def group_member_remove(
+        self, request: ModelKeycloakGroupMemberRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take a user out of a group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.membership(call, "DELETE", request.username, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakUserFindRequest)
+    async def user_find(self, request: ModelKeycloakUserFindRequest) -> ModelKeycloakUserList:
+        """Users by exact username or e-mail."""
+
+        async def work(call: AdminCall) -> ModelKeycloakUserList:
+            users = await self._admin.find_users(
+                call, username=request.username, email=request.email
+            )
+            return ModelKeycloakUserList(users=users)
+
+        return await self._run_admin(request, work)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _close_resources(self) -> None:
+        for manager in self._lifetimes.values():
+            await manager.stop()
+        self._tokens.clear()
+        await self._http.close()
 
 
-def _claims_model(**values: Any) -> ModelKeycloakTokenClaims:
-    """``ModelKeycloakTokenClaims.model_construct(**values)`` for values that name every
-    field, without its per-field default handling (a quarter of its cost: this is the
-    verification hot path). The values come from a token PyJWT has just verified."""
-    claims = ModelKeycloakTokenClaims.__new__(ModelKeycloakTokenClaims)
-    object.__setattr__(claims, "__dict__", values)
-    object.__setattr__(claims, "__pydantic_fields_set__", _CLAIMS_FIELDS)
-    object.__setattr__(claims, "__pydantic_extra__", None)
-    object.__setattr__(claims, "__pydantic_private__", None)
-    return claims
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
-def keycloak_telemetry(
-    config: ModelKeycloakConfig,
-    *,
-    tracer_provider: trace.TracerProvider | None = None,
-    meter_provider: metrics.MeterProvider | None = None,
-) -> OperationTelemetry:
-    """Spans ``keycloak.<operation>`` and metrics ``omnibase.keycloak.*`` of one issuer.
-
-    Attributes name the operation, the server and the realm's issuer, never a token, a
-    password or a client secret.
-    """
-    address, port = split_target(config.target)
-    base: dict[str, AttributeValue] = {
-        "rpc.system": "oidc",
-        "server.address": address,
-        "oidc.issuer": config.issuer,
-        "oidc.client_id": config.client_id,
-    }
-    if port is not None:
-        base["server.port"] = port
-    return OperationTelemetry(
-        scope=logger.name,
-        span_prefix="keycloak",
-        duration_metric="omnibase.keycloak.operation.duration",
-        counter_prefix="omnibase.keycloak",
-        operation_attributes=("keycloak.operation",),
-        span_attributes=base,
-        metric_attributes={"rpc.system": "oidc"},
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-    )
-
-
-def _retryable(exc: BaseException) -> bool:
-    """Transient errors are retried, except a refusal by the breaker (it stays open)."""
-    if isinstance(exc, InfraUnavailableError) and exc.reason == "circuit_open":
-        return False
-    return is_transient(exc)
-
-
-def _request(
-    operation: str, timeout_seconds: float, correlation_id: UUID | None
-) -> ModelInfraRequest:
-    """An internal request (discovery, JWKS) carrying the caller's correlation id."""
-    if correlation_id is None:
-        return ModelInfraRequest(operation=operation, timeout_seconds=timeout_seconds)
-    return ModelInfraRequest(
-        operation=operation,
-        timeout_seconds=timeout_seconds,
-        correlation=ModelCorrelationContext.new(correlation_id),
-    )
+def _by_container(
+    refs: tuple[ModelKeycloakRoleRef, ...],
+) -> dict[str | None, list[ModelKeycloakRoleRef]]:
+    """Roles grouped by their client (``None``: realm roles): one mapping path each."""
+    grouped: dict[str | None, list[ModelKeycloakRoleRef]] = {}
+    for ref in refs:
+        grouped.setdefault(ref.client_id, []).append(ref)
+    return grouped

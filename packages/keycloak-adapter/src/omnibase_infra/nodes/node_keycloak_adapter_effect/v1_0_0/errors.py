@@ -5,30 +5,19 @@ own subclass of ``InfraAuthenticationError`` (not retryable, never a breaker fai
 callers can tell an expired token from a forged one. Grant failures follow the server's
 OAuth error: ``invalid_client`` (wrong client secret) and ``invalid_grant`` (wrong password,
 revoked or expired refresh token) are authentication errors too. HTTP and transport
-failures map onto the shared classes (connection, timeout, unavailable, rate limited,
-rejected request, protocol).
+failures map onto the shared classes through the platform's one HTTP mapping
+(``omnibase_infra.effect.http``: connection, timeout, not found, conflict, unavailable, rate
+limited, rejected request, protocol).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
-import aiohttp
-
+from omnibase_infra.effect.http import error_for_status, error_for_transport
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import (
-    InfraAuthenticationError,
-    InfraConnectionError,
-    InfraError,
-    InfraPermissionError,
-    InfraProtocolError,
-    InfraRateLimitedError,
-    InfraRejectedRequestError,
-    InfraTimeoutError,
-    InfraUnavailableError,
-)
+from omnibase_infra.errors import InfraAuthenticationError, InfraError
 
 __all__ = [
     "KeycloakGrantError",
@@ -118,58 +107,45 @@ class KeycloakInvalidGrantError(KeycloakGrantError):
     """``invalid_grant``: wrong user credentials, or a revoked/expired refresh token."""
 
 
-def _kw(operation: str, target: str, correlation_id: UUID) -> dict[str, Any]:
-    return {
-        "transport": TRANSPORT,
-        "operation": operation,
-        "target": target,
-        "correlation_id": correlation_id,
-    }
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
 def from_http_status(
     status: int,
     body: object,
     *,
     operation: str,
     target: str,
-    correlation_id: UUID,
+    correlation_id: UUID | None,
     retry_after: str | None = None,
 ) -> InfraError:
-    """The error for a non-2xx answer; ``body`` is the parsed JSON (or None)."""
-    kw = _kw(operation, target, correlation_id)
+    """The error for a non-2xx answer of an OpenID endpoint; ``body`` is the parsed JSON
+    (or None). The server's OAuth ``error`` code decides first (``invalid_client``,
+    ``invalid_grant``); everything else is the platform's status table
+    (:func:`omnibase_infra.effect.http.error_for_status`)."""
     oauth_error = body.get("error") if isinstance(body, dict) else None
     code = str(oauth_error) if oauth_error else None
     # The server's own words, never the request: OAuth error descriptions name no secret.
     description = body.get("error_description") if isinstance(body, dict) else None
-    detail = f"{code}: {description}" if code and description else code or f"HTTP {status}"
+    detail = f"{code}: {description}" if code and description else code or ""
+    common: dict[str, Any] = {
+        "transport": TRANSPORT,
+        "operation": operation,
+        "target": target,
+        "correlation_id": correlation_id,
+    }
     if code == "invalid_client":
         return KeycloakInvalidClientError(
-            f"client authentication failed ({detail})", oauth_error=code, **kw
+            f"client authentication failed ({detail})", oauth_error=code, **common
         )
     if code == "invalid_grant":
-        return KeycloakInvalidGrantError(f"grant refused ({detail})", oauth_error=code, **kw)
-    by_status: dict[int, Callable[[], InfraError]] = {
-        401: lambda: InfraAuthenticationError(f"not authenticated ({detail})", **kw),
-        403: lambda: InfraPermissionError(f"permission denied ({detail})", **kw),
-        429: lambda: InfraRateLimitedError(
-            f"rate limited ({detail})", retry_after_seconds=_retry_after(retry_after), **kw
-        ),
-    }
-    if status in by_status:
-        return by_status[status]()
-    if status >= 500:
-        return InfraUnavailableError(
-            f"server error ({detail})", reason="server_error", status_code=status, **kw
-        )
-    return InfraRejectedRequestError(f"request rejected ({detail})", status=status, **kw)
+        return KeycloakInvalidGrantError(f"grant refused ({detail})", oauth_error=code, **common)
+    error = error_for_status(
+        status,
+        detail=detail,
+        headers={"Retry-After": retry_after} if retry_after is not None else None,
+        service="keycloak",
+        **common,
+    )
+    assert error is not None  # noqa: S101 - callers pass non-2xx statuses only
+    return error
 
 
 def from_transport(
@@ -177,19 +153,17 @@ def from_transport(
     *,
     operation: str,
     target: str,
-    correlation_id: UUID,
+    correlation_id: UUID | None,
     timeout_seconds: float,
 ) -> InfraError:
-    """The error for a failure below HTTP (connect, TLS, timeout, broken answer)."""
-    if isinstance(exc, InfraError):
-        return exc
-    kw = _kw(operation, target, correlation_id)
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return InfraTimeoutError(
-            f"no answer within {timeout_seconds}s", timeout_seconds=timeout_seconds, **kw
-        )
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return InfraConnectionError("TLS handshake or verification failed", retryable=False, **kw)
-    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
-        return InfraConnectionError(f"cannot reach the server ({type(exc).__name__})", **kw)
-    return InfraProtocolError(f"unexpected answer ({type(exc).__name__})", **kw)
+    """The error for a failure below HTTP (connect, TLS, timeout, broken answer): the
+    platform's mapping (:func:`omnibase_infra.effect.http.error_for_transport`)."""
+    return error_for_transport(
+        exc,
+        transport=TRANSPORT,
+        operation=operation,
+        target=target,
+        correlation_id=correlation_id,
+        timeout_seconds=timeout_seconds,
+        service="keycloak",
+    )

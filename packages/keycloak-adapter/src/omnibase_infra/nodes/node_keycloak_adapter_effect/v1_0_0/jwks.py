@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from omnibase_infra.errors import InfraError
 
 __all__ = ["JwksCache", "SigningKey", "key_family", "parse_jwks"]
@@ -123,6 +121,8 @@ class JwksCache:
 
 def parse_jwks(document: Mapping[str, Any]) -> dict[str, SigningKey]:
     """The signature keys of a JWKS document by ``kid``; unusable entries are skipped."""
+    import jwt  # noqa: PLC0415 - imported on first use (import cost)
+
     keys: dict[str, SigningKey] = {}
     entries = document.get("keys")
     for entry in entries if isinstance(entries, list) else []:

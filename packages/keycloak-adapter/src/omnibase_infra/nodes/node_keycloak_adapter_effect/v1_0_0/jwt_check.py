@@ -25,10 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from functools import lru_cache
-from typing import Any, TypeGuard
-
-from jwt.algorithms import Algorithm, get_default_algorithms
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.errors import (
     KeycloakTokenError,
@@ -39,16 +37,28 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.errors import (
     TokenNotYetValidError,
 )
 
+if TYPE_CHECKING:
+    from jwt.algorithms import Algorithm
+
 __all__ = [
-    "ALGORITHMS",
     "ClaimProblem",
+    "algorithms",
     "b64url",
     "check_claims",
     "header_of",
     "json_object",
 ]
 
-ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()
+
+@cache
+def algorithms() -> dict[str, Algorithm]:
+    """PyJWT's signature algorithm objects by name, imported on first use (PyJWT and
+    ``cryptography`` cost import time a node must not pay until it verifies)."""
+    from jwt.algorithms import get_default_algorithms  # noqa: PLC0415
+
+    return get_default_algorithms()
+
+
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Canonical base64url ends in whole 4-character groups, or in a tail of 2 characters (the
 # last one's low 4 bits unused, so zero: A Q g w) or 3 (low 2 bits unused: A E I M Q U Y c

@@ -14,12 +14,11 @@ from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.models.postgres import ModelPostgresPoolConfig, ModelPostgresPoolStats
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
-    InterfaceError,
+    READ_ONLY_SETTING,
     PgConnection,
     PgPool,
-    PostgresServerError,
-    ProtocolViolation,
     create_pool,
+    driver_errors,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
     PoolClosedError,
@@ -31,8 +30,12 @@ __all__ = ["PostgresConnectionManager", "PostgresPool"]
 logger = logging.getLogger("omnibase_infra.nodes.node_postgres_adapter_effect.pool")
 
 _PING = "SELECT 1"
-# Failures of a health-check ping: the connection is dropped and another one tried.
-_PING_FAILURES = (PostgresServerError, InterfaceError, OSError, TimeoutError)
+
+
+def _ping_failures() -> tuple[type[BaseException], ...]:
+    """Failures of a health-check ping: the connection is dropped and another one tried."""
+    errors = driver_errors()
+    return (errors.server, errors.interface, OSError, TimeoutError)
 
 
 class PostgresPool:
@@ -42,10 +45,16 @@ class PostgresPool:
     connection idle for ``health_check_idle_seconds`` or more, or released after a
     connection-level error, is pinged first; a dead one is terminated and another one taken,
     so a connection the server closed does not fail the next caller.
+
+    ``read_only``: a reader pool. Its sessions start with ``default_transaction_read_only=on``
+    (see :func:`.driver.create_pool`), so the server refuses every write; a connection whose
+    session a statement switched back to read-write (``set_config`` in a function) is
+    terminated on release instead of being reused.
     """
 
-    def __init__(self, config: ModelPostgresPoolConfig) -> None:
+    def __init__(self, config: ModelPostgresPoolConfig, *, read_only: bool = False) -> None:
         self._config = config
+        self.read_only = read_only
         self._clock = time.monotonic  # the clock TrackedConnection stamps with
         self._pool: PgPool | None = None
         self._open_lock: asyncio.Lock | None = None
@@ -62,7 +71,8 @@ class PostgresPool:
         self._timeouts = 0
 
     def __repr__(self) -> str:
-        return f"PostgresPool(target={self.target!r}, open={self.is_open})"
+        kind = ", read_only=True" if self.read_only else ""
+        return f"PostgresPool(target={self.target!r}, open={self.is_open}{kind})"
 
     @property
     def config(self) -> ModelPostgresPoolConfig:
@@ -87,7 +97,7 @@ class PostgresPool:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if self._pool is None:  # another caller may have opened it while we waited
-                self._pool = await create_pool(self._config)
+                self._pool = await create_pool(self._config, read_only=self.read_only)
             return self._pool
 
     async def acquire(self, correlation_id: UUID | None = None) -> PgConnection:
@@ -115,7 +125,7 @@ class PostgresPool:
         self._health_checks += 1
         try:
             await conn.execute(_PING, timeout=self._check_timeout)
-        except _PING_FAILURES as exc:
+        except _ping_failures() as exc:
             self._replaced += 1
             logger.warning(
                 "postgres connection to %s failed its health check (%s); replacing it",
@@ -147,12 +157,26 @@ class PostgresPool:
                 suspect = True
         try:
             conn.omnibase_released(self._clock(), suspect=suspect)
-            if isinstance(error, ProtocolViolation):
+            if error is not None and isinstance(error, driver_errors().protocol):
                 conn.terminate()  # asyncpg's own state is inconsistent: never reuse it
-        except (AttributeError, InterfaceError):
+            elif self.read_only and conn.omnibase_session_switched_to_writes():
+                self._discard_switched(conn, correlation_id)
+        except (AttributeError, driver_errors().interface):
             return  # asyncpg detached the proxy: the connection closed and left the pool
         if self._pool is not None:
             await self._release_quietly(self._pool, conn, correlation_id)
+
+    def _discard_switched(self, conn: PgConnection, correlation_id: UUID | None) -> None:
+        # The reset on release (RESET ALL) would switch it back; a session that something
+        # turned read-write is not trusted with the next reader anyway.
+        self._replaced += 1
+        logger.warning(
+            "postgres reader connection to %s: the session's %s was switched off; terminating it",
+            self.target,
+            READ_ONLY_SETTING,
+            extra={"correlation_id": str(correlation_id), "target": self.target},
+        )
+        conn.terminate()
 
     async def _release_quietly(
         self, pool: PgPool, conn: PgConnection, correlation_id: UUID | None
@@ -218,22 +242,24 @@ class PostgresPool:
 
 
 class PostgresConnectionManager:
-    """One :class:`PostgresPool` per DSN (and password), shared by the nodes given it.
+    """One :class:`PostgresPool` per DSN (and password) and kind (read-write, or a reader
+    pool for read-only operations), shared by the nodes given it.
 
     Asking again for a DSN returns the same pool; asking with different pool settings for
     the same DSN is a configuration error (two pools would silently double the connections).
     """
 
     def __init__(self) -> None:
-        self._pools: dict[tuple[str, str | None], PostgresPool] = {}
+        self._pools: dict[tuple[str, str | None, bool], PostgresPool] = {}
 
-    def pool(self, config: ModelPostgresPoolConfig) -> PostgresPool:
-        """The pool for ``config``'s DSN, created (not yet connected) on first request."""
+    def pool(self, config: ModelPostgresPoolConfig, *, read_only: bool = False) -> PostgresPool:
+        """The pool for ``config``'s DSN (its reader pool with ``read_only``), created (not
+        yet connected) on first request."""
         password = config.password.get_secret_value() if config.password else None
-        key = (config.dsn.get_secret_value(), password)
+        key = (config.dsn.get_secret_value(), password, read_only)
         existing = self._pools.get(key)
         if existing is None:
-            existing = self._pools[key] = PostgresPool(config)
+            existing = self._pools[key] = PostgresPool(config, read_only=read_only)
         elif existing.config != config:
             raise InfraConfigurationError(
                 "a pool for this DSN exists with other settings",

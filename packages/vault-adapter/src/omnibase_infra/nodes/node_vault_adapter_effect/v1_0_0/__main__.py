@@ -1,7 +1,8 @@
 """``python -m omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0``: read, write, list.
 
-Server and token come from ``OMNIBASE_INFRA_VAULT_ADDR`` and ``OMNIBASE_INFRA_VAULT_TOKEN``
-(never from the command line, where other users could see them). Output is JSON; secret
+Server and token come from ``OMNIBASE_INFRA_VAULT_URL`` and ``OMNIBASE_INFRA_VAULT_TOKEN``
+(every ``OMNIBASE_INFRA_VAULT_<FIELD>`` applies; never from the command line, where other
+users could see them). Output is JSON; secret
 values print as ``***`` unless ``--reveal``. Values to write are read as a JSON object on
 standard input. Exit status: 0 success, 1 an error (printed redacted, as JSON), 2 usage.
 """
@@ -23,7 +24,7 @@ from omnibase_infra.models.vault import (
     ModelVaultKvReadRequest,
     ModelVaultKvWriteRequest,
 )
-from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.effect import NodeVaultAdapterEffect
+from omnibase_infra.nodes.node_vault_adapter_effect.v1_0_0.node import NodeVaultAdapterEffect
 from omnibase_infra.redaction import MASK
 
 
@@ -79,7 +80,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         listed = await node.kv_list(ModelVaultKvListRequest(path=args.path, mount_point=args.mount))
         return listed.model_dump(mode="json")
     finally:
-        await node.close()
+        await node.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
