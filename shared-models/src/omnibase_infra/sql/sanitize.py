@@ -196,10 +196,10 @@ def _sanitize_marked(  # noqa: PLR0912 - one pass of checks, most of them findin
     idents: list[str] = []
     if '"' in sql:  # quoted identifiers are marked, kept aside and put back at the end
 
-        def mark(m: re.Match[str]) -> str | None:
+        def mark(m: re.Match[str]) -> str:
             if m.lastgroup == MARK_IDENTIFIER:
                 idents.append(m.group())
-            return m.lastgroup
+            return m.lastgroup or MARK_OTHER  # never None: every branch ends in its group
 
         out = MARKS.sub(mark, sql)
     else:
