@@ -350,6 +350,26 @@ def _is_seconds(text: str) -> bool:
         return False
 
 
+CHAOS_KILLS = "20"
+
+
+@nox.session(python=PYTHON, default=False)
+def chaos(session: nox.Session) -> None:
+    """The SIGKILL crash suites with many kills (``ONEX_CHAOS_KILLS``, default 20 per
+    store; ``nox -s chaos -- -k sqlite`` for one store), printing the table: kills,
+    resumes, calls per step kind, duplicates, leaked, lost. Not in the default list (a few
+    minutes per store on 2 cores); the default tests run a short version (4 kills)."""
+    package = PACKAGES["orchestrator"]
+    _install_isolated(
+        session, package, group="test", extra=[*_harness(package), f"omnibase-core=={CORE_UPPER}"]
+    )
+    session.run(
+        *_pytest(package.path / "tests" / "test_crash.py"),
+        "-m", "chaos", "-s", *session.posargs,
+        env={"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)},
+    )  # fmt: skip
+
+
 @nox.session(python=PYTHON, default=False)
 def fuzz(session: nox.Session) -> None:
     """Every fuzz target (``pytest -m fuzz``) of every package and the harness, each run for

@@ -311,3 +311,54 @@ async def test_the_base_close_hook_does_nothing_by_default() -> None:
     )
     await node.aclose()
     assert node.closed
+
+
+async def test_operations_against_other_targets_use_their_own_breaker_and_node_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = DemoNode(failures=1)
+    assert node.breakers is not None
+    assert node.runner_for("demo:1") is node.runner
+    other = node.runner_for("other:2")
+    assert other is node.runner_for("other:2")
+    assert other.target == "other:2"
+    assert other.breaker is node.breakers.get(EnumTransport.HTTP, "other:2")
+    assert other.breaker is not node.breaker
+
+    seen: list[tuple[str, int]] = []
+
+    async def call(attempt: Attempt) -> str:
+        seen.append((attempt.target, attempt.number))
+        if attempt.number == 1:
+            raise ConnectionResetError("dropped")
+        return "ok"
+
+    request = ModelDemoGet(key="a")
+    # The node's own defaults for this call: one attempt, so the reset is raised.
+    with pytest.raises(InfraConnectionError):
+        await node.run(request, call, target="other:2", retry=ModelRetryPolicy(max_attempts=1))
+    outcome = await node.run(request, call, target="other:2")  # the contract: 3 attempts
+    assert (outcome.value, outcome.attempts) == ("ok", 2)
+    assert seen == [("other:2", 1), ("other:2", 1), ("other:2", 2)]
+
+    async def hang(attempt: Attempt) -> None:
+        await asyncio.sleep(30)
+
+    with pytest.raises(InfraTimeoutError) as info:
+        await node.run(request, hang, target="slow:3", timeout_seconds=0.02)
+    assert info.value.timeout_seconds == 0.02
+    with pytest.raises(InfraTimeoutError) as info:  # the request's own deadline wins
+        await node.run(ModelDemoGet(key="a", timeout_seconds=0.01), hang, timeout_seconds=0.02)
+    assert info.value.timeout_seconds == 0.01
+
+    monkeypatch.setattr("omnibase_infra.effect.node._MAX_TARGET_RUNNERS", 3)
+    third = node.runner_for("third:4")  # the cache starts again, keeping the node's own
+    assert node.runner_for("demo:1") is node.runner
+    assert node.runner_for("other:2") is not other
+    assert third.target == "third:4"
+
+    plain = DemoNode(
+        policies=load_effect_policies("infra_effect_fixture", "contracts/no_breaker.yaml")
+    )
+    assert plain.breakers is None
+    assert plain.runner_for("x:1").breaker is None

@@ -172,6 +172,9 @@ async function main() {
   await op('clients.listRoles', async () => {
     const listed = names(await kc.clients.listRoles({ id: service.id }));
     assert.ok(listed.includes('fidelity-publish') && listed.includes('fidelity-scratch'));
+    // A substring search, as the Keycloak node's role_list sends it.
+    assert.deepEqual(names(await kc.clients.listRoles({ id: service.id, search: 'fidelity-pub' })),
+      ['fidelity-publish']);
   });
   await op('clients.updateRole', async () => {
     await kc.clients.updateRole({ id: service.id, roleName: 'fidelity-scratch' },

@@ -12,7 +12,11 @@ against
   would reconnect on every call) -- target: faster.
 
 Every contender reads the same 256-byte value and the result is checked before timing.
-``--profile`` runs ours alone under cProfile instead and prints where its CPU goes.
+``--profile`` runs ours alone under cProfile (CPU time) instead and prints where its CPU
+goes; ``--layers`` prints the CPU time per call of each layer added in turn (raw aiohttp, the
+node's transport, + the breaker's guard, + the deadline, the whole runner, the typed method
+with a reused request, ``process()`` with a request built per call), as medians of
+interleaved rounds.
 
 Agent: ``CONSUL_HTTP_ADDR`` or a private Consul started by the test harness. Run by
 ``nox -s "bench(consul-adapter)"``.
@@ -25,6 +29,7 @@ import asyncio
 import base64
 import cProfile
 import pstats
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,12 +68,13 @@ def _throughput(
     return run
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one benchmark and its two diagnostic modes
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--ops", type=int, default=3200)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="cProfile ours, no report")
+    parser.add_argument("--layers", action="store_true", help="CPU per call by layer, no report")
     args = parser.parse_args()
     adapters = benchlib.require_baseline("requests.adapters", install="requests")
     agent = get_consul()
@@ -84,7 +90,9 @@ def main() -> None:
             return None if result.entry is None else result.entry.value
 
         if args.profile:
-            profiler = cProfile.Profile()
+            # CPU time, not wall time: on a shared machine a send() that wakes the agent can
+            # lose the CPU for milliseconds, which says nothing about our per-call cost.
+            profiler = cProfile.Profile(time.process_time)
             run = _throughput(loop, ours_get, args.ops)
             run()  # warm-up
             profiler.enable()
@@ -102,6 +110,12 @@ def main() -> None:
                 resp.raise_for_status()
                 (item,) = await resp.json()
                 return base64.b64decode(item["Value"])
+
+        if args.layers:
+            _layers(loop, node, raw_get)
+            loop.run_until_complete(session.close())
+            loop.run_until_complete(node.aclose())
+            return
 
         sync_client = consul.Consul(host=agent.host, port=agent.port)
         sync_client.http.session.mount(
@@ -136,6 +150,62 @@ def main() -> None:
         pool.shutdown()
         loop.close()
         agent.stop()
+
+
+def _layers(
+    loop: asyncio.AbstractEventLoop,
+    node: NodeConsulAdapterEffect,
+    raw_get: Callable[[], Awaitable[bytes | None]],
+) -> None:
+    """CPU time per call of each layer of ours, added in turn (see the module docstring)."""
+    from omnibase_infra.effect.deadline import Deadline  # noqa: PLC0415
+
+    api, breaker, request = node.api, node.breaker, ModelConsulKVReadRequest(key=KEY)
+    assert breaker is not None  # noqa: S101 - the contract enables it
+
+    async def transport() -> bytes | None:
+        value: bytes | None = (await api.read_kv(KEY))[1][0]["Value"]
+        return value
+
+    async def guarded() -> bytes | None:
+        async with breaker.guard(operation="kv_get", correlation_id=None):
+            return await transport()
+
+    async def deadline() -> bytes | None:
+        async with Deadline(asyncio.get_running_loop().time() + 10):
+            return await transport()
+
+    async def runner() -> bytes | None:
+        return (await node.run(request, lambda _: transport())).value
+
+    async def typed_method() -> bytes | None:
+        entry = (await node.kv_read(request)).entry
+        return None if entry is None else entry.value
+
+    async def process() -> bytes | None:
+        entry = (await node.process(ModelConsulKVReadRequest(key=KEY))).entry
+        return None if entry is None else entry.value
+
+    layers = [raw_get, transport, guarded, deadline, runner, typed_method, process]
+
+    def cpu_per_call(get: Callable[[], Awaitable[bytes | None]], calls: int = 800) -> float:
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                await get()
+
+        started = time.process_time()
+        loop.run_until_complete(asyncio.gather(*(worker(calls // CONCURRENCY) for _ in range(16))))
+        return (time.process_time() - started) / calls * 1e6
+
+    samples: dict[str, list[float]] = {layer.__name__: [] for layer in layers}
+    for layer in layers:
+        cpu_per_call(layer, 160)  # warm-up
+    for round_index in range(7):
+        shift = round_index % len(layers)
+        for layer in layers[shift:] + layers[:shift]:
+            samples[layer.__name__].append(cpu_per_call(layer))
+    for name, values in samples.items():
+        print(f"{name:13s} {statistics.median(values):6.1f} us CPU per call")  # noqa: T201
 
 
 async def _session() -> aiohttp.ClientSession:

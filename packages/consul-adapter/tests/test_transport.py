@@ -6,7 +6,7 @@ import pytest
 
 from omnibase_infra.models.consul import ModelConsulConfig
 from omnibase_infra.nodes.node_consul_adapter_effect import AioConsul, ConsulStatusError
-from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0 import AioHttpTransport
+from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0 import AioHttpTransport, transport
 
 
 async def test_python_consul_api_runs_on_the_event_loop(
@@ -32,5 +32,30 @@ async def test_python_consul_api_runs_on_the_event_loop(
         await api.http.close()
         await api.http.close()  # closing twice is harmless
         assert await api.status.leader()  # a closed transport reopens on use
+    finally:
+        await api.http.close()
+
+
+async def test_kv_reads_skip_python_consul(
+    consul_config: ModelConsulConfig, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node's KV reads: URLs encoded once and kept (a bounded cache), the datacenter in
+    the query, a read with an index but no wait, the JSON decoded as python-consul would."""
+    monkeypatch.setattr(transport, "_URL_CACHE_SIZE", 2)
+    api = AioConsul(consul_config.model_copy(update={"datacenter": "dc1"}))
+    try:
+        assert await api.kv.put(f"{prefix}/a b", b"v") is True
+        index, items = await api.read_kv(f"{prefix}/a b")
+        assert [(item["Key"], item["Value"]) for item in items] == [(f"{prefix}/a b", b"v")]
+        assert index > 0
+        assert (await api.read_kv(f"{prefix}/a b", index=1))[1] == items  # no wait: at once
+        assert await api.read_kv(f"{prefix}/", keys=True, separator="/") == (
+            index,
+            [f"{prefix}/a b"],
+        )
+        assert await api.read_kv(f"{prefix}/none") == (index, None)
+        assert len(api.http._urls) <= 2  # cleared when full
+        url = api.http.url(f"/v1/kv/{prefix}/a b", (("dc", "dc1"),))
+        assert str(url).endswith(f"/v1/kv/{prefix}/a%20b?dc=dc1")
     finally:
         await api.http.close()

@@ -137,6 +137,7 @@ def main() -> int:
                 baseline_value=0.0,
                 ratio=1.0 if after == 0 else 0.0,
                 target=1.0,
+                strict=False,
                 met=after == 0,
             )
         )

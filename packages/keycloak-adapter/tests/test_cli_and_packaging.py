@@ -16,6 +16,7 @@ from omnibase_infra.contracts import load_node_contract, node_kind
 from omnibase_infra.effect import CONTRACT_EXTENSION_PATHS
 from omnibase_infra.errors import InfraConfigurationError, InfraValidationError
 from omnibase_infra.models.keycloak import EnumKeycloakOperation, ModelKeycloakTokenRequest
+from omnibase_infra.models.keycloak.admin import EnumKeycloakAdminOperation
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.nodes.node_keycloak_adapter_effect import NodeKeycloakAdapterEffect
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
@@ -43,7 +44,8 @@ def test_contract_lists_every_operation() -> None:
     assert str(node_kind(contract.node_type)).lower() == "effect"
     listed = [op.operation_type for op in contract.io_operations]
     internal = ["discovery", "jwks"]  # the node runs them for the others
-    assert listed == [op.value for op in EnumKeycloakOperation] + internal
+    admin = [op.value for op in EnumKeycloakAdminOperation]
+    assert listed == [op.value for op in EnumKeycloakOperation] + admin + internal
     assert set(NodeKeycloakAdapterEffect.operations) == set(listed) - set(internal)
 
 

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from tests.orchestrator_fakes import Journal, ScriptedNode, until
 
-from omnibase_infra.errors import InfraConfigurationError, InfraNotFoundError
+from omnibase_infra.errors import InfraConfigurationError, InfraError, InfraNotFoundError
 from omnibase_infra.models.postgres import ModelPostgresFetchRequest, ModelPostgresPoolConfig
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import (
     EnumRunStatus,
@@ -113,6 +113,23 @@ async def test_runs_steps_and_snapshots_round_trip_and_upsert(
     await store.save_resource_snapshot("res", {"state": "active", "n": 1})
     await store.save_resource_snapshot("res", {"state": "decommissioned", "n": 2})
     assert await store.get_resource_snapshot("res") == {"state": "decommissioned", "n": 2}
+
+
+async def test_a_batch_is_one_transaction(store: PostgresWorkflowStore) -> None:
+    run = _run("b1", datetime.now(UTC))
+    steps = [ModelStepRecord(run_id="b1", step_id=sid) for sid in ("a", "b")]
+    await store.save_batch(steps, run=run)
+    assert await store.get_run("b1") == run
+    assert set(await store.get_steps("b1")) == {"a", "b"}
+    await store.save_batch([steps[0].model_copy(update={"status": EnumStepStatus.RUNNING})])
+    await store.save_batch([])
+    assert (await store.get_steps("b1"))["a"].status is EnumStepStatus.RUNNING
+    # A record PostgreSQL refuses (jsonb holds no NUL) fails its whole batch.
+    bad = ModelStepRecord(run_id="b1", step_id="c", output={"text": "nul \u0000"})
+    good = ModelStepRecord(run_id="b1", step_id="d")
+    with pytest.raises(InfraError):
+        await store.save_batch([good, bad])
+    assert set(await store.get_steps("b1")) == {"a", "b"}
 
 
 async def test_a_given_node_instance_and_a_schema_name_that_needs_quoting(

@@ -64,20 +64,29 @@ def _psycopg_sql(sql: str) -> str:
     return sql
 
 
+type PsycopgPool = psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+
+
 class Contenders:
-    """The four ways to talk to the server, each with a pool of POOL_SIZE connections."""
+    """The four ways to talk to the server, each with a pool of POOL_SIZE connections.
+
+    Single reads of SQLAlchemy and psycopg run at their best configuration for the
+    workload: autocommit engines/pools (``isolation_level="AUTOCOMMIT"`` without a reset on
+    return; ``autocommit=True``), so a read is one round trip as for asyncpg and the node,
+    not BEGIN + query + COMMIT/ROLLBACK. Their batch and bulk loads keep a transaction.
+    """
 
     def __init__(
         self,
         node: NodePostgresAdapterEffect,
         pool: Any,
-        engine: AsyncEngine,
-        psycopg_pool_: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        engines: tuple[AsyncEngine, AsyncEngine],
+        psycopg_pools: tuple[PsycopgPool, PsycopgPool],
     ) -> None:
         self.node = node
         self.pool = pool
-        self.engine = engine
-        self.psycopg = psycopg_pool_
+        self.engine, self.engine_reads = engines
+        self.psycopg, self.psycopg_reads = psycopg_pools
         # A caller passes its correlation context (the workflow's) with every request.
         self.correlation = ModelCorrelationContext.new()
 
@@ -92,17 +101,34 @@ class Contenders:
         pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
         url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=0)
+        engine_reads = create_async_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+        )
         psycopg_async = psycopg_pool.AsyncConnectionPool(
             dsn, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False
         )
+        psycopg_reads = psycopg_pool.AsyncConnectionPool(
+            dsn,
+            min_size=POOL_SIZE,
+            max_size=POOL_SIZE,
+            open=False,
+            kwargs={"autocommit": True},
+        )
         await psycopg_async.open(wait=True)
-        return cls(node, pool, engine, psycopg_async)
+        await psycopg_reads.open(wait=True)
+        return cls(node, pool, (engine, engine_reads), (psycopg_async, psycopg_reads))
 
     async def close(self) -> None:
         await self.node.close()
         await self.pool.close()
         await self.engine.dispose()
+        await self.engine_reads.dispose()
         await self.psycopg.close()
+        await self.psycopg_reads.close()
 
     # -- fetch_one ------------------------------------------------------------------
     async def ours_fetch(self, key: int) -> Any:
@@ -115,14 +141,14 @@ class Contenders:
         return await self.pool.fetchrow(FETCH_SQL, key)
 
     async def sqlalchemy_fetch(self, key: int) -> Any:
-        async with self.engine.connect() as conn:
+        async with self.engine_reads.connect() as conn:
             result = await conn.execute(
                 text("SELECT id, name, email FROM bench_users WHERE id = :id"), {"id": key}
             )
             return result.first()
 
     async def psycopg_fetch(self, key: int) -> Any:
-        async with self.psycopg.connection() as conn:
+        async with self.psycopg_reads.connection() as conn:
             cursor = await conn.execute(_psycopg_sql(FETCH_SQL), (key,))
             return await cursor.fetchone()
 

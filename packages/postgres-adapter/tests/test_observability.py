@@ -79,8 +79,13 @@ async def test_spans_metrics_logs_and_records(
                 correlation=caller,
             )
         )
+        failing = ModelCorrelationContext.new()
         with pytest.raises(InfraError):
-            await node.process(ModelPostgresExecuteRequest(sql="SELECT * FROM missing_table_x"))
+            await node.process(
+                ModelPostgresExecuteRequest(
+                    sql="SELECT * FROM missing_table_x", correlation=failing
+                )
+            )
         await node.process(ModelPostgresHealthRequest())
     ok, failed, health = exporter.get_finished_spans()
     assert ok.name == "postgresql.fetch_value"
@@ -116,8 +121,9 @@ async def test_spans_metrics_logs_and_records(
     mine = [r for r in caplog.records if r.name.startswith("omnibase_infra.nodes.node_postgres")]
     assert mine
     assert all(getattr(r, "correlation_id", None) for r in mine)
-    assert any(getattr(r, "correlation_id", None) == str(caller.correlation_id) for r in mine)
-    assert [r.operation for r in records] == ["fetch_value", "execute"]
+    # The failure's log line carries the failing call's correlation id.
+    assert any(getattr(r, "correlation_id", None) == str(failing.correlation_id) for r in mine)
+    assert [r.operation for r in records] == ["fetch_value", "execute", "health"]
     assert records[0].correlation.correlation_id == caller.correlation_id
     assert records[0].correlation.trace_id == caller.trace_id
     assert records[0].correlation.parent_span_id == caller.span_id

@@ -9,6 +9,7 @@ from omnibase_core.models.contracts.model_contract_effect import ModelContractEf
 from pydantic import SecretStr
 
 from omnibase_infra.contracts import load_node_contract, node_kind
+from omnibase_infra.effect import CONTRACT_EXTENSION_PATHS
 from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.models.postgres import EnumPostgresOperation, ModelPostgresPoolConfig
 from omnibase_infra.nodes.node_postgres_adapter_effect import (
@@ -22,7 +23,12 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0 import (
 
 
 def test_contract_is_a_valid_effect_contract_listing_every_operation() -> None:
-    contract = load_node_contract(CONTRACT_PACKAGE, CONTRACT_RESOURCE, ModelContractEffect)
+    contract = load_node_contract(
+        CONTRACT_PACKAGE,
+        CONTRACT_RESOURCE,
+        ModelContractEffect,
+        extra_allowed_paths=CONTRACT_EXTENSION_PATHS,  # the platform's policy keys
+    )
     assert contract.name == "node_postgres_adapter_effect"
     assert str(node_kind(contract.node_type)).lower() == "effect"
     assert [op.operation_type for op in contract.io_operations] == [

@@ -26,9 +26,11 @@ from omnibase_infra.models.postgres import (
     ModelPostgresTransactionRequest,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect import NodePostgresAdapterEffect
+from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.connection import (
+    verify_read_only_session,
+)
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
     SessionNotReadOnlyError,
-    verify_read_only_session,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
     EnumPhase,

@@ -4,6 +4,7 @@ replaced, and a close with a deadline."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 import time
@@ -169,20 +170,23 @@ async def test_caller_errors_are_neither_retried_nor_counted_by_the_breaker(
     assert (snapshot.failures, snapshot.ignored) == (0, 30)
 
 
-async def test_retries_stop_at_the_deadline(unused_tcp_port: int) -> None:
+async def test_retries_stop_at_the_deadline(
+    unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
     config = ModelPostgresPoolConfig(dsn=SecretStr(f"postgresql://127.0.0.1:{unused_tcp_port}/x"))
     slow = ModelRetryPolicy(
         max_attempts=50, base_delay_seconds=0.2, max_delay_seconds=0.2, jitter="none"
     )
+    caplog.set_level(logging.WARNING)
     async with NodePostgresAdapterEffect(config=config, retry_policy=slow) as node:
         started = time.monotonic()
-        with pytest.raises(InfraTimeoutError) as info:
+        # One deadline for the whole operation: no retry starts once its backoff would end
+        # past it, and the caller gets the last real failure.
+        with pytest.raises(InfraConnectionError, match="could not connect"):
             await node.process(ModelPostgresFetchValueRequest(sql="SELECT 1", timeout_seconds=0.7))
     assert time.monotonic() - started < 2
-    attempts = info.value.details["attempts"]
-    assert isinstance(attempts, int)
-    assert attempts >= 2
-    assert isinstance(info.value.__cause__, InfraConnectionError)
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert 2 <= len(retries) <= 3
 
 
 async def test_the_breaker_opens_on_connection_failures_and_fails_fast(

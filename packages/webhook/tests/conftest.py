@@ -48,7 +48,7 @@ async def make_node(outbox_path: str) -> AsyncIterator[NodeFactory]:
         secrets = overrides.pop("endpoint_secrets", None)
         providers = {
             key: overrides.pop(key)
-            for key in ("tracer_provider", "meter_provider")
+            for key in ("tracer_provider", "meter_provider", "policies", "policy_overrides")
             if key in overrides
         }
         fields: dict[str, object] = {

@@ -16,6 +16,7 @@ from omnibase_core.models.contracts.model_contract_effect import ModelContractEf
 from pydantic import SecretStr
 
 from omnibase_infra.contracts import load_node_contract, node_kind
+from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import (
     CONTRACT_PACKAGE,
     CONTRACT_RESOURCE,
@@ -181,29 +182,50 @@ async def test_repr_and_close_are_safe(secret: SecretStr) -> None:
 async def test_configuration_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # Every field under OMNIBASE_INFRA_WEBHOOK_<FIELD>; lists and nested fields as JSON.
     outbox = tmp_path / "outbox.sqlite"
     monkeypatch.setenv(OUTBOX_PATH_ENV, str(outbox))
-    monkeypatch.setenv(ALLOW_NETWORKS_ENV, "127.0.0.0/8, ::1/128,")
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "Hooks.Internal.")
-    monkeypatch.setenv(NAT64_PREFIXES_ENV, "64:ff9b:1:0:0:0::/96")
+    monkeypatch.setenv(ALLOW_NETWORKS_ENV, '["127.0.0.0/8", "::1/128"]')
+    monkeypatch.setenv(ALLOW_HOSTS_ENV, '["Hooks.Internal."]')
+    monkeypatch.setenv(NAT64_PREFIXES_ENV, '["64:ff9b:1:0:0:0::/96"]')
+    monkeypatch.setenv("OMNIBASE_INFRA_WEBHOOK_MAX_CONCURRENCY", "7")
+    monkeypatch.setenv("OMNIBASE_INFRA_WEBHOOK_RETRY_POLICY__SCHEDULE_SECONDS", "[1, 60]")
     config = env_config()
     assert config.nat64_prefixes == ("64:ff9b:1::/96",)
     assert config.outbox_path == str(outbox)
     assert config.allow_networks == ("127.0.0.0/8", "::1/128")
     assert config.allow_hosts == ("hooks.internal",)
+    assert config.max_concurrency == 7
+    assert config.retry_policy.schedule_seconds == (1.0, 60.0)
+    assert config.retry_policy.max_attempts == 3
     node = NodeWebhookEffect()
     try:
         assert str(outbox) in repr(node)
+        assert node.config == config
     finally:
         await node.close()
     assert outbox.exists()
+
+    # The lists' older comma-separated form still reads, with a deprecation warning.
+    monkeypatch.setenv(ALLOW_NETWORKS_ENV, "127.0.0.0/8, ::1/128,")
+    monkeypatch.setenv(ALLOW_HOSTS_ENV, "Hooks.Internal.")
+    with pytest.warns(DeprecationWarning, match="comma-separated list is deprecated"):
+        config = env_config()
+    assert config.allow_networks == ("127.0.0.0/8", "::1/128")
+    assert config.allow_hosts == ("hooks.internal",)
+    monkeypatch.delenv(ALLOW_NETWORKS_ENV)
+    monkeypatch.delenv(ALLOW_HOSTS_ENV)
+    monkeypatch.setenv("OMNIBASE_INFRA_WEBHOOK_MAX_CONCURRENCY", "none")
+    with pytest.raises(InfraConfigurationError, match="OMNIBASE_INFRA_WEBHOOK_MAX_CONCURRENCY"):
+        env_config()
 
 
 def test_an_empty_environment_is_the_default_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in (OUTBOX_PATH_ENV, ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV, NAT64_PREFIXES_ENV):
+    for name in (ALLOW_NETWORKS_ENV, ALLOW_HOSTS_ENV, NAT64_PREFIXES_ENV):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(OUTBOX_PATH_ENV, " ")  # blank: in memory
     config = env_config()
     assert (config.outbox_path, config.allow_networks, config.allow_hosts) == (None, (), ())
     assert config.nat64_prefixes == ()

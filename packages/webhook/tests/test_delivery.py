@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
 from omnibase_infra.models.webhook import (
     EnumWebhookOutcome,
+    ModelWebhookDeliveryResult,
     ModelWebhookRetryPolicy,
     ModelWebhookSendRequest,
 )
@@ -67,6 +68,8 @@ async def test_2xx_delivers_the_exact_signed_bytes(
     stored = await node.store.get(request.message_id)
     assert stored is not None
     assert stored.status == "delivered"
+    # Built without validation on the hot path: exactly what validation would build.
+    assert ModelWebhookDeliveryResult.model_validate(result.model_dump()) == result
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
@@ -85,17 +88,32 @@ async def test_retryable_statuses_are_retried_with_the_same_id(
     assert all(t is not None for t in timestamps)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "REQUEST_REJECTED"),
+        (401, "AUTHENTICATION_FAILED"),
+        (403, "PERMISSION_DENIED"),
+        (404, "NOT_FOUND"),
+        (422, "REQUEST_REJECTED"),
+        (501, "REQUEST_REJECTED"),
+    ],
+)
 async def test_other_4xx_are_dead_lettered_without_retry(
-    make_node: NodeFactory, webhook_receiver: WebhookReceiver, secret: SecretStr, status: int
+    make_node: NodeFactory,
+    webhook_receiver: WebhookReceiver,
+    secret: SecretStr,
+    status: int,
+    code: str,
 ) -> None:
+    # The statuses map through omnibase_infra.effect.http, as for every HTTP node.
     webhook_receiver.respond_with(status)
     node = make_node()
     request = _request(webhook_receiver, secret)
     result = await node.send(request)
     assert result.outcome is EnumWebhookOutcome.DEAD_LETTERED
     assert not result.success
-    assert (result.error_code or "").endswith("REQUEST_REJECTED")
+    assert (result.error_code or "").endswith(code)
     assert len(webhook_receiver.requests) == 1
     (letter,) = await node.dead_letters()
     assert letter.message_id == request.message_id
@@ -232,18 +250,27 @@ async def test_connection_refused_is_retried_then_dead_lettered(
 async def test_time_budget_dead_letters_when_spent(
     make_node: NodeFactory, webhook_receiver: WebhookReceiver, secret: SecretStr
 ) -> None:
+    # One deadline per operation: a retry that could not start before it is not waited
+    # for; the message is dead-lettered at once with the last failure.
     webhook_receiver.respond_with(500)
     slow = ModelWebhookRetryPolicy(schedule_seconds=(5.0,), jitter="none")
     node = make_node(retry_policy=slow)
     started = asyncio.get_running_loop().time()
     result = await node.send(_request(webhook_receiver, secret, timeout_seconds=0.5))
-    assert asyncio.get_running_loop().time() - started < 2.0
+    assert asyncio.get_running_loop().time() - started < 2.0  # the 5 s retry not waited for
     assert result.outcome is EnumWebhookOutcome.DEAD_LETTERED
-    assert (result.error_code or "").endswith("DEADLINE_EXCEEDED")
+    assert (result.error_code or "").endswith("_UNAVAILABLE")
+    assert len(webhook_receiver.requests) == 1
+    # The deadline passing during an attempt: a timeout, and the attempt is on the record.
     hung = make_node(total_timeout_seconds=5.0)
     webhook_receiver.respond_with(200, delay=2.0)
-    result = await hung.send(_request(webhook_receiver, secret, timeout_seconds=0.3))
+    request = _request(webhook_receiver, secret, timeout_seconds=0.3)
+    result = await hung.send(request)
     assert (result.error_code or "").endswith("TIMEOUT")
+    (attempt,) = result.attempts
+    assert (attempt.error or "").startswith("InfraTimeoutError")
+    (letter,) = [d for d in await hung.dead_letters() if d.message_id == request.message_id]
+    assert len(letter.attempts) == 1
 
 
 async def test_payload_limit_and_bad_payload_refused_before_storing(
@@ -311,6 +338,7 @@ async def test_process_accepts_core_effect_input(
         ModelEffectInput(
             effect_type=EnumEffectType.API_CALL,
             operation_data={
+                "operation": "send",
                 "url": webhook_receiver.url_for("/core"),
                 "secrets": [secret.get_secret_value()],
                 "payload": {"via": "core"},
@@ -322,7 +350,11 @@ async def test_process_accepts_core_effect_input(
     assert webhook_receiver.requests[0].json() == {"via": "core"}
     with pytest.raises(InfraValidationError, match="invalid request"):
         await node.process(
-            ModelEffectInput(effect_type=EnumEffectType.API_CALL, operation_data={"url": "x"})
+            ModelEffectInput(
+                effect_type=EnumEffectType.API_CALL,
+                operation_data={"operation": "send", "url": "x"},
+            )
         )
     typed = await node.process(_request(webhook_receiver, secret))
+    assert isinstance(typed, ModelWebhookDeliveryResult)
     assert typed.success

@@ -215,3 +215,39 @@ async def test_drain_skips_messages_already_in_flight(
     stored = await node.store.get(request.message_id)
     assert stored is not None
     assert stored.status == "delivered"
+
+
+@pytest.mark.parametrize("offload", [False, True])
+async def test_a_delivered_status_lands_with_the_next_commit_and_reads_see_it(
+    outbox_path: str, offload: bool
+) -> None:
+    # send()'s fast path queues the status without waiting; a read flushes queued writes
+    # first (inline and on the worker thread alike), so it sees every earlier write.
+    store = SqliteOutboxStore(outbox_path, offload=offload)
+    await store.add(StoredMessage("msg_s", "http://x.test/h", "t", b"{}"))
+    store.delivered_soon("msg_s", _attempt(1, 200))
+    stored = await store.get("msg_s")
+    assert stored is not None
+    assert stored.status == "delivered"
+    assert [a.status_code for a in stored.attempts] == [200]
+    await store.close()
+
+
+async def test_a_failed_delivered_write_is_logged_and_leaves_the_message_pending(
+    outbox_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteOutboxStore(outbox_path)
+    await store.add(StoredMessage("msg_f", "http://x.test/h", "t", b"{}"))
+    store._conn.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON webhook_messages "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    store.delivered_soon("msg_f", _attempt(1, 200))
+    await asyncio.sleep(0)  # the group commit runs (and fails, rolled back)
+    await asyncio.sleep(0)
+    assert "a delivery was not recorded (IntegrityError)" in caplog.text
+    stored = await store.get("msg_f")
+    assert stored is not None
+    assert stored.status == "pending"  # delivered again later, with the same id
+    assert stored.attempts == ()
+    await store.close()

@@ -50,17 +50,19 @@ async def test_spans_and_metrics_of_deliveries(
     assert not (await node.send(bad)).success
 
     first, second = exporter.get_finished_spans()
-    assert first.name == "http.send"
+    assert first.name == "webhook.send"
     assert first.kind is SpanKind.CLIENT
     assert first.attributes is not None
     assert second.attributes is not None
     assert first.attributes["webhook.message_id"] == ok.message_id
     assert first.attributes["http.response.status_code"] == 200
     assert first.attributes["server.port"] == webhook_receiver.port
+    assert first.attributes["url.full"] == ok.url
+    assert first.attributes["http.request.method"] == "POST"
     assert first.attributes["omnibase.attempts"] == 2
     assert second.status.status_code is StatusCode.ERROR
     assert second.attributes["http.response.status_code"] == 404
-    assert second.attributes["webhook.outcome"] == "dead"
+    assert second.attributes["error.type"] == "InfraNotFoundError"
     for span in (first, second):
         assert secret.get_secret_value() not in str(dict(span.attributes or {}))
 
@@ -74,7 +76,7 @@ async def test_spans_and_metrics_of_deliveries(
     }
     assert {"omnibase.webhook.operations", "omnibase.webhook.retries"} <= set(names)
     outcomes = {
-        point.attributes["outcome"]: point.value  # type: ignore[index, union-attr]
+        point.attributes["omnibase.outcome"]: point.value  # type: ignore[index, union-attr]
         for point in names["omnibase.webhook.operations"].data.data_points
     }
     assert outcomes == {"success": 1, "error": 1}

@@ -7,7 +7,9 @@ calls ``super().__init__``; the base gives it:
 * **policies** from the node's contract YAML (``load_effect_policies``), with the caller's
   overrides, and the **runner** (:class:`~omnibase_infra.effect.runner.OperationRunner`)
   that every operation goes through (``self.run(request, call)``);
-* the target's **breaker** (from a shared registry, configured by the contract);
+* the target's **breaker** (from a shared registry, configured by the contract); a node
+  that talks to many servers (webhook delivery) runs an operation against another target
+  with ``self.run(..., target=...)``: that target's breaker, the same telemetry;
 * **dispatch**: ``process(request)`` finds the operation by the request's type in one
   table (``operations`` by name, for the orchestrator); ``process(ModelEffectInput)``
   takes core's envelope once for every node (below);
@@ -72,6 +74,8 @@ from omnibase_infra.resilience.model_retry_policy import ModelRetryPolicy
 __all__ = ["EffectOperation", "InfraEffectNode", "operation"]
 
 _MARK: Final = "__omnibase_effect_operation__"
+# Runners kept for other targets (``run(..., target=...)``) before the cache starts again.
+_MAX_TARGET_RUNNERS: Final = 1024
 # Set while core's envelope runs an operation, so that its output can report the retries.
 _ENVELOPE_ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "omnibase_infra_envelope_attempts", default=None
@@ -167,33 +171,37 @@ class InfraEffectNode(NodeEffect):
             )
         self._target = target
         self._logger = logger
-        breaker = None
-        if self._policies.breaker_enabled:
-            if breakers is None:
-                breakers = BreakerRegistry(
-                    self._policies.breaker_config(**dict(breaker_defaults or {}))
-                )
-            breaker = breakers.get(self.transport, target)
-        self._breaker = breaker
-        records = (
+        if self._policies.breaker_enabled and breakers is None:
+            breakers = BreakerRegistry(
+                self._policies.breaker_config(**dict(breaker_defaults or {}))
+            )
+        self._breakers = breakers if self._policies.breaker_enabled else None
+        self._telemetry = telemetry
+        self._map_error = map_error
+        self._records = (
             OperationRecordEmitter(record_sink, transport=self.transport, logger=logger)
             if record_sink is not None
             else None
         )
-        self._runner = OperationRunner(
-            transport=self.transport,
-            target=target,
-            telemetry=telemetry,
-            logger=logger,
-            breaker=breaker,
-            map_error=map_error,
-            records=records,
-            on_finish=self._count,
-        )
+        self._runner = self._new_runner(target)
+        self._breaker = self._runner.breaker
+        self._target_runners: dict[str, OperationRunner] = {target: self._runner}
         self._handlers: dict[type[ModelInfraRequest], Callable[[Any], Awaitable[BaseModel]]] = {
             request: getattr(self, entry.method) for request, entry in self._by_request.items()
         }
         self._closed = False
+
+    def _new_runner(self, target: str) -> OperationRunner:
+        return OperationRunner(
+            transport=self.transport,
+            target=target,
+            telemetry=self._telemetry,
+            logger=self._logger,
+            breaker=None if self._breakers is None else self._breakers.get(self.transport, target),
+            map_error=self._map_error,
+            records=self._records,
+            on_finish=self._count,
+        )
 
     # -- views ---------------------------------------------------------------------------
 
@@ -218,6 +226,23 @@ class InfraEffectNode(NodeEffect):
         return self._runner
 
     @property
+    def breakers(self) -> BreakerRegistry | None:
+        """The registry the node's breakers come from (``None`` when the contract turns the
+        breaker off)."""
+        return self._breakers
+
+    def runner_for(self, target: str) -> OperationRunner:
+        """The runner of ``target``: this node's telemetry, error mapper, records and
+        metrics with ``target``'s breaker from the node's registry (built once per target;
+        the node's own target gives :attr:`runner`)."""
+        runner = self._target_runners.get(target)
+        if runner is None:
+            if len(self._target_runners) >= _MAX_TARGET_RUNNERS:
+                self._target_runners = {self._target: self._runner}
+            runner = self._target_runners[target] = self._new_runner(target)
+        return runner
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` has run."""
         return self._closed
@@ -237,17 +262,25 @@ class InfraEffectNode(NodeEffect):
         idempotent: bool | None = None,
         statement: str | None = None,
         record_attributes: Mapping[str, str | bool | int | float] | None = None,
+        target: str | None = None,
+        timeout_seconds: float | None = None,
+        retry: ModelRetryPolicy | None = None,
     ) -> OperationOutcome[T]:
         """Run ``call`` as ``request``'s operation through the runner: the contract's policy,
-        with the request's own ``timeout_seconds`` and ``retry_policy`` when it set them."""
+        with the request's own ``timeout_seconds`` and ``retry_policy`` when it set them
+        (else ``timeout_seconds`` and ``retry`` when given: the node's own defaults for this
+        call). ``target``: another server than the node's (:meth:`runner_for`)."""
         policy = self._policies.get(operation or request.operation)
         set_fields = request.model_fields_set
-        outcome = await self._runner.run(
+        runner = self._runner if target is None else self.runner_for(target)
+        outcome = await runner.run(
             policy,
             call,
             correlation=request.correlation,
-            timeout_seconds=request.timeout_seconds if "timeout_seconds" in set_fields else None,
-            retry=request.retry_policy,
+            timeout_seconds=(
+                request.timeout_seconds if "timeout_seconds" in set_fields else timeout_seconds
+            ),
+            retry=request.retry_policy or retry,
             idempotent=idempotent,
             statement=statement,
             record_attributes=record_attributes,

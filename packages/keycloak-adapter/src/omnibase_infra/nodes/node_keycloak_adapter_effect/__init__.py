@@ -9,6 +9,7 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
     CONTRACT_RESOURCE,
     ENV_NAME,
     ISSUER_ENV,
+    REQUIRED_ADMIN_ROLES,
     JwksCache,
     KeycloakGrantError,
     KeycloakInvalidClientError,
@@ -27,6 +28,7 @@ from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
     TokenUnknownKeyError,
     config_from_env,
     keycloak_telemetry,
+    required_role,
 )
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "CONTRACT_RESOURCE",
     "ENV_NAME",
     "ISSUER_ENV",
+    "REQUIRED_ADMIN_ROLES",
     "JwksCache",
     "KeycloakGrantError",
     "KeycloakInvalidClientError",
@@ -55,4 +58,5 @@ __all__ = [
     "TokenUnknownKeyError",
     "config_from_env",
     "keycloak_telemetry",
+    "required_role",
 ]

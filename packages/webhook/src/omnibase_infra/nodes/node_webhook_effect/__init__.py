@@ -1,5 +1,55 @@
-"""ONEX webhook EFFECT node of omnibase_infra (versioned implementations below)."""
+"""ONEX webhook EFFECT node of omnibase_infra: its whole public surface (version 1.0.0)."""
 
-from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import NodeWebhookEffect
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0 import (
+    ALLOW_HOSTS_ENV,
+    ALLOW_NETWORKS_ENV,
+    CONTRACT_PACKAGE,
+    CONTRACT_RESOURCE,
+    ENV_NAME,
+    NAT64_PREFIXES_ENV,
+    OUTBOX_PATH_ENV,
+    DeliveryEngine,
+    MessageStatus,
+    NodeWebhookEffect,
+    OutboxStore,
+    PinnedResolver,
+    SignerBook,
+    SqliteOutboxStore,
+    SsrfGuard,
+    StoredMessage,
+    TokenBucket,
+    WebhookSigner,
+    WebhookVerifier,
+    embedded_ipv4,
+    endpoint_target,
+    env_config,
+    is_public_address,
+    parse_retry_after,
+)
 
-__all__ = ["NodeWebhookEffect"]
+__all__ = [
+    "ALLOW_HOSTS_ENV",
+    "ALLOW_NETWORKS_ENV",
+    "CONTRACT_PACKAGE",
+    "CONTRACT_RESOURCE",
+    "ENV_NAME",
+    "NAT64_PREFIXES_ENV",
+    "OUTBOX_PATH_ENV",
+    "DeliveryEngine",
+    "MessageStatus",
+    "NodeWebhookEffect",
+    "OutboxStore",
+    "PinnedResolver",
+    "SignerBook",
+    "SqliteOutboxStore",
+    "SsrfGuard",
+    "StoredMessage",
+    "TokenBucket",
+    "WebhookSigner",
+    "WebhookVerifier",
+    "embedded_ipv4",
+    "endpoint_target",
+    "env_config",
+    "is_public_address",
+    "parse_retry_after",
+]

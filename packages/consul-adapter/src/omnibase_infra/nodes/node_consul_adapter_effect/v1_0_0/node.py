@@ -345,19 +345,19 @@ class NodeConsulAdapterEffect(InfraEffectNode):
     async def kv_wait(self, request: ModelConsulKVWaitRequest) -> ModelConsulKVWaitResult:
         """Returns when the key changes after ``index`` or ``wait_seconds`` pass, with the
         new index (``entry=None``: no such key)."""
-        kv, key, index, wait = (
-            self.api.kv,
+        api, key, index, wait = (
+            self.api,
             request.key,
             request.index,
             self._wait(request.wait_seconds),
         )
         outcome = await self.run(
             self._blocking(request, request.wait_seconds),
-            lambda _: kv.get(key, index=index, wait=wait),
+            lambda _: api.read_kv(key, index=index, wait=wait),
         )
-        new_index, item = outcome.value
+        new_index, items = outcome.value
         return ModelConsulKVWaitResult(
-            index=int(new_index), entry=None if item is None else ModelConsulKVEntry.from_api(item)
+            index=new_index, entry=ModelConsulKVEntry.from_api(items[0]) if items else None
         )
 
     @operation(ModelConsulHealthWaitRequest)
@@ -401,18 +401,16 @@ class NodeConsulAdapterEffect(InfraEffectNode):
         """``kv_get``: one key (``entry=None`` when it does not exist); ``kv_get_tree``:
         every key under a prefix with its value, sorted; ``kv_keys``: their names (up to
         ``separator`` when given)."""
-        kv, key, op = self.api.kv, request.key, request.operation
-        if op == "kv_get":
-            item = (await self.run(request, lambda _: kv.get(key))).value[1]
-            entry = None if item is None else ModelConsulKVEntry.from_api(item)
+        api, key, op = self.api, request.key, request.operation
+        if op == "kv_get":  # the hot path
+            items = (await self.run(request, lambda _: api.read_kv(key))).value[1]
+            entry = ModelConsulKVEntry.from_api(items[0]) if items else None
             return ModelConsulKVResult(operation=op, key=key, entry=entry)
         if op == "kv_keys":
             sep = request.separator
-            keys = (await self.run(request, lambda _: kv.get(key, keys=True, separator=sep))).value[
-                1
-            ]
-            return ModelConsulKVResult(operation=op, key=key, keys=tuple(keys or ()))
-        items = (await self.run(request, lambda _: kv.get(key, recurse=True))).value[1]
+            outcome = await self.run(request, lambda _: api.read_kv(key, keys=True, separator=sep))
+            return ModelConsulKVResult(operation=op, key=key, keys=tuple(outcome.value[1] or ()))
+        items = (await self.run(request, lambda _: api.read_kv(key, recurse=True))).value[1]
         return ModelConsulKVResult(
             operation=op,
             key=key,

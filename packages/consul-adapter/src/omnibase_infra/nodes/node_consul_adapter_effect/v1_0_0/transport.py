@@ -13,16 +13,25 @@ The ACL token travels in the ``X-Consul-Token`` header, never in the query strin
 A failed HTTP status is raised as :class:`~.errors.ConsulStatusError` before python-consul's
 callback sees it (a 404 of a KV read excepted: python-consul turns it into "no such key"),
 and aiohttp's exceptions pass through: the node's error mapper makes both typed errors.
+
+KV reads (:meth:`AioConsul.read_kv`, the node's hot path) skip python-consul: the URL of a
+plain read is built once per key (a ``yarl.URL`` already encoded, which aiohttp does not
+parse again) and the JSON decoded here, which saves python-consul's per-call request
+building, callback and response object.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from consul import base  # type: ignore[import-untyped]  # python-consul ships no types
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from omnibase_infra.models.consul import ModelConsulConfig
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.errors import ConsulStatusError
@@ -32,7 +41,8 @@ __all__ = ["AioConsul", "AioHttpTransport"]
 
 type Params = Sequence[tuple[str, Any]] | Mapping[str, Any] | None
 
-_KV_PATH = "/v1/kv/"
+_KV_PATH: Final = "/v1/kv/"
+_URL_CACHE_SIZE: Final = 1024
 
 
 def _without_token(params: Params) -> list[tuple[str, Any]]:
@@ -52,6 +62,41 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
             register_secret(token)
             self._headers["X-Consul-Token"] = token
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
+
+    def url(self, path: str, query: tuple[tuple[str, str], ...] = (), *, cache: bool = True) -> URL:
+        """The request URL, percent-encoded once (python-consul's quoting); ``cache`` keeps
+        it for the next call with the same path and query (not for blocking reads, whose
+        index changes)."""
+        key = (path, query)
+        url = self._urls.get(key) if cache else None
+        if url is None:
+            text = self.base_uri + quote(path, safe="/:")
+            url = URL(f"{text}?{urlencode(query)}" if query else text, encoded=True)
+            if cache:
+                if len(self._urls) >= _URL_CACHE_SIZE:
+                    self._urls.clear()
+                self._urls[key] = url
+        return url
+
+    async def send(
+        self,
+        method: str,
+        url: URL | str,
+        data: str | bytes | None = None,
+        *,
+        allow_404: bool = False,
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """One request: status, headers and body; a failed status (but an allowed 404) is
+        raised as ``ConsulStatusError``."""
+        async with self._client().request(
+            method, url, data=data, headers=self._headers or None
+        ) as resp:
+            body = await resp.read()
+            status, headers = resp.status, resp.headers
+        if status >= 400 and not (status == 404 and allow_404):
+            raise ConsulStatusError(status, body.decode("utf-8", "replace"), headers)
+        return status, headers, body
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop (aiohttp requires it).
@@ -70,12 +115,9 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     ) -> Any:
         """Send one request and hand the response to python-consul's ``callback``."""
         url = self.uri(path, _without_token(params) if params else None)
-        async with self._client().request(method, url, data=data, headers=self._headers) as resp:
-            body = await resp.text(encoding="utf-8")
-            status, headers = resp.status, resp.headers
-        if status >= 400 and not (status == 404 and method == "GET" and path.startswith(_KV_PATH)):
-            raise ConsulStatusError(status, body, headers)
-        return callback(base.Response(status, headers, body))
+        kv_read = method == "GET" and path.startswith(_KV_PATH)  # 404: no such key
+        status, headers, body = await self.send(method, url, data, allow_404=kv_read)
+        return callback(base.Response(status, headers, body.decode("utf-8")))
 
     def get(
         self, callback: Callable[[base.Response], Any], path: str, params: Params = None
@@ -133,6 +175,45 @@ class AioConsul(base.Consul):  # type: ignore[misc]
 
     # python-consul 1.1 cannot send a service's Meta or several checks, nor a session's
     # Behavior: these two requests carry the node's own JSON bodies.
+
+    async def read_kv(
+        self,
+        key: str,
+        *,
+        recurse: bool = False,
+        keys: bool = False,
+        separator: str | None = None,
+        index: int = 0,
+        wait: str | None = None,
+    ) -> tuple[int, Any]:
+        """``GET /v1/kv/<key>``: the index and Consul's JSON (entries with their ``Value``
+        base64-decoded, or key names with ``keys``); ``None`` when nothing matches.
+        ``index``/``wait`` make it a blocking read."""
+        query: list[tuple[str, str]] = []
+        if index:
+            query.append(("index", str(index)))
+            if wait:
+                query.append(("wait", wait))
+        if recurse:
+            query.append(("recurse", "1"))
+        if keys:
+            query.append(("keys", "1"))
+        if separator:
+            query.append(("separator", separator))
+        if self.dc:
+            query.append(("dc", self.dc))
+        url = self.http.url(_KV_PATH + key, tuple(query), cache=not index)
+        status, headers, body = await self.http.send("GET", url, allow_404=True)
+        new_index = int(headers.get("X-Consul-Index", 0))
+        if status == 404:
+            return new_index, None
+        data = json.loads(body)
+        if not keys:
+            for item in data:
+                value = item.get("Value")
+                if value is not None:
+                    item["Value"] = base64.b64decode(value)
+        return new_index, data
 
     async def register_service(self, body: Mapping[str, Any]) -> bool:
         """``PUT /v1/agent/service/register`` with ``body`` as it is."""

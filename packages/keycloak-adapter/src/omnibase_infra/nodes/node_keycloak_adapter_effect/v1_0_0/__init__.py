@@ -1,5 +1,9 @@
 """Version 1.0.0 of ``node_keycloak_adapter_effect``: the node and its helpers."""
 
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.admin import (
+    REQUIRED_ADMIN_ROLES,
+    required_role,
+)
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.discovery import RealmEndpoints
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.effect import (
     AUDIENCE_ENV,
@@ -38,6 +42,7 @@ __all__ = [
     "CONTRACT_RESOURCE",
     "ENV_NAME",
     "ISSUER_ENV",
+    "REQUIRED_ADMIN_ROLES",
     "JwksCache",
     "KeycloakGrantError",
     "KeycloakInvalidClientError",
@@ -56,4 +61,5 @@ __all__ = [
     "TokenUnknownKeyError",
     "config_from_env",
     "keycloak_telemetry",
+    "required_role",
 ]

@@ -11,7 +11,13 @@ The pieces it stands on, one module each:
 * :mod:`.discovery` — OIDC discovery (cached) and the JWKS document;
   :mod:`.jwks` — the signing keys, cached with a refetch cooldown;
 * :mod:`.tokens` — grants and the client-credentials token cache;
-* :mod:`.verification` — local JWT verification and introspection answers.
+* :mod:`.verification` — local JWT verification and introspection answers;
+* :mod:`.admin` — the Admin REST API (roles, role mappings, groups, users).
+
+Admin operations authenticate with the node's own client-credentials token (the node's
+client needs ``realm-management`` roles), taken from the token cache; when the Admin REST
+API answers 401, the cached token is dropped, a new one fetched and the operation run once
+more.
 
 Discovery and the JWKS fetch are operations of their own (``discovery``, ``jwks``): they run
 before the operation that needs them (or, for the JWKS, inside ``verify``), bounded by the
@@ -25,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Final
 from uuid import UUID
 
@@ -36,8 +42,11 @@ from pydantic import SecretStr
 from omnibase_infra.effect import InfraEffectNode, operation, settings_from_env
 from omnibase_infra.effect.runner import Attempt
 from omnibase_infra.errors import (
+    InfraAuthenticationError,
     InfraConfigurationError,
+    InfraConflictError,
     InfraError,
+    InfraNotFoundError,
     InfraPermissionError,
     InfraProtocolError,
 )
@@ -57,6 +66,39 @@ from omnibase_infra.models.keycloak import (
     ModelKeycloakUserinfoRequest,
     ModelKeycloakVerifyRequest,
 )
+from omnibase_infra.models.keycloak.admin import (
+    ModelKeycloakAdminResult,
+    ModelKeycloakGroup,
+    ModelKeycloakGroupCreateRequest,
+    ModelKeycloakGroupDeleteRequest,
+    ModelKeycloakGroupGetRequest,
+    ModelKeycloakGroupList,
+    ModelKeycloakGroupListRequest,
+    ModelKeycloakGroupMemberAddRequest,
+    ModelKeycloakGroupMemberRemoveRequest,
+    ModelKeycloakRole,
+    ModelKeycloakRoleCompositesAddRequest,
+    ModelKeycloakRoleCompositesListRequest,
+    ModelKeycloakRoleCompositesRemoveRequest,
+    ModelKeycloakRoleCreateRequest,
+    ModelKeycloakRoleDeleteRequest,
+    ModelKeycloakRoleEnsureAbsentRequest,
+    ModelKeycloakRoleEnsured,
+    ModelKeycloakRoleEnsureRequest,
+    ModelKeycloakRoleGetRequest,
+    ModelKeycloakRoleList,
+    ModelKeycloakRoleListRequest,
+    ModelKeycloakRoleMappingAssignRequest,
+    ModelKeycloakRoleMappingEnsureAbsentRequest,
+    ModelKeycloakRoleMappingEnsureRequest,
+    ModelKeycloakRoleMappingListRequest,
+    ModelKeycloakRoleMappingRemoveRequest,
+    ModelKeycloakRoleRef,
+    ModelKeycloakRoleUpdateRequest,
+    ModelKeycloakUserFindRequest,
+    ModelKeycloakUserList,
+)
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.admin import AdminApi, AdminCall
 from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0.discovery import (
     RealmEndpoints,
     jwks_document,
@@ -142,7 +184,10 @@ def keycloak_telemetry(
 
 class NodeKeycloakAdapterEffect(InfraEffectNode):
     """Keycloak/OIDC EFFECT node: token grants, local verification, introspection,
-    userinfo and logout.
+    userinfo, logout; and the Admin REST API: realm and client roles (with composites), role
+    mappings of users, service accounts and groups, groups and members, users by username or
+    e-mail, and the idempotent ``role_ensure`` / ``role_mapping_ensure`` /
+    ``role_mapping_ensure_absent`` for workflows.
 
     ``config`` defaults to ``OMNIBASE_INFRA_KEYCLOAK_<FIELD>`` (:func:`config_from_env`).
     ``process(request)`` takes any request of ``omnibase_infra.models.keycloak`` (or core's
@@ -192,6 +237,7 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
         )
         self._verifier = LocalVerifier(resolved, self._jwks, target=target)
         self._tokens = TokenCache(resolved, clock)
+        self._admin = AdminApi(self._http, issuer=resolved.issuer, target=target)
         self._lifetimes: dict[str | None, LifetimeManager] = {}
         if retry_policy is not None:
             every = dict.fromkeys(self._contract_operations(), retry_policy.model_dump())
@@ -517,6 +563,388 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
         await self._post_form(request, "end_session_endpoint", form)
         return ModelKeycloakLogoutResponse(logged_out=True)
 
+    # -- the Admin REST API ----------------------------------------------------------------
+
+    async def _admin_token(self, request: ModelInfraRequest) -> ModelKeycloakToken:
+        fields: dict[str, Any] = {"correlation": request.correlation}
+        if "timeout_seconds" in request.model_fields_set:
+            fields["timeout_seconds"] = request.timeout_seconds
+        return await self.token(ModelKeycloakTokenRequest(**fields))
+
+    async def _run_admin[T](
+        self,
+        request: ModelInfraRequest,
+        work: Callable[[AdminCall], Awaitable[T]],
+        *,
+        client_role: bool = False,
+    ) -> T:
+        """``work`` as ``request``'s operation with the admin token; on a 401 the token is
+        replaced and the operation run once more."""
+        token = await self._admin_token(request)
+        for last_try in (False, True):
+            bearer = token.access_token.get_secret_value()
+
+            async def call(attempt: Attempt, bearer: str = bearer) -> T:
+                return await work(AdminCall(attempt, bearer, client_role))
+
+            try:
+                return (await self.run(request, call)).value
+            except InfraAuthenticationError:
+                if last_try:
+                    raise
+                logger.info(
+                    "the Admin REST API refused the admin token; fetching a new one",
+                    extra={"correlation_id": str(request.correlation_id)},
+                )
+                self._tokens.drop(None, token)
+                token = await self._admin_token(request)
+            except InfraNotFoundError:
+                self._admin.forget_clients()  # a client may have been replaced
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @operation(ModelKeycloakRoleCreateRequest)
+    async def role_create(self, request: ModelKeycloakRoleCreateRequest) -> ModelKeycloakRole:
+        """Create a realm or client role; ``InfraConflictError`` when it exists."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.create_role(
+                call, request.role, description=request.description, attributes=request.attributes
+            ),
+            client_role=request.role.client_id is not None,
+        )
+
+    @operation(ModelKeycloakRoleGetRequest)
+    async def role_get(self, request: ModelKeycloakRoleGetRequest) -> ModelKeycloakRole:
+        """A role by name; ``InfraNotFoundError`` naming it when it does not exist."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.get_role(call, request.role),
+            client_role=request.role.client_id is not None,
+        )
+
+    @operation(ModelKeycloakRoleListRequest)
+    async def role_list(self, request: ModelKeycloakRoleListRequest) -> ModelKeycloakRoleList:
+        """The realm's roles or a client's roles (``search``: a substring)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            roles = await self._admin.list_roles(call, request.client_id, request.search)
+            return ModelKeycloakRoleList(roles=roles)
+
+        return await self._run_admin(request, work, client_role=request.client_id is not None)
+
+    @operation(ModelKeycloakRoleUpdateRequest)
+    async def role_update(self, request: ModelKeycloakRoleUpdateRequest) -> ModelKeycloakRole:
+        """Set a role's description and/or attributes."""
+        return await self._run_admin(
+            request,
+            lambda call: self._admin.update_role(
+                call, request.role, description=request.description, attributes=request.attributes
+            ),
+            client_role=request.role.client_id is not None,
+        )
+
+    @operation(ModelKeycloakRoleDeleteRequest)
+    async def role_delete(
+        self, request: ModelKeycloakRoleDeleteRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete a role (it leaves every mapping and composite)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.delete_role(call, request.role)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesAddRequest)
+    async def role_composites_add(
+        self, request: ModelKeycloakRoleCompositesAddRequest
+    ) -> ModelKeycloakAdminResult:
+        """Make the role a composite that also holds ``composites``."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.composites(call, "POST", request.role, request.composites)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesRemoveRequest)
+    async def role_composites_remove(
+        self, request: ModelKeycloakRoleCompositesRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take ``composites`` out of the role."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.composites(call, "DELETE", request.role, request.composites)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakRoleCompositesListRequest)
+    async def role_composites_list(
+        self, request: ModelKeycloakRoleCompositesListRequest
+    ) -> ModelKeycloakRoleList:
+        """The roles the role holds directly."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            return ModelKeycloakRoleList(
+                roles=await self._admin.composites(call, "GET", request.role)
+            )
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    async def _change_mappings(
+        self,
+        call: AdminCall,
+        request: ModelKeycloakRoleMappingAssignRequest | ModelKeycloakRoleMappingRemoveRequest,
+        method: str,
+    ) -> ModelKeycloakAdminResult:
+        principal_path = await self._admin.principal_path(call, request.principal)
+        for client_id, refs in _by_container(request.roles).items():
+            representations = [await self._admin.role_representation(call, r) for r in refs]
+            await self._admin.change_mappings(
+                call,
+                method,
+                request.principal,
+                principal_path=principal_path,
+                client_id=client_id,
+                representations=representations,
+            )
+        return ModelKeycloakAdminResult(changed=True)
+
+    @operation(ModelKeycloakRoleMappingAssignRequest)
+    async def role_mapping_assign(
+        self, request: ModelKeycloakRoleMappingAssignRequest
+    ) -> ModelKeycloakAdminResult:
+        """Map roles to a user, a client's service account or a group."""
+        return await self._run_admin(
+            request, lambda call: self._change_mappings(call, request, "POST")
+        )
+
+    @operation(ModelKeycloakRoleMappingRemoveRequest)
+    async def role_mapping_remove(
+        self, request: ModelKeycloakRoleMappingRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take roles from the direct mappings of a user, service account or group."""
+        return await self._run_admin(
+            request, lambda call: self._change_mappings(call, request, "DELETE")
+        )
+
+    @operation(ModelKeycloakRoleMappingListRequest)
+    async def role_mapping_list(
+        self, request: ModelKeycloakRoleMappingListRequest
+    ) -> ModelKeycloakRoleList:
+        """A principal's realm roles or client roles of one client: direct, or effective."""
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleList:
+            roles = await self._admin.list_mappings(
+                call, request.principal, request.client_id, effective=request.effective
+            )
+            return ModelKeycloakRoleList(roles=roles)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleMappingEnsureRequest)
+    async def role_mapping_ensure(
+        self, request: ModelKeycloakRoleMappingEnsureRequest
+    ) -> ModelKeycloakAdminResult:
+        """Map the roles the principal lacks among ``roles`` (``changed``: any was missing)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            where = await self._admin.principal_path(call, request.principal)
+            changed = False
+            for client_id, refs in _by_container(request.roles).items():
+                held = await self._admin.list_mappings(
+                    call, request.principal, client_id, effective=False, principal_path=where
+                )
+                names = {role.name for role in held}
+                missing = [r for r in refs if r.name not in names]
+                if missing:
+                    representations = [
+                        await self._admin.role_representation(call, r) for r in missing
+                    ]
+                    await self._admin.change_mappings(
+                        call,
+                        "POST",
+                        request.principal,
+                        principal_path=where,
+                        client_id=client_id,
+                        representations=representations,
+                    )
+                    changed = True
+            return ModelKeycloakAdminResult(changed=changed)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleMappingEnsureAbsentRequest)
+    async def role_mapping_ensure_absent(
+        self, request: ModelKeycloakRoleMappingEnsureAbsentRequest
+    ) -> ModelKeycloakAdminResult:
+        """Remove whichever of ``roles`` the principal holds directly; a principal, client
+        or role that does not exist counts as absent (``changed`` False)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            try:
+                where = await self._admin.principal_path(call, request.principal)
+            except InfraNotFoundError:
+                return ModelKeycloakAdminResult(changed=False)
+            changed = False
+            for client_id, refs in _by_container(request.roles).items():
+                try:
+                    held = await self._admin.list_mappings(
+                        call, request.principal, client_id, effective=False, principal_path=where
+                    )
+                except InfraNotFoundError:
+                    continue  # the client is gone: none of its roles is mapped
+                wanted = {r.name for r in refs}
+                present = [r for r in held if r.name in wanted]
+                if present:
+                    representations = [{"id": r.id, "name": r.name} for r in present]
+                    await self._admin.change_mappings(
+                        call,
+                        "DELETE",
+                        request.principal,
+                        principal_path=where,
+                        client_id=client_id,
+                        representations=representations,
+                    )
+                    changed = True
+            return ModelKeycloakAdminResult(changed=changed)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakRoleEnsureRequest)
+    async def role_ensure(
+        self, request: ModelKeycloakRoleEnsureRequest
+    ) -> ModelKeycloakRoleEnsured:
+        """Make sure the role exists with the description and attributes asked for and
+        holds ``composites``; ``changed``/``created`` say what had to be done."""
+        ref = request.role
+
+        async def work(call: AdminCall) -> ModelKeycloakRoleEnsured:
+            created = False
+            try:
+                role = await self._admin.get_role(call, ref)
+            except InfraNotFoundError:
+                try:
+                    role = await self._admin.create_role(
+                        call, ref, description=request.description, attributes=request.attributes
+                    )
+                    created = True
+                except InfraConflictError:  # created meanwhile by someone else
+                    role = await self._admin.get_role(call, ref)
+            changed = created
+            description = request.description
+            attributes = request.attributes
+            if (description is not None and role.description != description) or (
+                attributes is not None and role.attributes != attributes
+            ):
+                role = await self._admin.update_role(
+                    call, ref, description=description, attributes=attributes
+                )
+                changed = True
+            if request.composites:
+                held = {
+                    (r.name, r.client_id) for r in await self._admin.composites(call, "GET", ref)
+                }
+                missing = [r for r in request.composites if (r.name, r.client_id) not in held]
+                if missing:
+                    await self._admin.composites(call, "POST", ref, missing)
+                    role = await self._admin.get_role(call, ref)
+                    changed = True
+            return ModelKeycloakRoleEnsured(role=role, changed=changed, created=created)
+
+        return await self._run_admin(request, work, client_role=ref.client_id is not None)
+
+    @operation(ModelKeycloakRoleEnsureAbsentRequest)
+    async def role_ensure_absent(
+        self, request: ModelKeycloakRoleEnsureAbsentRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete the role if it exists (``changed``: it did); a missing role or client is
+        already absent."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            try:
+                await self._admin.delete_role(call, request.role)
+            except InfraNotFoundError:
+                return ModelKeycloakAdminResult(changed=False)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+
+    @operation(ModelKeycloakGroupCreateRequest)
+    async def group_create(self, request: ModelKeycloakGroupCreateRequest) -> ModelKeycloakGroup:
+        """Create a top-level group; ``InfraConflictError`` when it exists."""
+        return await self._run_admin(
+            request, lambda call: self._admin.create_group(call, request.group)
+        )
+
+    @operation(ModelKeycloakGroupGetRequest)
+    async def group_get(self, request: ModelKeycloakGroupGetRequest) -> ModelKeycloakGroup:
+        """A top-level group by name; ``InfraNotFoundError`` naming it."""
+        return await self._run_admin(
+            request, lambda call: self._admin.group_by_name(call, request.group)
+        )
+
+    @operation(ModelKeycloakGroupListRequest)
+    async def group_list(self, request: ModelKeycloakGroupListRequest) -> ModelKeycloakGroupList:
+        """The realm's top-level groups (``search``: a substring of the name)."""
+
+        async def work(call: AdminCall) -> ModelKeycloakGroupList:
+            return ModelKeycloakGroupList(
+                groups=await self._admin.list_groups(call, request.search)
+            )
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupDeleteRequest)
+    async def group_delete(
+        self, request: ModelKeycloakGroupDeleteRequest
+    ) -> ModelKeycloakAdminResult:
+        """Delete a top-level group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.delete_group(call, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupMemberAddRequest)
+    async def group_member_add(
+        self, request: ModelKeycloakGroupMemberAddRequest
+    ) -> ModelKeycloakAdminResult:
+        """Make a user a member of a group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.membership(call, "PUT", request.username, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakGroupMemberRemoveRequest)
+    async def group_member_remove(
+        self, request: ModelKeycloakGroupMemberRemoveRequest
+    ) -> ModelKeycloakAdminResult:
+        """Take a user out of a group."""
+
+        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+            await self._admin.membership(call, "DELETE", request.username, request.group)
+            return ModelKeycloakAdminResult(changed=True)
+
+        return await self._run_admin(request, work)
+
+    @operation(ModelKeycloakUserFindRequest)
+    async def user_find(self, request: ModelKeycloakUserFindRequest) -> ModelKeycloakUserList:
+        """Users by exact username or e-mail."""
+
+        async def work(call: AdminCall) -> ModelKeycloakUserList:
+            users = await self._admin.find_users(
+                call, username=request.username, email=request.email
+            )
+            return ModelKeycloakUserList(users=users)
+
+        return await self._run_admin(request, work)
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _close_resources(self) -> None:
@@ -528,3 +956,13 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _by_container(
+    refs: tuple[ModelKeycloakRoleRef, ...],
+) -> dict[str | None, list[ModelKeycloakRoleRef]]:
+    """Roles grouped by their client (``None``: realm roles): one mapping path each."""
+    grouped: dict[str | None, list[ModelKeycloakRoleRef]] = {}
+    for ref in refs:
+        grouped.setdefault(ref.client_id, []).append(ref)
+    return grouped

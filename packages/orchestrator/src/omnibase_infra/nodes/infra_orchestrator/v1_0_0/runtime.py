@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 from uuid import UUID, uuid4, uuid5
 
 from opentelemetry import metrics, trace
@@ -66,6 +66,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
 )
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     ModelCall,
+    ModelStep,
     ModelWorkflow,
     iter_references,
     parse_workflow,
@@ -180,10 +181,14 @@ class _Run:
         plan: ModelWorkflowPlan,
         inputs: dict[str, Any],
         steps: dict[str, ModelStepRecord],
+        *,
+        root: ModelCorrelationContext | None = None,
     ) -> None:
         self.record = record
         self.workflow = workflow
         self.plan = plan
+        self.order = plan.order
+        self._by_id = {step.id: step for step in workflow.steps}
         self.inputs = inputs
         self.steps = steps
         self.outputs: dict[str, Any] = {
@@ -191,9 +196,18 @@ class _Run:
         }
         done = [rec.sequence for rec in steps.values() if rec.sequence is not None]
         self.sequence = itertools.count(max(done, default=0) + 1)
-        self.root = _root_context(record)
+        # Markers of secrets only come from records stored before a restart: without any,
+        # binding a step's inputs need not look for them.
+        self.lost_secrets = bool(_find_secret_markers([inputs, self.outputs], "records"))
+        self.root = root if root is not None else _root_context(record)
         self.reducer_lock = asyncio.Lock()
         self.save_lock = asyncio.Lock()
+        self.pending = _Transition()
+        """Written by the next ``_commit``: one transaction per step transition."""
+
+    def step(self, step_id: str) -> ModelStep:
+        """The workflow's step ``step_id`` (KeyError when there is none)."""
+        return self._by_id[step_id]
 
     @property
     def run_uuid(self) -> UUID:
@@ -264,6 +278,117 @@ def _find_secret_markers(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _find_secret_markers(v, f"{path}[{i}]")]
     return []
+
+
+type _Event = tuple[str, str | None, bool, dict[str, Any]]
+
+
+class _Transition:
+    """The records and events of one step transition, written in one store transaction
+    (with the run record when ``save_run``), the events emitted once it is durable."""
+
+    __slots__ = ("events", "records", "save_run")
+
+    def __init__(self) -> None:
+        self.records: dict[str, ModelStepRecord] = {}
+        """By step id: a step's record is written once per transaction, as it is then."""
+        self.events: list[_Event] = []
+        self.save_run = False
+
+    def add(
+        self,
+        rec: ModelStepRecord | None,
+        kind: str,
+        step_id: str | None = None,
+        *,
+        stored: bool = False,
+        **detail: Any,
+    ) -> None:
+        """Record ``rec`` (if any) and queue the event ``kind`` (``stored``: ``detail`` is
+        already storable, no need to mask it again)."""
+        if rec is not None:
+            self.records[rec.step_id] = rec
+        self.events.append((kind, step_id, stored, detail))
+
+    def take(self) -> tuple[list[ModelStepRecord], bool, list[_Event]]:
+        taken = list(self.records.values()), self.save_run, self.events
+        self.records, self.save_run, self.events = {}, False, []
+        return taken
+
+
+class _Ready:
+    """Which steps may start: those whose dependencies are all done, in plan order."""
+
+    __slots__ = ("_blocked", "_dependents", "_position", "_ready")
+
+    def __init__(self, run: _Run) -> None:
+        done = {sid for sid in run.order if run.steps[sid].status in _DONE}
+        self._position = {sid: index for index, sid in enumerate(run.order)}
+        self._blocked: dict[str, int] = {}
+        self._dependents: dict[str, list[str]] = {}
+        for sid in run.order:
+            if sid in done:
+                continue
+            depends_on = run.step(sid).depends_on
+            self._blocked[sid] = sum(dep not in done for dep in depends_on)
+            for dep in depends_on:
+                self._dependents.setdefault(dep, []).append(sid)
+        self._ready = [sid for sid, count in self._blocked.items() if count == 0]
+
+    def pop(self) -> str | None:
+        """The first ready step in plan order, or None."""
+        if not self._ready:
+            return None
+        self._ready.sort(key=self._position.__getitem__)
+        return self._ready.pop(0)
+
+    def release(self, sid: str) -> None:
+        """``sid`` is done (completed or skipped): its dependents may become ready."""
+        for dependent in self._dependents.get(sid, ()):
+            self._blocked[dependent] -= 1
+            if self._blocked[dependent] == 0:
+                self._ready.append(dependent)
+
+
+class _Completions:
+    """Finished step calls in completion order, and the run's deadline: one timer per run
+    and one future per wait (``asyncio.wait`` would build both on every wake-up)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._loop = loop
+        self._finished: list[asyncio.Task[Any]] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self.expired = False
+        self._timer = loop.call_at(deadline, self._expire)
+
+    def watch(self, task: asyncio.Task[Any]) -> None:
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._finished.append(task)
+        self._wake()
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> list[asyncio.Task[Any]]:
+        """The calls finished since the last wait (none only when the deadline passed)."""
+        if not self._finished and not self.expired:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        finished, self._finished = self._finished, []
+        return finished
+
+    def close(self) -> None:
+        self._timer.cancel()
 
 
 class WorkflowRuntime:
@@ -340,11 +465,12 @@ class WorkflowRuntime:
             traceparent=root.traceparent,
         )
         steps = {sid: ModelStepRecord(run_id=record.run_id, step_id=sid) for sid in plan.order}
-        await self.store.save_run(record)
-        for step in steps.values():
-            await self.store.save_step(step)
-        run = _Run(record, workflow, plan, live, steps)
-        await self._emit(run, "workflow.started", inputs=stored, order=plan.order)
+        run = _Run(record, workflow, plan, live, steps, root=root)
+        # Written with the first steps' start (one transaction), or before the reducer's
+        # start event when there is a reducer (see _drive).
+        run.pending.records.update(steps)
+        run.pending.save_run = True
+        run.pending.add(None, "workflow.started", stored=True, inputs=stored, order=plan.order)
         return await self._drive(run)
 
     async def resume(
@@ -385,16 +511,16 @@ class WorkflowRuntime:
     def _lost_secrets_needed(run: _Run) -> list[str]:
         """Completed ``rerun_on_resume`` steps whose stored output lost secrets that a
         pending step references (in plan order)."""
-        pending = [run.workflow.step(s) for s in run.plan.order if run.steps[s].status not in _DONE]
+        pending = [run.step(s) for s in run.order if run.steps[s].status not in _DONE]
         needed: set[str] = set()
         for step in pending:
             refs = [*iter_references(step.inputs), *iter_references(step.condition)]
             needed |= {r.parts[1] for r in refs if r.root == "steps" and len(r.parts) > 1}
         return [
             sid
-            for sid in run.plan.order
+            for sid in run.order
             if sid in needed
-            and run.workflow.step(sid).rerun_on_resume
+            and run.step(sid).rerun_on_resume
             and run.steps[sid].status is EnumStepStatus.COMPLETED
             and _find_secret_markers(run.steps[sid].output, "output")
         ]
@@ -402,7 +528,7 @@ class WorkflowRuntime:
     async def _rerun(self, run: _Run, sid: str) -> None:
         """Call a completed ``rerun_on_resume`` step again for its secret output. A failure
         is noted; the step that needs the output then fails naming the lost secret."""
-        step = run.workflow.step(sid)
+        step = run.step(sid)
         rec = run.steps[sid]
         await self._emit(run, "step.rerun", sid, reason="secret output lost in a restart")
         try:
@@ -479,19 +605,23 @@ class WorkflowRuntime:
     async def _drive(self, run: _Run) -> ModelRunResult:
         record = run.record
         if record.status is EnumRunStatus.RUNNING:
+            if run.workflow.reducer is not None:
+                await self._commit(run)  # the run is recorded before the reducer's start
             await self._feed(run, "start")
             failure = await self._execute_steps(run)
+            # The last outcomes and the run's new status go in one transaction.
+            run.pending.save_run = True
             if failure is None:
                 record.status = EnumRunStatus.COMPLETED
-                await self._save_run(run)
-                await self._emit(run, "workflow.completed")
+                run.pending.add(None, "workflow.completed")
+                await self._commit(run)
                 return self._result(run)
             sid, error = failure
             record.status = EnumRunStatus.COMPENSATING
             record.failed_step = sid
             record.error = error
-            await self._save_run(run)
-            await self._emit(run, "workflow.compensating", failed_step=sid, error=error)
+            run.pending.add(None, "workflow.compensating", failed_step=sid, error=error)
+            await self._commit(run)
         await self._feed(run, "failure")
         clean = await self._compensate(run)
         record.status = EnumRunStatus.FAILED if clean else EnumRunStatus.COMPENSATION_FAILED
@@ -503,49 +633,78 @@ class WorkflowRuntime:
 
     def _result(self, run: _Run) -> ModelRunResult:
         # The run is over: its records are not changed again, so no copy is needed.
-        return ModelRunResult(run=run.record, steps=dict(run.steps), order=run.plan.order)
+        return ModelRunResult(run=run.record, steps=dict(run.steps), order=run.order)
 
     async def _execute_steps(self, run: _Run) -> tuple[str, dict[str, Any]] | None:
-        order = run.plan.order
-        for sid in order:
+        """Run the steps to the end or to the first failure. Each step transition is one
+        store transaction, written before any call it releases: the outcomes of the steps
+        that finished and the ``running`` (or ``skipped``) records of the steps they
+        unblock. So a step's outcome is durable before a step after it starts."""
+        for sid in run.order:
             rec = run.steps[sid]
             if rec.status is EnumStepStatus.FAILED:  # died between the failure and its record
                 return sid, rec.error or {}
-        done = {sid for sid in order if run.steps[sid].status in _DONE}
-        started: set[str] = set(done)
-        running: dict[asyncio.Task[dict[str, Any] | None], str] = {}
+        ready = _Ready(run)
+        running: dict[asyncio.Task[tuple[Any, int]], str] = {}
         failure: tuple[str, dict[str, Any]] | None = None
-        deadline = asyncio.get_running_loop().time() + run.workflow.workflow.timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        completions = _Completions(loop, loop.time() + run.workflow.workflow.timeout_ms / 1000)
+        transition = run.pending
         await self._feed_progress(run)
-        while True:
-            if failure is None:
-                for sid in order:
-                    step = run.workflow.step(sid)
-                    if sid not in started and set(step.depends_on) <= done:
-                        started.add(sid)
-                        task = asyncio.create_task(self._run_step(run, sid), name=f"step:{sid}")
-                        running[task] = sid
-            if not running:
-                break
-            remaining = deadline - asyncio.get_running_loop().time()
-            finished, _ = await asyncio.wait(
-                running, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
-            )
-            if not finished:
-                failure = failure or await self._workflow_timeout(run, running)
-                continue
-            for task in finished:
-                sid = running.pop(task)
-                error = task.result()
-                if error is not None:
-                    failure = failure or (sid, error)
-                else:
-                    done.add(sid)
-            await self._feed_progress(run)
-        return failure
+        try:
+            while True:
+                calls: list[tuple[str, ModelStep, dict[str, Any]]] = []
+                if failure is None:
+                    failure = self._start_ready(run, ready, transition, calls)
+                if not calls and not running:
+                    return failure  # the last outcomes are written with the run's status
+                await self._commit(run)
+                for sid, step, inputs in calls:
+                    key = f"{run.record.run_id}:{sid}"
+                    task = loop.create_task(self._call(run, step, inputs, key), name=f"step:{sid}")
+                    completions.watch(task)
+                    running[task] = sid
+                for task in await completions.wait():
+                    sid = running.pop(task)
+                    error = self._finish(run, sid, task, transition, ready)
+                    failure = failure or (None if error is None else (sid, error))
+                if completions.expired and running:
+                    failure = failure or await self._workflow_timeout(run, running, transition)
+                if run.workflow.reducer is not None:
+                    # The reducer is fed each outcome before a later step starts.
+                    await self._commit(run)
+                    await self._feed_progress(run)
+        except BaseException:
+            for task in running:  # a cancelled run leaves no call behind
+                task.cancel()
+            raise
+        finally:
+            completions.close()
+
+    def _start_ready(
+        self,
+        run: _Run,
+        ready: _Ready,
+        transition: _Transition,
+        calls: list[tuple[str, ModelStep, dict[str, Any]]],
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Prepare every ready step (skipped ones release their dependents at once) and
+        queue the calls; stops at the first step that fails before its call."""
+        while (sid := ready.pop()) is not None:
+            kind, payload = self._prepare(run, sid, transition)
+            if kind == "skipped":
+                ready.release(sid)
+            elif kind == "failed":
+                return sid, payload
+            else:
+                calls.append((sid, run.step(sid), payload))
+        return None
 
     async def _workflow_timeout(
-        self, run: _Run, running: dict[asyncio.Task[dict[str, Any] | None], str]
+        self,
+        run: _Run,
+        running: dict[asyncio.Task[tuple[Any, int]], str],
+        transition: _Transition,
     ) -> tuple[str, dict[str, Any]]:
         timeout = run.workflow.workflow.timeout_ms / 1000
         for task in running:
@@ -570,14 +729,16 @@ class WorkflowRuntime:
             rec.status = EnumStepStatus.FAILED
             rec.error = error_to_safe_dict(exc)
             rec.finished_at = datetime.now(UTC)
-            await self.store.save_step(rec)
-            await self._emit(run, "step.failed", sid, error=rec.error)
+            transition.add(rec, "step.failed", sid, error=rec.error)
         running.clear()
         return first, error
 
-    async def _run_step(self, run: _Run, sid: str) -> dict[str, Any] | None:
-        """Run one step; returns its error (safe dict) or None."""
-        step = run.workflow.step(sid)
+    def _prepare(
+        self, run: _Run, sid: str, transition: _Transition
+    ) -> tuple[Literal["skipped", "failed", "call"], dict[str, Any]]:
+        """Decide a ready step, recording the transition: ``skipped``, ``failed`` before
+        its call (with its error) or to be called (``call``, with its bound inputs)."""
+        step = run.step(sid)
         rec = run.steps[sid]
         where = f"step {sid!r}"
         try:
@@ -587,24 +748,34 @@ class WorkflowRuntime:
                 rec.status = EnumStepStatus.SKIPPED
                 rec.finished_at = datetime.now(UTC)
                 run.outputs[sid] = None
-                await self.store.save_step(rec)
-                await self._emit(run, "step.skipped", sid)
-                return None
+                transition.add(rec, "step.skipped", sid)
+                return "skipped", {}
             inputs = self._inputs(run, step, sid, step.inputs, where)
-            rec.status = EnumStepStatus.RUNNING
-            rec.started_at = datetime.now(UTC)
-            rec.error = None
-            await self.store.save_step(rec)
-            await self._emit(run, "step.started", sid, node=step.node, operation=step.operation)
-            result, attempts = await self._call(run, step, inputs, f"{run.record.run_id}:{sid}")
         except Exception as exc:  # every failure of a step is recorded, none escapes
-            rec.status = EnumStepStatus.FAILED
-            rec.error = error_to_safe_dict(exc)
-            rec.finished_at = datetime.now(UTC)
-            rec.attempts += getattr(exc, "_workflow_attempts", 1)
-            await self.store.save_step(rec)
-            await self._emit(run, "step.failed", sid, error=rec.error)
-            return rec.error
+            return "failed", self._failed(rec, exc, transition)
+        rec.status = EnumStepStatus.RUNNING
+        rec.started_at = datetime.now(UTC)
+        rec.error = None
+        transition.add(
+            rec, "step.started", sid, stored=True, node=step.node, operation=step.operation
+        )
+        return "call", inputs
+
+    def _finish(
+        self,
+        run: _Run,
+        sid: str,
+        task: asyncio.Task[tuple[Any, int]],
+        transition: _Transition,
+        ready: _Ready,
+    ) -> dict[str, Any] | None:
+        """Record a finished call's outcome (a completed step releases its dependents);
+        returns its error (safe dict) or None."""
+        rec = run.steps[sid]
+        exc = task.exception()
+        if exc is not None:
+            return self._failed(rec, exc, transition)
+        result, attempts = task.result()
         live = _live_output(result)
         run.outputs[sid] = live
         rec.status = EnumStepStatus.COMPLETED
@@ -612,15 +783,41 @@ class WorkflowRuntime:
         rec.attempts += attempts
         rec.sequence = next(run.sequence)
         rec.finished_at = datetime.now(UTC)
-        await self.store.save_step(rec)
-        await self._emit(run, "step.completed", sid, attempts=attempts, output=rec.output)
+        transition.add(
+            rec, "step.completed", sid, stored=True, attempts=attempts, output=rec.output
+        )
+        ready.release(sid)
         return None
+
+    @staticmethod
+    def _failed(
+        rec: ModelStepRecord, exc: BaseException, transition: _Transition
+    ) -> dict[str, Any]:
+        rec.status = EnumStepStatus.FAILED
+        rec.error = error_to_safe_dict(exc)
+        rec.finished_at = datetime.now(UTC)
+        rec.attempts += getattr(exc, "_workflow_attempts", 1)
+        transition.add(rec, "step.failed", rec.step_id, error=rec.error)
+        return rec.error
+
+    async def _commit(self, run: _Run) -> None:
+        """Write the pending transition's records in one transaction, then emit its
+        events."""
+        records, save_run, events = run.pending.take()
+        if save_run:
+            async with run.save_lock:
+                run.record.updated_at = datetime.now(UTC)
+                await self.store.save_batch(records, run=run.record)
+        elif records:
+            await self.store.save_batch(records)
+        for kind, sid, stored, detail in events:
+            await self._emit(run, kind, sid, _stored=stored, **detail)
 
     def _inputs(
         self, run: _Run, step: ModelCall, sid: str, raw: Mapping[str, Any], where: str
     ) -> dict[str, Any]:
         inputs = resolve(dict(raw), run.scope(), where)
-        lost = _find_secret_markers(inputs, "inputs")
+        lost = _find_secret_markers(inputs, "inputs") if run.lost_secrets else []
         if lost:
             raise InfraValidationError(
                 f"{where}: {lost} come from secret outputs stored before a restart; "
@@ -700,7 +897,7 @@ class WorkflowRuntime:
         )
         clean = True
         for rec in candidates:
-            step = run.workflow.step(rec.step_id)
+            step = run.step(rec.step_id)
             if step.compensation is None:
                 continue
             where = f"compensation of step {rec.step_id!r}"
@@ -739,11 +936,11 @@ class WorkflowRuntime:
         steps complete out of order)."""
         if run.workflow.reducer is None:
             return
-        for sid in run.plan.order:
+        for sid in run.order:
             rec = run.steps[sid]
             if rec.status not in _DONE:
                 return
-            step = run.workflow.step(sid)
+            step = run.step(sid)
             if rec.status is EnumStepStatus.COMPLETED and step.reducer_trigger:
                 await self._feed(run, sid)
 
@@ -765,7 +962,7 @@ class WorkflowRuntime:
                 if isinstance(code, str):
                     raw.setdefault("error_code", code)
             else:
-                trigger, raw = str(run.workflow.step(key).reducer_trigger), {}
+                trigger, raw = str(run.step(key).reducer_trigger), {}
             await self._apply(run, key, trigger, raw)
 
     async def _apply(self, run: _Run, key: str, trigger: str, raw: Mapping[str, Any]) -> None:
@@ -856,7 +1053,17 @@ class WorkflowRuntime:
             run.record.updated_at = datetime.now(UTC)
             await self.store.save_run(run.record)
 
-    async def _emit(self, run: _Run, kind: str, step_id: str | None = None, **detail: Any) -> None:
+    async def _emit(
+        self,
+        run: _Run,
+        kind: str,
+        step_id: str | None = None,
+        *,
+        _stored: bool = False,
+        **detail: Any,
+    ) -> None:
+        if not self._listeners and self.event_bus is None:
+            return
         event = ModelWorkflowEvent(
             kind=kind,
             run_id=run.record.run_id,
@@ -864,7 +1071,7 @@ class WorkflowRuntime:
             step_id=step_id,
             correlation_id=run.record.correlation_id,
             traceparent=run.record.traceparent,
-            detail=to_storable(detail),
+            detail=detail if _stored else to_storable(detail),
         )
         for listener in self._listeners:
             try:

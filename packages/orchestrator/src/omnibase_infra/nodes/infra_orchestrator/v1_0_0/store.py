@@ -11,12 +11,13 @@ never stored (see :func:`to_storable`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import threading
 import typing
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -60,17 +61,32 @@ def is_secret_marker(value: object) -> bool:
     return isinstance(value, dict) and value.keys() == SECRET_MARKER.keys()
 
 
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=4096)
+def _sensitive_str_key(key: str) -> bool:
+    # Outputs repeat the same few keys: the regex runs once per key, not once per record.
+    return is_sensitive_key(key)
+
+
+def _sensitive(key: object) -> bool:
+    return _sensitive_str_key(key) if type(key) is str else is_sensitive_key(key)
+
+
 def to_storable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
     """A JSON-safe copy of ``value`` with every secret replaced by :data:`SECRET_MARKER`:
     ``SecretStr``/``SecretBytes`` values and values under sensitive keys (password,
     token, ...)."""
+    if type(value) in _PLAIN:  # the common case first, without an isinstance chain
+        return value
     if isinstance(value, SecretStr | SecretBytes):
         return dict(SECRET_MARKER)
     if isinstance(value, BaseModel):
         return to_storable(value.model_dump(mode="python"))
     if isinstance(value, Mapping):
         return {
-            str(k): dict(SECRET_MARKER) if is_sensitive_key(k) and v is not None else to_storable(v)
+            str(k): dict(SECRET_MARKER) if v is not None and _sensitive(k) else to_storable(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
@@ -189,6 +205,14 @@ class WorkflowStore(Protocol):
         """Insert or replace a step record."""
         ...
 
+    async def save_batch(
+        self, steps: Sequence[ModelStepRecord], run: ModelRunRecord | None = None
+    ) -> None:
+        """Insert or replace ``steps`` (and ``run``) in one transaction: all or none.
+        The runtime writes each step transition with one call (a step's outcome and the
+        start of the steps it releases)."""
+        ...
+
     async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:
         """A run's step records by step id."""
         ...
@@ -238,6 +262,14 @@ class InMemoryWorkflowStore:
     async def save_step(self, step: ModelStepRecord) -> None:
         self._steps.setdefault(step.run_id, {})[step.step_id] = step.model_dump_json()
 
+    async def save_batch(
+        self, steps: Sequence[ModelStepRecord], run: ModelRunRecord | None = None
+    ) -> None:
+        if run is not None:
+            self._runs[run.run_id] = run.model_dump_json()
+        for step in steps:
+            self._steps.setdefault(step.run_id, {})[step.step_id] = step.model_dump_json()
+
     async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:
         return {
             sid: ModelStepRecord.model_validate_json(raw)
@@ -278,11 +310,42 @@ CREATE TABLE IF NOT EXISTS workflow_resources (
 """
 
 
+_SAVE_RUN: Final = (
+    "INSERT OR REPLACE INTO workflow_runs (run_id, created_at, status, record) VALUES (?, ?, ?, ?)"
+)
+_SAVE_STEP: Final = (
+    "INSERT OR REPLACE INTO workflow_steps (run_id, step_id, status, record) VALUES (?, ?, ?, ?)"
+)
+_SAVE_RESOURCE: Final = (
+    "INSERT OR REPLACE INTO workflow_resources (resource_id, updated_at, snapshot) VALUES (?, ?, ?)"
+)
+
+type _Write = tuple[str, tuple[object, ...]]
+
+
+def _run_row(run: ModelRunRecord) -> _Write:
+    return _SAVE_RUN, (
+        run.run_id,
+        run.created_at.isoformat(),
+        run.status.value,
+        run.model_dump_json(),
+    )
+
+
+def _step_row(step: ModelStepRecord) -> _Write:
+    return _SAVE_STEP, (step.run_id, step.step_id, step.status.value, step.model_dump_json())
+
+
 class SqliteWorkflowStore:
-    """The default durable store: one SQLite file in WAL mode, ``synchronous=FULL``
-    (every commit survives a process kill and a power loss; ``"NORMAL"`` still survives a
-    process kill, not a power loss, and saves an fsync per record). Calls run in a worker
-    thread so the event loop never waits on the disk."""
+    """The default durable store: one SQLite file in WAL mode with ``synchronous=FULL``:
+    the WAL is fsynced at every commit, so a save that returned survives a process kill
+    and a power loss (``"NORMAL"`` still survives a process kill, but a power loss may roll
+    back the last commits; it saves an fsync per commit).
+
+    Writes are **group-committed**: the saves requested while a commit is in flight are
+    written together in the next transaction (one fsync for all of them), in a worker
+    thread so the event loop never waits on the disk. Every save still returns only once
+    its own transaction is committed, and a :meth:`save_batch` is never split."""
 
     def __init__(
         self, path: str | Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
@@ -303,22 +366,59 @@ class SqliteWorkflowStore:
                 target=str(self.path),
             ) from exc
         self._lock = threading.Lock()
+        self._queue: list[tuple[list[_Write], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+    def _commit(self, groups: list[list[_Write]]) -> None:
         with self._lock:
-            self._db.execute(sql, params)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for writes in groups:
+                    for sql, params in writes:
+                        self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    async def _write(self, writes: list[_Write]) -> None:
+        """Queue ``writes`` (one transaction's worth) and wait until they are committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((writes, done))
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            # A task of its own: a cancelled caller must not stop the others' commit.
+            self._flusher = loop.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(self._commit, [writes for writes, _ in group])
+            except (OSError, sqlite3.Error) as exc:
+                if len(group) == 1:
+                    _settle(group[0][1], exc)
+                    continue
+                # One caller's rows must not fail the others: commit them one by one.
+                for writes, done in group:
+                    try:
+                        await asyncio.to_thread(self._commit, [writes])
+                    except (OSError, sqlite3.Error) as exc:
+                        _settle(done, exc)
+                    else:
+                        _settle(done, None)
+                continue
+            for _, done in group:
+                _settle(done, None)
+
     async def save_run(self, run: ModelRunRecord) -> None:
-        await asyncio.to_thread(
-            self._write,
-            "INSERT OR REPLACE INTO workflow_runs (run_id, created_at, status, record) "
-            "VALUES (?, ?, ?, ?)",
-            (run.run_id, run.created_at.isoformat(), run.status.value, run.model_dump_json()),
-        )
+        await self._write([_run_row(run)])
 
     async def get_run(self, run_id: str) -> ModelRunRecord:
         rows = await asyncio.to_thread(
@@ -337,12 +437,15 @@ class SqliteWorkflowStore:
         return [ModelRunRecord.model_validate_json(row[0]) for row in rows]
 
     async def save_step(self, step: ModelStepRecord) -> None:
-        await asyncio.to_thread(
-            self._write,
-            "INSERT OR REPLACE INTO workflow_steps (run_id, step_id, status, record) "
-            "VALUES (?, ?, ?, ?)",
-            (step.run_id, step.step_id, step.status.value, step.model_dump_json()),
-        )
+        await self._write([_step_row(step)])
+
+    async def save_batch(
+        self, steps: Sequence[ModelStepRecord], run: ModelRunRecord | None = None
+    ) -> None:
+        writes = [_step_row(step) for step in steps]
+        if run is not None:
+            writes.append(_run_row(run))
+        await self._write(writes)
 
     async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:
         rows = await asyncio.to_thread(
@@ -351,11 +454,8 @@ class SqliteWorkflowStore:
         return {sid: ModelStepRecord.model_validate_json(raw) for sid, raw in rows}
 
     async def save_resource_snapshot(self, resource_id: str, snapshot: dict[str, Any]) -> None:
-        await asyncio.to_thread(
-            self._write,
-            "INSERT OR REPLACE INTO workflow_resources (resource_id, updated_at, snapshot) "
-            "VALUES (?, ?, ?)",
-            (resource_id, _now().isoformat(), json.dumps(snapshot)),
+        await self._write(
+            [(_SAVE_RESOURCE, (resource_id, _now().isoformat(), json.dumps(snapshot)))]
         )
 
     async def get_resource_snapshot(self, resource_id: str) -> dict[str, Any] | None:
@@ -367,8 +467,24 @@ class SqliteWorkflowStore:
         return dict(json.loads(rows[0][0])) if rows else None
 
     async def close(self) -> None:
+        flusher = self._flusher
+        if (
+            flusher is not None
+            and not flusher.done()
+            and flusher.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.shield(flusher)
         with self._lock:
             self._db.close()
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # the caller was cancelled: its rows are committed all the same
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 POSTGRES_NODE: Final = "node_postgres_adapter_effect"
@@ -468,17 +584,28 @@ class PostgresWorkflowStore:
         )
         return None if response.row is None else dict(response.row)
 
-    async def save_run(self, run: ModelRunRecord) -> None:
-        await self._execute(
-            f"INSERT INTO {self._runs} (run_id, created_at, status, record) "  # noqa: S608
+    def _run_statement(self, run: ModelRunRecord) -> ModelPostgresStatement:
+        return ModelPostgresStatement(
+            sql=f"INSERT INTO {self._runs} (run_id, created_at, status, record) "  # noqa: S608
             "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (run_id) DO UPDATE SET "
             "created_at = EXCLUDED.created_at, status = EXCLUDED.status, "
             "record = EXCLUDED.record",
-            run.run_id,
-            run.created_at,
-            run.status.value,
-            run.model_dump_json(),
+            params=(run.run_id, run.created_at, run.status.value, run.model_dump_json()),
         )
+
+    def _step_statement(self, step: ModelStepRecord) -> ModelPostgresStatement:
+        return ModelPostgresStatement(
+            sql=f"INSERT INTO {self._steps} (run_id, step_id, status, record) "  # noqa: S608
+            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (run_id, step_id) DO UPDATE SET "
+            "status = EXCLUDED.status, record = EXCLUDED.record",
+            params=(step.run_id, step.step_id, step.status.value, step.model_dump_json()),
+        )
+
+    async def _execute_statement(self, statement: ModelPostgresStatement) -> None:
+        await self._execute(statement.sql, *statement.params)
+
+    async def save_run(self, run: ModelRunRecord) -> None:
+        await self._execute_statement(self._run_statement(run))
 
     async def get_run(self, run_id: str) -> ModelRunRecord:
         sql = f"SELECT record::text AS record FROM {self._runs} WHERE run_id = $1"  # noqa: S608
@@ -496,14 +623,23 @@ class PostgresWorkflowStore:
         return [ModelRunRecord.model_validate_json(row["record"]) for row in rows]
 
     async def save_step(self, step: ModelStepRecord) -> None:
-        await self._execute(
-            f"INSERT INTO {self._steps} (run_id, step_id, status, record) "  # noqa: S608
-            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (run_id, step_id) DO UPDATE SET "
-            "status = EXCLUDED.status, record = EXCLUDED.record",
-            step.run_id,
-            step.step_id,
-            step.status.value,
-            step.model_dump_json(),
+        await self._execute_statement(self._step_statement(step))
+
+    async def save_batch(
+        self, steps: Sequence[ModelStepRecord], run: ModelRunRecord | None = None
+    ) -> None:
+        statements = [self._step_statement(step) for step in steps]
+        if run is not None:
+            statements.append(self._run_statement(run))
+        if len(statements) <= 1:
+            for statement in statements:
+                await self._execute_statement(statement)
+            return
+        node = await self._ensure()
+        await node.process(
+            ModelPostgresTransactionRequest(
+                statements=tuple(statements), timeout_seconds=self._timeout
+            )
         )
 
     async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:

@@ -1,48 +1,66 @@
-"""The one module that touches asyncpg's API directly: protocols for the parts the node
-uses (asyncpg ships no types; asyncpg-stubs type-check this module), the exception classes
-the node tells apart, the tracked connection class and pool creation.
+"""The node's view of asyncpg: protocols for the parts the node uses (asyncpg ships no
+types; asyncpg-stubs type-check the package), the exception classes it tells apart and
+pool creation.
+
+asyncpg is imported when the first pool is created or the first driver error is mapped,
+not with the node (import cost: see the package's import test); the connection class that
+subclasses asyncpg's lives in :mod:`.connection`, imported with the first pool.
 """
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Awaitable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast
-
-import asyncpg
-from asyncpg import exceptions as _exceptions
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, cast
 
 from omnibase_infra.models.postgres import ModelPostgresPoolConfig
 
 __all__ = [
     "READ_ONLY_SETTING",
-    "ClientDataError",
-    "ConnectionLostError",
-    "InterfaceError",
+    "DriverErrors",
     "PgConnection",
     "PgPool",
     "PgRecord",
     "PgTransaction",
-    "PostgresServerError",
     "SessionNotReadOnlyError",
-    "TrackedConnection",
     "create_pool",
+    "driver_errors",
     "sqlstate_of",
-    "verify_read_only_session",
 ]
 
-PostgresServerError: Final[type[Exception]] = asyncpg.PostgresError
-"""An error with a SQLSTATE: sent by the server, or raised by asyncpg for a lost connection."""
-ConnectionLostError: Final[type[Exception]] = _exceptions.ConnectionDoesNotExistError
-"""asyncpg's "connection was closed in the middle of operation" (no server reply)."""
-InterfaceError: Final[type[Exception]] = asyncpg.InterfaceError
-"""Client-side misuse or state errors ("connection is closed", "pool is closing", ...)."""
-ClientDataError: Final[type[Exception]] = _exceptions._base.DataError
-"""asyncpg's client-side "invalid query input" (never reached the server)."""
-ProtocolViolation: Final[tuple[type[Exception], ...]] = (
-    _exceptions.InternalClientError,
-    _exceptions.ProtocolError,
-)
+
+@dataclass(frozen=True, slots=True)
+class DriverErrors:
+    """asyncpg's exception classes that the node tells apart."""
+
+    server: type[Exception]
+    """An error with a SQLSTATE: sent by the server, or raised by asyncpg for a lost
+    connection (``asyncpg.PostgresError``)."""
+    connection_lost: type[Exception]
+    """"connection was closed in the middle of operation" (no server reply)."""
+    interface: type[Exception]
+    """Client-side misuse or state errors ("connection is closed", "pool is closing")."""
+    client_data: type[Exception]
+    """Client-side "invalid query input" (never reached the server)."""
+    protocol: tuple[type[Exception], ...]
+    """asyncpg's own state is inconsistent (internal client or protocol error)."""
+
+
+@functools.cache
+def driver_errors() -> DriverErrors:
+    """The classes (importing asyncpg on first use; a cached lookup afterwards)."""
+    import asyncpg  # noqa: PLC0415 - the heavy driver loads with the first pool or error
+    from asyncpg import exceptions  # noqa: PLC0415
+
+    return DriverErrors(
+        server=asyncpg.PostgresError,
+        connection_lost=exceptions.ConnectionDoesNotExistError,
+        interface=asyncpg.InterfaceError,
+        client_data=exceptions._base.DataError,
+        protocol=(exceptions.InternalClientError, exceptions.ProtocolError),
+    )
+
 
 READ_ONLY_SETTING: Final = "default_transaction_read_only"
 """The setting that makes every transaction of a session READ ONLY (reader pools)."""
@@ -55,7 +73,9 @@ class SessionNotReadOnlyError(RuntimeError):
 
 def sqlstate_of(exc: BaseException) -> str | None:
     """The SQLSTATE of a server error (``None`` for anything else)."""
-    code = getattr(exc, "sqlstate", None) if isinstance(exc, PostgresServerError) else None
+    if not isinstance(exc, driver_errors().server):
+        return None
+    code = getattr(exc, "sqlstate", None)
     return code if isinstance(code, str) else None
 
 
@@ -77,7 +97,8 @@ class PgTransaction(Protocol):
 
 
 class PgConnection(Protocol):
-    """The pooled connection proxy, with the bookkeeping of :class:`TrackedConnection`."""
+    """The pooled connection proxy, with the bookkeeping of
+    :class:`.connection.TrackedConnection`."""
 
     async def fetchrow(self, query: str, *args: Any) -> PgRecord | None: ...
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...  # noqa: ASYNC109
@@ -128,62 +149,6 @@ class PgPool(Protocol):
     def get_idle_size(self) -> int: ...
 
 
-if TYPE_CHECKING:  # asyncpg-stubs make Connection generic; the runtime class is not
-    _Connection = asyncpg.Connection[asyncpg.Record]
-else:
-    _Connection = asyncpg.Connection
-
-
-class TrackedConnection(_Connection):
-    """A connection that remembers when it went idle and whether it saw a connection error.
-
-    asyncpg does not ping on acquire: the pool asks :meth:`omnibase_needs_check` and pings
-    idle or suspect connections itself.
-    """
-
-    __slots__ = ("_omnibase_idle_since", "_omnibase_suspect")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._omnibase_idle_since = time.monotonic()
-        self._omnibase_suspect = False
-
-    def omnibase_needs_check(self, now: float, idle_seconds: float) -> bool:
-        """True when the connection should be pinged before use (``now``: monotonic)."""
-        return self._omnibase_suspect or now - self._omnibase_idle_since >= idle_seconds
-
-    def omnibase_released(self, now: float, *, suspect: bool) -> None:
-        """Record a release at monotonic ``now`` (``suspect``: a connection-level error)."""
-        self._omnibase_idle_since = now
-        self._omnibase_suspect = suspect
-
-    def omnibase_session_switched_to_writes(self) -> bool:
-        """True when the server reported ``default_transaction_read_only`` as off.
-
-        PostgreSQL 14+ reports the setting (ParameterStatus) whenever it changes, also from
-        inside a function (``set_config(..., false)``), so this costs no round trip; older
-        servers report nothing and this stays False (the pool's ``RESET ALL`` still resets
-        the setting on release)."""
-        value = getattr(self.get_settings(), READ_ONLY_SETTING, "on")
-        return value != "on"
-
-
-async def verify_read_only_session(conn: _Connection) -> None:
-    """Run once per new reader connection: fail closed unless the session is read-only.
-
-    PostgreSQL 14+ reports the setting in the handshake (no round trip); otherwise (an older
-    server, or a pooler that does not pass the report on) one query asks for it. A pooler
-    that drops the startup setting would make a "read-only" pool silently writable.
-    """
-    value = getattr(conn.get_settings(), READ_ONLY_SETTING, None)
-    if value is None:
-        value = await conn.fetchval("SELECT current_setting('default_transaction_read_only')")
-    if value != "on":
-        raise SessionNotReadOnlyError(
-            f"a reader session started with {READ_ONLY_SETTING}={value!r}, not 'on'"
-        )
-
-
 async def create_pool(config: ModelPostgresPoolConfig, *, read_only: bool = False) -> PgPool:
     """Open an asyncpg pool for ``config`` (connects ``min_size`` connections).
 
@@ -191,6 +156,13 @@ async def create_pool(config: ModelPostgresPoolConfig, *, read_only: bool = Fals
     the startup packet, so it costs no round trip and no statement can run before it): each
     transaction of the session is READ ONLY and the server refuses writes (SQLSTATE 25006).
     """
+    import asyncpg  # noqa: PLC0415 - see the module docstring
+
+    from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.connection import (  # noqa: PLC0415
+        TrackedConnection,
+        verify_read_only_session,
+    )
+
     settings = {"application_name": config.application_name, **config.server_settings}
     if read_only:
         settings[READ_ONLY_SETTING] = "on"  # after the user's settings: it always wins

@@ -1,6 +1,7 @@
 """Driver failures as the infra error taxonomy, and which of them are transient.
 
-Retrying is safe only when the statement certainly had no effect:
+Retrying is safe only when the statement certainly had no effect (the error then says
+``not_sent``, so the runner retries it also for an operation that is not idempotent):
 
 * the failure happened while getting a connection (nothing was sent): transient
   connection, resource and shutdown failures are retried;
@@ -33,11 +34,8 @@ from omnibase_infra.errors import (
     InfraValidationError,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
-    ClientDataError,
-    ConnectionLostError,
-    InterfaceError,
-    ProtocolViolation,
     SessionNotReadOnlyError,
+    driver_errors,
     sqlstate_of,
 )
 from omnibase_infra.resilience.breaker.store import BreakerKey
@@ -89,10 +87,11 @@ class MigrationStepError(RuntimeError):
 
 
 def _is_lost_connection(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionLostError | OSError):
+    errors = driver_errors()
+    if isinstance(exc, errors.connection_lost | OSError):
         return True
     # asyncpg raises InterfaceError("... connection is closed") before sending anything.
-    return isinstance(exc, InterfaceError) and "closed" in str(exc)
+    return isinstance(exc, errors.interface) and "closed" in str(exc)
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -113,7 +112,7 @@ def is_connection_level(exc: BaseException) -> bool:
     code = sqlstate_of(exc)
     if code is not None and (code.startswith("08") or code in SHUTDOWN_STATES):
         return True
-    return _is_lost_connection(exc) or isinstance(exc, (TimeoutError, *ProtocolViolation))
+    return _is_lost_connection(exc) or isinstance(exc, (TimeoutError, *driver_errors().protocol))
 
 
 def is_postgres_breaker_failure(exc: BaseException, key: BreakerKey) -> bool:
@@ -192,7 +191,7 @@ def to_infra_error(
         exc = exc.__cause__
     where = _Where(operation, target, correlation_id, phase, context)
     code = sqlstate_of(exc)
-    if code is not None and not isinstance(exc, ConnectionLostError):
+    if code is not None and not isinstance(exc, driver_errors().connection_lost):
         return _from_sqlstate(exc, code, where, idempotent=idempotent, timeout=timeout_seconds)
     return _from_client_error(exc, where, idempotent=idempotent, timeout=timeout_seconds)
 
@@ -201,6 +200,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
     exc: BaseException, where: _Where, *, idempotent: bool, timeout: float
 ) -> InfraError:
     operation, phase, kind = where.operation, where.phase, type(exc).__name__
+    errors = driver_errors()
     if isinstance(exc, CommitOutcomeUnknownError):
         return _make(
             InfraConnectionError,
@@ -235,19 +235,25 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             where,
             timeout_seconds=timeout,
             retryable=phase is EnumPhase.ACQUIRE or idempotent,
+            not_sent=phase is EnumPhase.ACQUIRE,
         )
     if _is_lost_connection(exc):
+        sent = False
         if phase is EnumPhase.ACQUIRE:
             what, safe = "could not connect", True
-        elif isinstance(exc, InterfaceError) or _never_sent(exc):
+        elif isinstance(exc, errors.interface) or _never_sent(exc):
             what, safe = "connection closed before the statement was sent", True
         else:
             what = "connection lost while the statement ran; its outcome is unknown"
-            safe = idempotent
+            safe, sent = idempotent, True
         return _make(
-            InfraConnectionError, f"{operation}: {what} ({kind}: {exc})", where, retryable=safe
+            InfraConnectionError,
+            f"{operation}: {what} ({kind}: {exc})",
+            where,
+            retryable=safe,
+            not_sent=not sent,
         )
-    if isinstance(exc, ClientDataError | TypeError | ValueError):
+    if isinstance(exc, errors.client_data | TypeError | ValueError):
         # asyncpg's encoders raise these for a value of the wrong type; the text may quote
         # the value, so only the class is kept.
         return _make(
@@ -256,9 +262,9 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             where,
             reason="parameter_type",
         )
-    if isinstance(exc, InterfaceError):  # misuse, e.g. the wrong number of parameters
+    if isinstance(exc, errors.interface):  # misuse, e.g. the wrong number of parameters
         return _make(InfraValidationError, f"{operation}: {exc}", where)
-    if isinstance(exc, ProtocolViolation):
+    if isinstance(exc, errors.protocol):
         # asyncpg checks its protocol state before sending: seen after the server dropped
         # the connection mid-operation. Nothing was sent; the connection is discarded.
         return _make(
@@ -266,6 +272,7 @@ def _from_client_error(  # noqa: PLR0911 - one branch per kind of client-side fa
             f"{operation}: connection in an unusable state ({kind}: {exc})",
             where,
             retryable=True,
+            not_sent=True,
         )
     return _make(InfraError, f"{operation}: unexpected {kind}: {exc}", where)
 
@@ -277,11 +284,19 @@ def _from_sqlstate(  # noqa: PLR0911 - one branch per SQLSTATE family
     message = f"{where.operation}: {_server_message(exc, code)} (SQLSTATE {code})"
     context = _server_context(exc, code)
     klass = code[:2]
+    # The server refused or rolled back the statement: it had no effect, which makes it as
+    # safe to run again as a request never sent (``not_sent``), idempotent or not.
     if klass == "08" or code in SHUTDOWN_STATES:
-        return _make(InfraConnectionError, message, where, retryable=True, **context)
+        return _make(InfraConnectionError, message, where, retryable=True, not_sent=True, **context)
     if klass == "53":
         return _make(
-            InfraUnavailableError, message, where, reason=_RESOURCES, retryable=True, **context
+            InfraUnavailableError,
+            message,
+            where,
+            reason=_RESOURCES,
+            retryable=True,
+            not_sent=True,
+            **context,
         )
     if code in ROLLBACK_STATES:
         return _make(InfraConflictError, message, where, retryable=idempotent, **context)

@@ -29,13 +29,15 @@ from omnibase_infra.models.postgres import (
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import PgConnection
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import MigrationStepError
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.operations import (
+    Fields,
     OperationContext,
+    PgOperation,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.statements import (
     quote_identifier,
 )
 
-__all__ = ["Migration", "apply_migrations", "default_lock_key", "load_migrations"]
+__all__ = ["Migrate", "Migration", "apply_migrations", "default_lock_key", "load_migrations"]
 
 _FILE_NAME = re.compile(r"[Vv]?(\d+)_{1,2}([A-Za-z0-9][A-Za-z0-9_\-.]*)\.sql")
 
@@ -130,6 +132,25 @@ async def apply_migrations(
     finally:
         with contextlib.suppress(Exception):  # a broken session has released it already
             await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+
+
+class Migrate(PgOperation[ModelPostgresMigrateRequest]):
+    """``migrate``: the files loaded before a connection is taken. Re-running is a no-op
+    for what was applied: the contract marks it idempotent."""
+
+    __slots__ = ("migrations",)
+
+    def __init__(
+        self,
+        request: ModelPostgresMigrateRequest,
+        ctx: OperationContext,
+        migrations: list[Migration],
+    ) -> None:
+        super().__init__(request, ctx, None)
+        self.migrations = migrations
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await apply_migrations(conn, self.request, self.ctx, self.migrations)
 
 
 async def _apply_locked(

@@ -1,4 +1,9 @@
-"""What each operation does on one connection: the driver calls and the response fields.
+"""What each operation does on one connection: one object per operation.
+
+The node validates a request and builds its operation object (:class:`PgOperation`) before
+any connection is taken; the object knows which pool it needs (``read_only``), whether
+running it twice is safe (``idempotent``), its statement for spans and records, and
+runs itself on a connection (``run``), returning the response fields.
 
 Every statement goes through the extended query protocol (``Parse``/``Bind``/``Execute``),
 in which the server itself refuses more than one statement: a second line of defence
@@ -26,16 +31,24 @@ from omnibase_infra.models.postgres import (
     ModelPostgresTransactionRequest,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
-    ConnectionLostError,
     PgConnection,
     PgRecord,
+    driver_errors,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
     CommitOutcomeUnknownError,
 )
 
 __all__ = [
+    "CopyRecords",
+    "Execute",
+    "ExecuteMany",
+    "Fetch",
+    "FetchOne",
+    "FetchValue",
     "OperationContext",
+    "PgOperation",
+    "Transaction",
     "copy_records",
     "execute",
     "execute_many",
@@ -51,14 +64,12 @@ type Fields = dict[str, Any]
 
 @dataclass(slots=True)
 class OperationContext:
-    """Who runs what where (the data every error and log record of an operation needs),
-    and what the operation prepared before acquiring a connection (``state``)."""
+    """Who runs what where: the data every error of an operation needs."""
 
     operation: str
     target: str
     correlation_id: UUID
     timeout_seconds: float
-    state: object = None
 
     def invalid(self, message: str, **context: object) -> InfraValidationError:
         """A validation error of this operation (``reason`` and details in ``context``)."""
@@ -199,10 +210,137 @@ async def transaction(
         raise
     try:
         await tx.commit()
-    except (ConnectionLostError, OSError) as exc:
+    except (driver_errors().connection_lost, OSError) as exc:
         raise CommitOutcomeUnknownError(ctx.operation) from exc
     return {
         "results": tuple(results),
         "isolation": req.isolation,
         "read_only": req.read_only,
     }
+
+
+class PgOperation[R]:
+    """One call of one operation, validated, ready to run on a connection.
+
+    ``R`` is the request model. Subclasses implement :meth:`run`;
+    ``read_only`` (runs on the reader pool) defaults to False; ``idempotent`` (safe to run
+    twice) to None: the contract's policy for the operation decides.
+    """
+
+    __slots__ = ("ctx", "request", "statement")
+
+    def __init__(self, request: R, ctx: OperationContext, statement: str | None) -> None:
+        self.request = request
+        self.ctx = ctx
+        self.statement = statement
+        """The statement(s) with literals replaced (spans, records); never parameters."""
+
+    @property
+    def read_only(self) -> bool:
+        """Runs on the reader pool, whose sessions the server keeps read-only."""
+        return False
+
+    @property
+    def idempotent(self) -> bool | None:
+        """Running it twice is safe (None: as the contract says for the operation)."""
+        return None
+
+    async def run(self, conn: PgConnection) -> Fields:
+        """Run on ``conn``; the response's own fields (driver errors raised as they are)."""
+        raise NotImplementedError
+
+
+class _Read[
+    R: (
+        ModelPostgresFetchRequest,
+        ModelPostgresFetchOneRequest,
+        ModelPostgresFetchValueRequest,
+    )
+](PgOperation[R]):
+    __slots__ = ()
+
+    @property
+    def read_only(self) -> bool:
+        return self.request.read_only
+
+    @property
+    def idempotent(self) -> bool:
+        # A read-only read changes nothing; one that may write (read_only=False) is not.
+        return self.request.read_only
+
+
+class Fetch(_Read[ModelPostgresFetchRequest]):
+    """``fetch``: every row (at most ``max_rows``)."""
+
+    __slots__ = ()
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await fetch(conn, self.request, self.ctx)
+
+
+class FetchOne(_Read[ModelPostgresFetchOneRequest]):
+    """``fetch_one``: the first row or None."""
+
+    __slots__ = ()
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await fetch_one(conn, self.request, self.ctx)
+
+
+class FetchValue(_Read[ModelPostgresFetchValueRequest]):
+    """``fetch_value``: one value of the first row."""
+
+    __slots__ = ()
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await fetch_value(conn, self.request, self.ctx)
+
+
+class Execute(PgOperation[ModelPostgresExecuteRequest]):
+    """``execute``: one statement; idempotent only when the request says so."""
+
+    __slots__ = ()
+
+    @property
+    def idempotent(self) -> bool:
+        return self.request.idempotent
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await execute(conn, self.request, self.ctx)
+
+
+class ExecuteMany(PgOperation[ModelPostgresExecuteManyRequest]):
+    """``execute_many``: the statement per argument row, atomic."""
+
+    __slots__ = ()
+
+    @property
+    def idempotent(self) -> bool:
+        return self.request.idempotent
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await execute_many(conn, self.request, self.ctx)
+
+
+class CopyRecords(PgOperation[ModelPostgresCopyRecordsRequest]):
+    """``copy_records``: binary COPY (it appends: the contract says not idempotent)."""
+
+    __slots__ = ()
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await copy_records(conn, self.request, self.ctx)
+
+
+class Transaction(PgOperation[ModelPostgresTransactionRequest]):
+    """``transaction``: nothing commits before COMMIT, so the body is safe to run again
+    (the contract marks it idempotent; a COMMIT whose outcome is unknown is never retried:
+    see :mod:`.errors`)."""
+
+    __slots__ = ()
+
+    @property
+    def read_only(self) -> bool:
+        return self.request.read_only
+
+    async def run(self, conn: PgConnection) -> Fields:
+        return await transaction(conn, self.request, self.ctx)

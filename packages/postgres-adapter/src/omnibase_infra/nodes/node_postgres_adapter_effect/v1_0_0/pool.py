@@ -15,12 +15,10 @@ from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.models.postgres import ModelPostgresPoolConfig, ModelPostgresPoolStats
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import (
     READ_ONLY_SETTING,
-    InterfaceError,
     PgConnection,
     PgPool,
-    PostgresServerError,
-    ProtocolViolation,
     create_pool,
+    driver_errors,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
     PoolClosedError,
@@ -32,8 +30,12 @@ __all__ = ["PostgresConnectionManager", "PostgresPool"]
 logger = logging.getLogger("omnibase_infra.nodes.node_postgres_adapter_effect.pool")
 
 _PING = "SELECT 1"
-# Failures of a health-check ping: the connection is dropped and another one tried.
-_PING_FAILURES = (PostgresServerError, InterfaceError, OSError, TimeoutError)
+
+
+def _ping_failures() -> tuple[type[BaseException], ...]:
+    """Failures of a health-check ping: the connection is dropped and another one tried."""
+    errors = driver_errors()
+    return (errors.server, errors.interface, OSError, TimeoutError)
 
 
 class PostgresPool:
@@ -123,7 +125,7 @@ class PostgresPool:
         self._health_checks += 1
         try:
             await conn.execute(_PING, timeout=self._check_timeout)
-        except _PING_FAILURES as exc:
+        except _ping_failures() as exc:
             self._replaced += 1
             logger.warning(
                 "postgres connection to %s failed its health check (%s); replacing it",
@@ -155,11 +157,11 @@ class PostgresPool:
                 suspect = True
         try:
             conn.omnibase_released(self._clock(), suspect=suspect)
-            if isinstance(error, ProtocolViolation):
+            if error is not None and isinstance(error, driver_errors().protocol):
                 conn.terminate()  # asyncpg's own state is inconsistent: never reuse it
             elif self.read_only and conn.omnibase_session_switched_to_writes():
                 self._discard_switched(conn, correlation_id)
-        except (AttributeError, InterfaceError):
+        except (AttributeError, driver_errors().interface):
             return  # asyncpg detached the proxy: the connection closed and left the pool
         if self._pool is not None:
             await self._release_quietly(self._pool, conn, correlation_id)

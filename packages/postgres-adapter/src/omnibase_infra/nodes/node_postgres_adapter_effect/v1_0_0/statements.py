@@ -2,40 +2,68 @@
 (``omnibase_infra.sql``) before anything is sent, plus the sanitized text for spans.
 
 Accepted statements are remembered per (text, allowed access), so the lexer runs once per
-distinct statement; rejections are never cached.
+distinct statement; rejections are never cached. ``omnibase_infra.sql`` (the lexer and
+analysis) is imported with the first statement to check, not with the node.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from typing import TYPE_CHECKING, Final, Literal
 from uuid import UUID
 
-from omnibase_infra.sql import EnumSqlAccess, analyze_sql, quote_identifier, validate_statement
+if TYPE_CHECKING:
+    from omnibase_infra.sql import EnumSqlAccess
 
 __all__ = [
-    "ANY_STATEMENT",
     "READ",
     "READ_WRITE",
     "SINGLE_STATEMENT",
     "TRANSACTION_STATEMENT",
+    "Allowed",
     "StatementChecker",
+    "allowed_access",
     "quote_identifier",
 ]
 
-_A = EnumSqlAccess
-READ: Final = frozenset({_A.READ})
+type Allowed = Literal["read", "read_write", "single_statement", "transaction_statement"]
+"""What an operation allows, by name (the access sets are built on first use)."""
+
+READ: Final[Allowed] = "read"
 """Read-only fetches and read-only transactions: no data-modifying CTE, no SELECT INTO."""
-READ_WRITE: Final = frozenset({_A.READ, _A.WRITE})
-"""Fetches with ``read_only=False`` (``INSERT ... RETURNING``) and batches."""
-# Transaction control would fight the transaction operation and the pool's reset, and a
-# SET outside a transaction would leak into the next user of the pooled connection.
-SINGLE_STATEMENT: Final = frozenset({_A.READ, _A.WRITE, _A.DDL, _A.ROUTINE, _A.ADMIN, _A.UNKNOWN})
-"""``execute``: anything but transaction control and session state."""
-TRANSACTION_STATEMENT: Final = SINGLE_STATEMENT | {_A.SESSION}
+READ_WRITE: Final[Allowed] = "read_write"
+"""Fetches with ``read_only=False`` (``INSERT ... RETURNING``)."""
+SINGLE_STATEMENT: Final[Allowed] = "single_statement"
+"""``execute``/``execute_many``: anything but transaction control and session state."""
+TRANSACTION_STATEMENT: Final[Allowed] = "transaction_statement"
 """Statements of a read-write transaction (``SET LOCAL`` included)."""
-ANY_STATEMENT: Final = frozenset(_A)
 
 _CACHE_SIZE = 4096
+
+
+@functools.cache
+def allowed_access(allowed: Allowed) -> frozenset[EnumSqlAccess]:
+    """The access set an operation allows."""
+    from omnibase_infra.sql import EnumSqlAccess  # noqa: PLC0415 - see the module docstring
+
+    a = EnumSqlAccess
+    # Transaction control would fight the transaction operation and the pool's reset, and a
+    # SET outside a transaction would leak into the next user of the pooled connection.
+    single = frozenset({a.READ, a.WRITE, a.DDL, a.ROUTINE, a.ADMIN, a.UNKNOWN})
+    sets: dict[Allowed, frozenset[EnumSqlAccess]] = {
+        READ: frozenset({a.READ}),
+        READ_WRITE: frozenset({a.READ, a.WRITE}),
+        SINGLE_STATEMENT: single,
+        TRANSACTION_STATEMENT: single | {a.SESSION},
+    }
+    return sets[allowed]
+
+
+def quote_identifier(name: str) -> str:
+    """``omnibase_infra.sql.quote_identifier`` (imported on first use)."""
+    from omnibase_infra.sql import quote_identifier as quote  # noqa: PLC0415
+
+    return quote(name)
 
 
 class StatementChecker:
@@ -43,25 +71,27 @@ class StatementChecker:
 
     def __init__(self, target: str) -> None:
         self._target = target
-        self._accepted: dict[tuple[str, frozenset[EnumSqlAccess]], str] = {}
+        self._accepted: dict[tuple[str, Allowed], str] = {}
 
     def check(
         self,
         sql: str,
-        allow: frozenset[EnumSqlAccess],
+        allow: Allowed,
         *,
         operation: str,
         correlation_id: UUID | None = None,
     ) -> str:
-        """Raise ``InfraValidationError`` unless ``sql`` is one statement needing only
-        ``allow``; return its sanitized text (literals replaced by ``?``)."""
+        """Raise ``InfraValidationError`` unless ``sql`` is one statement needing only what
+        ``allow`` allows; return its sanitized text (literals replaced by ``?``)."""
         key = (sql, allow)
         text = self._accepted.get(key)
         if text is not None:
             return text
+        from omnibase_infra.sql import analyze_sql, validate_statement  # noqa: PLC0415
+
         validate_statement(
             sql,
-            allow=allow,
+            allow=allowed_access(allow),
             operation=operation,
             target=self._target,
             correlation_id=correlation_id,

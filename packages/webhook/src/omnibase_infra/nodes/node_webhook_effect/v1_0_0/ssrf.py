@@ -16,8 +16,10 @@ import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from aiohttp.abc import AbstractResolver, ResolveResult
+if TYPE_CHECKING:  # aiohttp is imported where the transport is created (import cost)
+    from aiohttp.abc import ResolveResult
 
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraConnectionError, InfraPermissionError
@@ -177,8 +179,11 @@ class SsrfGuard:
         return True
 
 
-class PinnedResolver(AbstractResolver):
-    """aiohttp resolver: one ``getaddrinfo``, every address checked, only those returned."""
+class PinnedResolver:
+    """aiohttp resolver: one ``getaddrinfo``, every address checked, only those returned.
+
+    It has the shape of ``aiohttp.abc.AbstractResolver`` (``resolve`` and ``close``)
+    without deriving from it, so that importing the node does not import aiohttp."""
 
     def __init__(self, guard: SsrfGuard) -> None:
         self._guard = guard
@@ -212,14 +217,14 @@ class PinnedResolver(AbstractResolver):
                 continue
             seen.add(key)
             results.append(
-                ResolveResult(
-                    hostname=host,
-                    host=ip,
-                    port=int(sockaddr[1]),
-                    family=family_,
-                    proto=proto,
-                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-                )
+                {
+                    "hostname": host,
+                    "host": ip,
+                    "port": int(sockaddr[1]),
+                    "family": family_,
+                    "proto": proto,
+                    "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                }
             )
         return results
 

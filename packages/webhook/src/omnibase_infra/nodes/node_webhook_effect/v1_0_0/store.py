@@ -20,6 +20,7 @@ One process writes a file at a time (others wait up to ``busy_timeout_seconds``)
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sqlite3
@@ -138,6 +139,29 @@ def _attempts_json(attempts: tuple[ModelWebhookAttempt, ...]) -> str:
     return json.dumps([a.model_dump(mode="json") for a in attempts])
 
 
+def _attempt_json(attempt: ModelWebhookAttempt) -> str:
+    """An attempt as JSON, written by hand: its fields are plain values this node made
+    (the JSON types of ``ModelWebhookAttempt.model_dump_json``, read back by it)."""
+    return json.dumps(
+        {
+            "attempt": attempt.attempt,
+            "at": attempt.at.isoformat(),
+            "status_code": attempt.status_code,
+            "error": attempt.error,
+            "duration_ms": attempt.duration_ms,
+        }
+    )
+
+
+def _log_failed_write(future: asyncio.Future[int]) -> None:
+    exc = None if future.cancelled() else future.exception()
+    if exc is not None:
+        logger.warning(
+            "webhook outbox: a delivery was not recorded (%s); the message stays pending",
+            type(exc).__name__,
+        )
+
+
 def _row_to_message(row: sqlite3.Row) -> StoredMessage:
     return StoredMessage(
         message_id=row["message_id"],
@@ -208,7 +232,7 @@ class SqliteOutboxStore:
         self._conn.executescript(_SCHEMA)
         self._closed = False
         self._batch: list[_Queued] = []
-        self._flushes: set[asyncio.Future[None]] = set()
+        self._flushes: set[asyncio.Future[list[int]]] = set()
         # Off-loop checkpoints (inline commits on a file only; see the module docstring).
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
@@ -225,6 +249,8 @@ class SqliteOutboxStore:
         return f"SqliteOutboxStore(path={self._path!r})"
 
     async def _run[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._batch:
+            self._start_flush()  # queued writes first: a read sees every write made before it
         if self._executor is None:
             return fn(self._conn)
         loop = asyncio.get_running_loop()
@@ -254,18 +280,18 @@ class SqliteOutboxStore:
             _settle(batch, counts)
             self._maybe_checkpoint(len(batch))
             return
-        task = asyncio.ensure_future(self._flush(batch))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        # On the worker thread (``offload``), submitted now: batches and reads run there
+        # in the order they were issued.
+        flush = asyncio.get_running_loop().run_in_executor(
+            self._executor, _commit, self._conn, batch
+        )
+        self._flushes.add(flush)
+        flush.add_done_callback(functools.partial(self._flushed, batch))
 
-    async def _flush(self, batch: list[_Queued]) -> None:
-        """Commit a batch on the worker thread (``offload``)."""
-        try:
-            counts = await self._run(lambda conn: _commit(conn, batch))
-        except Exception as exc:  # pragma: no cover - as above
-            _settle(batch, exc)
-            return
-        _settle(batch, counts)
+    def _flushed(self, batch: list[_Queued], flush: asyncio.Future[list[int]]) -> None:
+        self._flushes.discard(flush)
+        exc = flush.exception()
+        _settle(batch, exc if isinstance(exc, Exception) else flush.result())
 
     def _maybe_checkpoint(self, statements: int) -> None:
         """Start a PASSIVE checkpoint on the helper thread every ``checkpoint_every``
@@ -325,8 +351,20 @@ class SqliteOutboxStore:
         await self._write(
             "UPDATE webhook_messages SET attempts = json_insert(attempts, '$[#]', json(?)), "
             "updated_at = ? WHERE message_id = ?",
-            (attempt.model_dump_json(), self._clock(), message_id),
+            (_attempt_json(attempt), self._clock(), message_id),
         )
+
+    def delivered_soon(self, message_id: str, attempt: ModelWebhookAttempt) -> None:
+        """Record a delivery with its successful attempt in the next group commit, without
+        waiting for it (the delivery engine's fast path). A crash, or a failure of that
+        commit (logged), before it lands leaves the message pending: it is delivered again,
+        with the same ``webhook-id``."""
+        future = self._write(
+            "UPDATE webhook_messages SET attempts = json_insert(attempts, '$[#]', json(?)), "
+            "status = 'delivered', updated_at = ? WHERE message_id = ?",
+            (_attempt_json(attempt), self._clock(), message_id),
+        )
+        future.add_done_callback(_log_failed_write)
 
     async def finish(
         self,
@@ -348,7 +386,7 @@ class SqliteOutboxStore:
                 "UPDATE webhook_messages SET attempts = json_insert(attempts, '$[#]', json(?)), "
                 "status = ?, reason = ?, updated_at = ? WHERE message_id = ?"
             )
-            params = (attempt.model_dump_json(), status, reason, now, message_id)
+            params = (_attempt_json(attempt), status, reason, now, message_id)
         await self._write(sql, params)
 
     async def pending(self) -> list[StoredMessage]:
