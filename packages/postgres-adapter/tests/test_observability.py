@@ -91,8 +91,8 @@ async def test_spans_metrics_logs_and_records(
     assert ok.name == "postgresql.fetch_value"
     assert ok.kind is SpanKind.CLIENT
     attrs = dict(ok.attributes or {})
-    assert attrs["db.system"] == "postgresql"
-    assert attrs["db.operation"] == "fetch_value"
+    assert attrs["db.system.name"] == "postgresql"
+    assert attrs["omnibase.operation"] == "fetch_value"
     assert attrs["db.namespace"] == database_dsn.rsplit("/", 1)[1]
     assert attrs["db.query.text"] == "SELECT $1::text || ?"
     assert attrs["omnibase.correlation_id"] == str(caller.correlation_id)
@@ -112,7 +112,10 @@ async def test_spans_metrics_logs_and_records(
     }
     assert "db.client.operation.duration" in metrics
     outcomes = {
-        (dict(p.attributes or {})["db.operation"], dict(p.attributes or {})["outcome"]): p.value
+        (
+            dict(p.attributes or {})["omnibase.operation"],
+            dict(p.attributes or {})["omnibase.outcome"],
+        ): p.value
         for p in metrics["omnibase.postgres.operations"].data.data_points
         if isinstance(p, NumberDataPoint)
     }
@@ -129,6 +132,7 @@ async def test_spans_metrics_logs_and_records(
     assert records[0].correlation.parent_span_id == caller.span_id
     assert records[1].error_code == "ONEX_INFRA_015_VALIDATION_ERROR"
     assert records[0].statement == "SELECT $1::text || ?"
+    assert records[0].attributes["db.system.name"] == "postgresql"
     everything = [str(s.attributes) for s in exporter.get_finished_spans()]
     everything += [r.getMessage() for r in caplog.records] + [r.model_dump_json() for r in records]
     for text in everything:

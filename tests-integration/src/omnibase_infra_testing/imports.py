@@ -2,13 +2,20 @@
 
 ``measure_import(module)`` imports ``omnibase_core.nodes`` first (every node needs it; its
 cost is core's, not ours), then ``module``, in a new interpreter per run, and returns the
-median time of the second import over ``runs`` runs plus the modules it added. A node
-package's tests check both against its budget (issue 17: at most 150 ms; heavy client
-libraries imported only when the transport is created)::
+wall-clock and CPU time of the second import over ``runs`` runs plus the modules it added.
 
-    cost = measure_import("omnibase_infra.nodes.node_consul_adapter_effect")
-    assert cost.median_ms <= IMPORT_BUDGET_MS, cost.describe()
-    assert not cost.loaded("aiohttp", "consul")
+A node package's tests check it against the budget (issue 17: at most 150 ms; heavy client
+libraries imported only when the transport is created) with one call::
+
+    assert_cheap_import(
+        "omnibase_infra.nodes.node_consul_adapter_effect", not_loaded=("aiohttp", "consul")
+    )
+
+The budget is checked on the CPU time the import takes (user + system, the interpreter's
+``time.process_time``): on a quiet machine it is the wall-clock time (the files come from
+the page cache), and unlike the wall clock it does not grow with the run queue when other
+jobs share the cores, so the check means the same on a loaded CI machine and never needs
+to be skipped. Both figures are in the failure message.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["IMPORT_BUDGET_MS", "ImportCost", "measure_import"]
+__all__ = ["IMPORT_BUDGET_MS", "ImportCost", "assert_cheap_import", "measure_import"]
 
 IMPORT_BUDGET_MS: Final = 150.0
 _BASE: Final = "omnibase_core.nodes"
@@ -28,10 +35,11 @@ _SCRIPT: Final = """
 import importlib, json, sys, time
 importlib.import_module(sys.argv[1])
 before = set(sys.modules)
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 importlib.import_module(sys.argv[2])
-elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "added": sorted(set(sys.modules) - before)}))
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+added = sorted(set(sys.modules) - before)
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "added": added}))
 """
 
 
@@ -42,11 +50,18 @@ class ImportCost:
     module: str
     base: str
     runs_ms: tuple[float, ...]
+    cpu_runs_ms: tuple[float, ...]
     added: frozenset[str]
 
     @property
     def median_ms(self) -> float:
+        """Median wall-clock time of the import."""
         return statistics.median(self.runs_ms)
+
+    @property
+    def cpu_median_ms(self) -> float:
+        """Median CPU time of the import: what the budget is checked on."""
+        return statistics.median(self.cpu_runs_ms)
 
     def loaded(self, *packages: str) -> list[str]:
         """The given top-level packages that the import pulled in."""
@@ -55,8 +70,9 @@ class ImportCost:
     def describe(self) -> str:
         runs = ", ".join(f"{ms:.0f}" for ms in self.runs_ms)
         return (
-            f"import {self.module} after {self.base}: median {self.median_ms:.0f} ms "
-            f"(runs: {runs} ms); {len(self.added)} modules added"
+            f"import {self.module} after {self.base}: median CPU {self.cpu_median_ms:.0f} ms, "
+            f"wall {self.median_ms:.0f} ms (wall runs: {runs} ms); "
+            f"{len(self.added)} modules added"
         )
 
 
@@ -68,6 +84,7 @@ def measure_import(
         msg = "runs must be at least 1"
         raise ValueError(msg)
     times: list[float] = []
+    cpu_times: list[float] = []
     added: set[str] = set()
     for _ in range(runs):
         result = subprocess.run(  # noqa: S603 - argv built here
@@ -82,5 +99,21 @@ def measure_import(
             raise RuntimeError(msg)
         report = json.loads(result.stdout.strip().splitlines()[-1])
         times.append(float(report["seconds"]) * 1000)
+        cpu_times.append(float(report["cpu_seconds"]) * 1000)
         added.update(name.partition(".")[0] for name in report["added"])
-    return ImportCost(module, base, tuple(times), frozenset(added))
+    return ImportCost(module, base, tuple(times), tuple(cpu_times), frozenset(added))
+
+
+def assert_cheap_import(
+    module: str, *, not_loaded: tuple[str, ...], budget_ms: float = IMPORT_BUDGET_MS
+) -> ImportCost:
+    """Fail unless importing ``module`` stays within ``budget_ms`` of CPU time (median of
+    7 fresh interpreters) and loads none of the top-level packages in ``not_loaded``."""
+    cost = measure_import(module)
+    if loaded := cost.loaded(*not_loaded):
+        msg = f"{loaded} loaded: {cost.describe()}"
+        raise AssertionError(msg)
+    if cost.cpu_median_ms > budget_ms:
+        msg = f"over {budget_ms:.0f} ms: {cost.describe()}"
+        raise AssertionError(msg)
+    return cost

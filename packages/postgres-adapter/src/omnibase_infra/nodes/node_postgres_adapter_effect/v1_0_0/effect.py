@@ -85,9 +85,11 @@ from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.statements import 
     quote_identifier,
 )
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.telemetry import (
+    RECORD_ATTRIBUTES,
     SCOPE,
     postgres_telemetry,
 )
+from omnibase_infra.observability import semconv
 from omnibase_infra.observability.telemetry import RecordSink
 from omnibase_infra.resilience import ModelRetryPolicy
 from omnibase_infra.resilience.breaker import (
@@ -104,7 +106,7 @@ DSN_ENV: Final = "OMNIBASE_INFRA_POSTGRES_DSN"
 _TRANSPORT = EnumTransport.POSTGRES
 _HEALTH_SQL = "SELECT version() AS version, current_setting('server_version_num')::int AS num"
 _CLOSED_STATES = frozenset({EnumCircuitState.CLOSED, EnumCircuitState.DISABLED})
-_DB_QUERY_TEXT = "db.query.text"
+_DB_QUERY_TEXT = semconv.DB_QUERY_TEXT
 
 logger = logging.getLogger(SCOPE)
 
@@ -433,7 +435,7 @@ class NodePostgresAdapterEffect(InfraEffectNode):
                 await pool.release(conn, error=failure, correlation_id=attempt.correlation_id)
 
         try:
-            await self.run(request, probe)
+            await self.run(request, probe, record_attributes=RECORD_ATTRIBUTES)
         except InfraError as exc:
             status, message = EnumHealthStatus.UNHEALTHY, exc.message
         circuit = self._breaker.state if self._breaker is not None else EnumCircuitState.DISABLED
@@ -481,7 +483,7 @@ class NodePostgresAdapterEffect(InfraEffectNode):
         except InfraError as refused:
             # Refused before anything is sent; still one operation with its span, metrics,
             # record and log line, like any other failure.
-            await self.run(request, _raising(refused))
+            await self.run(request, _raising(refused), record_attributes=RECORD_ATTRIBUTES)
             raise  # pragma: no cover - run() raised ``refused``
 
         async def attempt_on_connection(attempt: Attempt) -> Fields:
@@ -503,7 +505,11 @@ class NodePostgresAdapterEffect(InfraEffectNode):
                 await pool.release(conn, error=failure, correlation_id=attempt.correlation_id)
 
         outcome = await self.run(
-            request, attempt_on_connection, idempotent=op.idempotent, statement=op.statement
+            request,
+            attempt_on_connection,
+            idempotent=op.idempotent,
+            statement=op.statement,
+            record_attributes=RECORD_ATTRIBUTES,
         )
         # Validated (cheaper than model_construct in pydantic 2); rows skip validation.
         return response(

@@ -1,9 +1,11 @@
-"""Spans, metrics and log records of the node: the database semantic conventions.
+"""Spans, metrics and log records of the node: the shared semantic conventions of a
+database client (``omnibase_infra.observability.semconv.database_client``).
 
-One CLIENT span per operation (``db.system``, ``db.operation``, ``db.namespace``,
-``db.query.text`` holding the sanitized, parameterized statement: never a parameter
-value), a duration histogram and counters per operation, through the shared
-``OperationTelemetry``. Without an OpenTelemetry SDK every call is a cheap no-op.
+One CLIENT span ``postgresql.<operation>`` per operation (``db.system.name``,
+``db.namespace``, ``server.*``, ``omnibase.operation``; the node adds ``db.query.text``,
+the sanitized, parameterized statement: never a parameter value), the conventions'
+``db.client.operation.duration`` histogram and ``omnibase.postgres.*`` counters, through
+the shared ``OperationTelemetry``. Without an OpenTelemetry SDK every call is a cheap no-op.
 """
 
 from __future__ import annotations
@@ -11,27 +13,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Final
-from uuid import UUID
 
 from opentelemetry import metrics, trace
 
 from omnibase_infra.errors import InfraError
-from omnibase_infra.observability.telemetry import (
-    AttributeValue,
-    OperationTelemetry,
-    split_target,
-)
+from omnibase_infra.observability import semconv
+from omnibase_infra.observability.telemetry import AttributeValue, OperationTelemetry
 
-__all__ = ["SCOPE", "log_extra", "logger", "postgres_telemetry"]
+__all__ = ["DB_SYSTEM", "RECORD_ATTRIBUTES", "SCOPE", "logger", "postgres_telemetry"]
 
 SCOPE: Final = "omnibase_infra.nodes.node_postgres_adapter_effect"
 DB_SYSTEM: Final = "postgresql"
+RECORD_ATTRIBUTES: Final[Mapping[str, str]] = {semconv.DB_SYSTEM_NAME: DB_SYSTEM}
+"""What every operation record says beyond the operation (for the tracing node)."""
 logger = logging.getLogger(SCOPE)
 
 
 def _sqlstate(error: InfraError) -> Mapping[str, AttributeValue]:
     sqlstate = error.details.get("sqlstate")
-    return {"db.response.status_code": sqlstate} if isinstance(sqlstate, str) else {}
+    return {semconv.DB_RESPONSE_STATUS_CODE: sqlstate} if isinstance(sqlstate, str) else {}
 
 
 def postgres_telemetry(
@@ -42,30 +42,10 @@ def postgres_telemetry(
     meter_provider: metrics.MeterProvider | None = None,
 ) -> OperationTelemetry:
     """The telemetry of one node (one target)."""
-    address, port = split_target(target)
-    base: dict[str, AttributeValue] = {
-        "db.system": DB_SYSTEM,
-        "db.system.name": DB_SYSTEM,
-        "server.address": address,
-    }
-    if port is not None:
-        base["server.port"] = port
-    if database:
-        base["db.namespace"] = database
-    return OperationTelemetry(
+    return OperationTelemetry.for_client(
+        semconv.database_client(DB_SYSTEM, target=target, namespace=database, name="postgres"),
         scope=SCOPE,
-        span_prefix=DB_SYSTEM,
-        duration_metric="db.client.operation.duration",
-        counter_prefix="omnibase.postgres",
-        operation_attributes=("db.operation", "db.operation.name"),
-        span_attributes=base,
-        metric_attributes={"db.system": DB_SYSTEM},
         error_attributes=_sqlstate,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     )
-
-
-def log_extra(correlation_id: UUID, operation: str, target: str) -> dict[str, object]:
-    """The ``extra`` of every log record of an operation."""
-    return {"correlation_id": str(correlation_id), "operation": operation, "target": target}
