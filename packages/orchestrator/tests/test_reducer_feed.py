@@ -221,3 +221,68 @@ async def test_the_reducer_snapshot_of_a_resource_carries_over_to_its_next_run(
     assert other.reducer_state == "healthy"
     assert kept is not None
     assert kept["state"] == "decommissioned"
+
+
+class _Died(BaseException):
+    """The process dies here (nothing after this point runs or is recorded)."""
+
+
+class DyingStore(InMemoryWorkflowStore):
+    """Dies at the first run save for which ``when(record)`` holds, before writing it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.when: Any = None
+
+    async def save_run(self, run: Any) -> None:
+        if self.when is not None and self.when(run):
+            self.when = None
+            raise _Died
+        await super().save_run(run)
+
+
+@pytest.mark.parametrize("dies", ["before_the_intent_is_recorded", "after_it_is_recorded"])
+async def test_a_crash_around_a_reducer_intent_does_not_apply_it_twice(
+    nodes: dict[str, ScriptedNode], journal: Journal, dies: str
+) -> None:
+    nodes["node_b_effect"].script["create"] = [
+        0.0,
+        InfraValidationError("rejected", transport=EnumTransport.HTTP, operation="create"),
+    ]
+    store = DyingStore()
+    called = lambda: any(c.operation == "delete" for c in journal.calls)  # noqa: E731
+    # Before: the intent's call is made, the save recording it is lost. After: that save
+    # is durable, the process dies at the next one.
+    store.when = _dies_at_save(called, 0 if dies == "before_the_intent_is_recorded" else 1)
+    runtime = WorkflowRuntime(NodeRegistry(nodes), store)
+    with pytest.raises(_Died):
+        await runtime.run(deployment_like(), {"service": "billing"}, run_id="r1")
+    intent_calls = [c for c in journal.calls if c.operation == "delete"]
+    assert len(intent_calls) == 1
+
+    result = await WorkflowRuntime(NodeRegistry(nodes), store).resume("r1")
+    assert result.status is EnumRunStatus.FAILED
+    intent_calls = [c for c in journal.calls if c.operation == "delete"]
+    keys = {c.request.metadata["idempotency-key"] for c in intent_calls}
+    assert len(keys) == 1  # any second call carries the same idempotency key
+    assert keys <= set(result.run.intents_done)
+    assert result.run.intents_pending == []
+    # In flight at the crash: called once more, with the same key. Recorded: never again.
+    assert len(intent_calls) == (2 if dies == "before_the_intent_is_recorded" else 1)
+    await WorkflowRuntime(NodeRegistry(nodes), store).resume("r1")  # finished: nothing more
+    assert len([c for c in journal.calls if c.operation == "delete"]) == len(intent_calls)
+
+
+def _dies_at_save(called: Any, saves_after: int) -> Any:
+    """Dies at the ``saves_after``-th run save after the intent's call was made."""
+    left = {"saves": saves_after}
+
+    def when(run: Any) -> bool:
+        if not called():
+            return False
+        if left["saves"] == 0:
+            return True
+        left["saves"] -= 1
+        return False
+
+    return when

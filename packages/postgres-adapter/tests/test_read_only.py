@@ -4,6 +4,7 @@ retried nor counted by the breaker, and the connection serves the next read."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,7 @@ from omnibase_infra.errors import (
     InfraValidationError,
 )
 from omnibase_infra.models.postgres import (
+    EnumPostgresIsolation,
     ModelPostgresFetchOneRequest,
     ModelPostgresFetchRequest,
     ModelPostgresFetchValueRequest,
@@ -337,3 +339,39 @@ async def test_a_session_that_is_not_read_only_fails_closed(
     assert isinstance(error, InfraConfigurationError)
     assert not error.retryable
     assert "connection pooler" in error.message
+
+
+async def test_a_read_only_transaction_commits_nothing_a_function_sent(
+    ro_node: NodePostgresAdapterEffect,
+    admin: asyncpg.Connection[asyncpg.Record],
+) -> None:
+    # PostgreSQL allows NOTIFY in a READ ONLY transaction and sends it at commit: a
+    # read-only transaction ends with ROLLBACK, so nothing is sent.
+    await admin.execute(
+        "CREATE FUNCTION ro_notify() RETURNS int LANGUAGE plpgsql"
+        " AS $$ BEGIN PERFORM pg_notify('ro_channel', 'x'); RETURN 1; END $$"
+    )
+    received: list[str] = []
+    await admin.add_listener("ro_channel", lambda *args: received.append(str(args[-1])))
+    try:
+        read = await ro_node.process(
+            ModelPostgresTransactionRequest(
+                statements=(ModelPostgresStatement(sql="SELECT ro_notify() AS n", fetch=True),),
+                read_only=True,
+            )
+        )
+        assert read.results[0].rows == [{"n": 1}]
+        # A serializable, not deferrable read-only transaction commits (its reads are valid
+        # only then): what it sends is delivered, as PostgreSQL decides.
+        await ro_node.process(
+            ModelPostgresTransactionRequest(
+                statements=(ModelPostgresStatement(sql="SELECT ro_notify() AS n"),),
+                read_only=True,
+                isolation=EnumPostgresIsolation.SERIALIZABLE,
+            )
+        )
+        await admin.execute("SELECT 1")  # let the notification arrive
+        await asyncio.sleep(0.2)
+        assert received == ["x"]
+    finally:
+        await admin.execute("DROP FUNCTION ro_notify()")

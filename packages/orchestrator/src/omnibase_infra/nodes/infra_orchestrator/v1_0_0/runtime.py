@@ -502,6 +502,7 @@ class WorkflowRuntime:
             live[name] = value if isinstance(value, SecretStr) else SecretStr(str(value))
         run = _Run(record, workflow, plan, live, steps)
         await self._emit(run, "workflow.resumed", status=record.status.value)
+        await self._resume_intents(run)
         if record.status is EnumRunStatus.RUNNING:
             for sid in self._lost_secrets_needed(run):
                 await self._rerun(run, sid)
@@ -998,6 +999,9 @@ class WorkflowRuntime:
             return
         run.record.reducer_snapshot = result.snapshot.model_dump(mode="json")
         run.record.reducer_fed.append(key)
+        # The intents are recorded with the transition that planned them: a crash before
+        # they are handled leaves them to resume, not lost (the event is not fed again).
+        run.record.intents_pending += [intent.model_dump(mode="json") for intent in result.intents]
         await self._save_run(run)
         await self.store.save_resource_snapshot(
             result.snapshot.resource_id, run.record.reducer_snapshot
@@ -1043,8 +1047,21 @@ class WorkflowRuntime:
                     f"{detail['error'].get('message')}"
                 )
         run.record.intents_done.append(intent_key)
+        run.record.intents_pending = [
+            raw for raw in run.record.intents_pending if raw.get("intent_id") != intent_key
+        ]
         await self._save_run(run)
         await self._emit(run, kind, **detail)
+
+    async def _resume_intents(self, run: _Run) -> None:
+        """Handle the intents a crash left recorded but not handled: an intent handled
+        before the crash is not called again; one whose call was in flight is called
+        again with the same idempotency key (its intent id)."""
+        if run.workflow.reducer is None:
+            return
+        for raw in list(run.record.intents_pending):
+            if raw.get("intent_id") not in run.record.intents_done:
+                await self._handle_intent(run, ModelFSMIntent.model_validate(raw))
 
     # -- persistence and events ----------------------------------------------------------
 

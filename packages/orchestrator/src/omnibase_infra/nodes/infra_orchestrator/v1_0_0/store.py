@@ -164,6 +164,9 @@ class ModelRunRecord(BaseModel):
     """Reducer event keys already applied (``start``, ``<step_id>``, ``failure``)."""
     intents_done: list[str] = Field(default_factory=list)
     """Reducer intent ids already handled."""
+    intents_pending: list[dict[str, Any]] = Field(default_factory=list)
+    """Reducer intents recorded with the transition that planned them and not handled yet
+    (``ModelFSMIntent`` as JSON): ``resume`` handles them, with the same idempotency key."""
     notes: list[str] = Field(default_factory=list)
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraValidationError
 from omnibase_infra.models.postgres import (
+    EnumPostgresIsolation,
     ModelPostgresCopyRecordsRequest,
     ModelPostgresExecuteManyRequest,
     ModelPostgresExecuteRequest,
@@ -172,6 +173,12 @@ async def copy_records(
     return {"status": status, "row_count": row_count_of(status) or 0}
 
 
+def _needs_commit(req: ModelPostgresTransactionRequest) -> bool:
+    """A read-only SERIALIZABLE transaction that is not DEFERRABLE must commit for its
+    reads to be known valid (PostgreSQL's documentation, "Serializable Isolation Level")."""
+    return req.isolation is EnumPostgresIsolation.SERIALIZABLE and not req.deferrable
+
+
 async def transaction(
     conn: PgConnection, req: ModelPostgresTransactionRequest, ctx: OperationContext
 ) -> Fields:
@@ -179,6 +186,12 @@ async def transaction(
 
     A failure before COMMIT rolls everything back (and the whole transaction may be
     retried); a connection lost during COMMIT raises :class:`CommitOutcomeUnknownError`.
+
+    A read-only transaction ends with ROLLBACK instead: it has nothing to commit, and what
+    PostgreSQL allows in a READ ONLY transaction and sends at commit (a NOTIFY from a
+    function, a large object on servers before 18) is then discarded. The exception is a
+    SERIALIZABLE one that is not DEFERRABLE: its reads are known valid only once it
+    commits, so it commits.
     """
     tx = conn.transaction(
         isolation=req.isolation.value, readonly=req.read_only, deferrable=req.deferrable
@@ -208,6 +221,9 @@ async def transaction(
         with contextlib.suppress(Exception):  # the statement's error is the one to report
             await tx.rollback()
         raise
+    if req.read_only and not _needs_commit(req):
+        await tx.rollback()
+        return {"results": tuple(results), "isolation": req.isolation, "read_only": True}
     try:
         await tx.commit()
     except (driver_errors().connection_lost, OSError) as exc:

@@ -19,6 +19,12 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0.effect import (
     parse_retry_after,
 )
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ratelimit import TokenBucket
+from omnibase_infra.nodes.node_webhook_effect.v1_0_0.receiver import (
+    DeduplicatingVerifier,
+    MemorySeenIds,
+    SeenIds,
+    VerifiedWebhook,
+)
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.signing import (
     WebhookSigner,
     WebhookVerifier,
@@ -47,16 +53,20 @@ __all__ = [
     "ENV_NAME",
     "NAT64_PREFIXES_ENV",
     "OUTBOX_PATH_ENV",
+    "DeduplicatingVerifier",
     "DeliveryEngine",
+    "MemorySeenIds",
     "MessageStatus",
     "NodeWebhookEffect",
     "OutboxStore",
     "PinnedResolver",
+    "SeenIds",
     "SignerBook",
     "SqliteOutboxStore",
     "SsrfGuard",
     "StoredMessage",
     "TokenBucket",
+    "VerifiedWebhook",
     "WebhookSigner",
     "WebhookVerifier",
     "embedded_ipv4",

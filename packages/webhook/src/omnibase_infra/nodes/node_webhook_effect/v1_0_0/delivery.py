@@ -437,8 +437,18 @@ class DeliveryEngine:
         delivery.attempts.append(record)
         if error is None:
             delivery.unsaved = record
-        else:
+            return
+        try:
             await self._store.record_attempt(delivery.message.message_id, record)
+        except InfraError as exc:
+            # The history misses this attempt; the message itself stays stored (pending)
+            # and the delivery goes on: the final status write reports a lasting failure.
+            logger.warning(
+                "webhook %s: attempt %d not recorded (%s)",
+                delivery.message.message_id,
+                record.attempt,
+                exc.message,
+            )
 
     async def _conclude(
         self,

@@ -268,7 +268,13 @@ class NodeWebhookEffect(InfraEffectNode):
     def _spawn(self, message: StoredMessage, request: ModelInfraRequest | None) -> None:
         task = asyncio.create_task(self._engine.deliver(message, request, background=True))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[ModelWebhookDeliveryResult]) -> None:
+        self._tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:  # the outbox failed: the message stays pending for drain()
+            logger.warning("webhook background delivery failed: %s", exc)
 
     async def wait_idle(self) -> None:
         """Wait until every background delivery finished."""

@@ -14,7 +14,17 @@ Inline, SQLite's automatic WAL checkpoint (which fsyncs the WAL and the database
 would stall the event loop every ~1,000 pages; it is turned off and a ``PASSIVE``
 checkpoint runs on a helper thread with its own connection every ``checkpoint_every``
 statements instead (checkpoints move committed pages; they do not change durability).
-One process writes a file at a time (others wait up to ``busy_timeout_seconds``).
+One process writes a file at a time. When another connection holds the write lock, an
+inline commit waits at most ``INLINE_BUSY_SECONDS`` on the loop; the batch then goes to a
+helper thread that waits up to ``busy_timeout_seconds`` (writes and reads keep their order
+there until it has committed), so a busy file never stalls the event loop for longer.
+
+Failures are typed (``InfraUnavailableError`` with ``reason``): ``outbox_busy`` (the lock
+was held past ``busy_timeout_seconds``; retryable), ``outbox_full`` (the disk, or
+``max_page_count``), ``outbox_read_only``, ``outbox_error`` (anything else). A failed write
+changes nothing (its transaction is rolled back): a message whose ``add`` failed was not
+accepted, and the caller is told; one whose later writes failed stays pending and is
+delivered again with the same ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -32,14 +42,30 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraNotFoundError
+from omnibase_infra.errors import InfraError, InfraNotFoundError, InfraUnavailableError
 from omnibase_infra.models.webhook import ModelWebhookAttempt, ModelWebhookDeadLetter
 
-__all__ = ["MessageStatus", "OutboxStore", "SqliteOutboxStore", "StoredMessage"]
+__all__ = [
+    "INLINE_BUSY_SECONDS",
+    "MessageStatus",
+    "OutboxStore",
+    "SqliteOutboxStore",
+    "StoredMessage",
+]
 
 logger = logging.getLogger("omnibase_infra.nodes.node_webhook_effect")
 
 type MessageStatus = Literal["pending", "delivered", "dead"]
+
+INLINE_BUSY_SECONDS = 0.02
+"""The longest an inline commit waits on the event loop for another connection's lock."""
+# SQLite's primary result codes (``sqlite3.Error.sqlite_errorname`` without extension).
+_REASONS = {
+    "SQLITE_BUSY": ("outbox_busy", "is locked by another connection", True),
+    "SQLITE_LOCKED": ("outbox_busy", "is locked by another connection", True),
+    "SQLITE_FULL": ("outbox_full", "is full (disk or max_page_count)", False),
+    "SQLITE_READONLY": ("outbox_read_only", "is read-only", False),
+}
 type _Queued = tuple[str, tuple[object, ...], asyncio.Future[int]]
 
 _SCHEMA = """
@@ -135,10 +161,6 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _attempts_json(attempts: tuple[ModelWebhookAttempt, ...]) -> str:
-    return json.dumps([a.model_dump(mode="json") for a in attempts])
-
-
 def _attempt_json(attempt: ModelWebhookAttempt) -> str:
     """An attempt as JSON, written by hand: its fields are plain values this node made
     (the JSON types of ``ModelWebhookAttempt.model_dump_json``, read back by it)."""
@@ -157,8 +179,7 @@ def _log_failed_write(future: asyncio.Future[int]) -> None:
     exc = None if future.cancelled() else future.exception()
     if exc is not None:
         logger.warning(
-            "webhook outbox: a delivery was not recorded (%s); the message stays pending",
-            type(exc).__name__,
+            "webhook outbox: a delivery was not recorded (%s); the message stays pending", exc
         )
 
 
@@ -178,27 +199,81 @@ def _row_to_message(row: sqlite3.Row) -> StoredMessage:
     )
 
 
-def _commit(conn: sqlite3.Connection, batch: list[_Queued]) -> list[int]:
-    """Run a batch of queued writes as one transaction; their row counts."""
+def _commit(conn: sqlite3.Connection, batch: list[_Queued]) -> list[int | sqlite3.Error]:
+    """Run a batch of queued writes as one transaction; their row counts. When a write
+    fails the batch, nothing of it stays (rolled back) and each write runs again in its own
+    transaction, so that only the failing ones fail (their errors in the list). A busy
+    file raises before any of it runs."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        counts = [conn.execute(sql, params).rowcount for sql, params, _ in batch]
-    except BaseException:  # pragma: no cover - sqlite errors on a healthy file are rare
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        counts: list[int | sqlite3.Error] = [
+            conn.execute(sql, params).rowcount for sql, params, _ in batch
+        ]
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:  # SQLite may already have rolled back (a full disk)
+            conn.execute("ROLLBACK")
+        if len(batch) == 1:
+            return [exc]
+        return [_commit_one(conn, item) for item in batch]
     return counts
 
 
-def _settle(batch: list[_Queued], outcome: list[int] | Exception) -> None:
-    """Resolve a committed batch's futures with their row counts (or the failure)."""
+def _commit_one(conn: sqlite3.Connection, item: _Queued) -> int | sqlite3.Error:
+    try:
+        return _commit(conn, [item])[0]
+    except sqlite3.Error as exc:  # busy now: this write fails, typed
+        return exc
+
+
+def _commit_waiting(
+    conn: sqlite3.Connection, batch: list[_Queued], wait: float
+) -> list[int | sqlite3.Error]:
+    """``_commit`` on the helper thread, waiting up to ``wait`` seconds for the lock."""
+    conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+    try:
+        return _commit(conn, batch)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(INLINE_BUSY_SECONDS * 1000)}")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    name = getattr(exc, "sqlite_errorname", "")
+    return isinstance(name, str) and name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def store_error(exc: BaseException, *, path: str, operation: str) -> InfraUnavailableError:
+    """What a failed outbox call means for its caller, typed (see the module docstring)."""
+    name = str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
+    primary = "_".join(name.split("_")[:2])  # SQLITE_BUSY_SNAPSHOT -> SQLITE_BUSY
+    reason, what, retryable = _REASONS.get(primary, ("outbox_error", f"failed ({name})", False))
+    return InfraUnavailableError(
+        f"the webhook outbox {what}",
+        transport=EnumTransport.INTERNAL,
+        operation=operation,
+        target=path,
+        reason=reason,
+        retryable=retryable,
+    )
+
+
+def _settle(
+    batch: list[_Queued], outcome: list[int | sqlite3.Error] | InfraError, path: str
+) -> None:
+    """Resolve a batch's futures with their row counts or typed failures; a writer that
+    stopped waiting (cancelled) is skipped."""
     for index, (_, _, future) in enumerate(batch):
-        if future.done():  # pragma: no cover - the writer was cancelled meanwhile
+        if future.done():
             continue
-        if isinstance(outcome, Exception):  # pragma: no cover - as in _commit
-            future.set_exception(outcome)
+        result = outcome if isinstance(outcome, InfraError) else outcome[index]
+        if isinstance(result, int):
+            future.set_result(result)
         else:
-            future.set_result(outcome[index])
+            future.set_exception(
+                result
+                if isinstance(result, InfraError)
+                else store_error(result, path=path, operation="write")
+            )
 
 
 class SqliteOutboxStore:
@@ -230,9 +305,15 @@ class SqliteOutboxStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.executescript(_SCHEMA)
+        # Inline commits hold the loop: they wait only briefly for another writer's lock,
+        # then hand the batch to the helper thread (``_waiter``), which waits the rest.
+        self._waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-wait")
+        self._waiting = 0  # batches on the helper thread: writes and reads go there too
+        if not self._offload:
+            self._conn.execute(f"PRAGMA busy_timeout={int(INLINE_BUSY_SECONDS * 1000)}")
         self._closed = False
         self._batch: list[_Queued] = []
-        self._flushes: set[asyncio.Future[list[int]]] = set()
+        self._flushes: set[asyncio.Future[list[int | sqlite3.Error]]] = set()
         # Off-loop checkpoints (inline commits on a file only; see the module docstring).
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
@@ -248,13 +329,17 @@ class SqliteOutboxStore:
     def __repr__(self) -> str:
         return f"SqliteOutboxStore(path={self._path!r})"
 
-    async def _run[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run[T](self, fn: Callable[[sqlite3.Connection], T], operation: str) -> T:
+        """Run ``fn`` on the connection (after the queued writes), its failure typed."""
         if self._batch:
             self._start_flush()  # queued writes first: a read sees every write made before it
-        if self._executor is None:
-            return fn(self._conn)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, self._conn)
+        executor = self._executor if self._waiting == 0 else self._waiter
+        try:
+            if executor is None:
+                return fn(self._conn)
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, self._conn)
+        except sqlite3.Error as exc:
+            raise store_error(exc, path=self._path, operation=operation) from exc
 
     def _write(self, sql: str, params: tuple[object, ...]) -> asyncio.Future[int]:
         """Queue one statement; writes queued in the same loop iteration share one
@@ -270,28 +355,48 @@ class SqliteOutboxStore:
         batch, self._batch = self._batch, []
         if not batch:
             return
-        if self._executor is None:
+        if self._executor is None and self._waiting == 0:
             # Inline commits (no fsync to wait for): settle the batch now, no task per flush.
             try:
                 counts = _commit(self._conn, batch)
-            except Exception as exc:  # pragma: no cover - sqlite errors on a healthy file are rare
-                _settle(batch, exc)
+            except sqlite3.Error as exc:
+                if _is_busy(exc):
+                    # Another connection holds the lock: wait for it off the loop.
+                    self._submit(batch, self._waiter)
+                    return
+                _settle(batch, store_error(exc, path=self._path, operation="write"), self._path)
                 return
-            _settle(batch, counts)
+            _settle(batch, counts, self._path)
             self._maybe_checkpoint(len(batch))
             return
-        # On the worker thread (``offload``), submitted now: batches and reads run there
-        # in the order they were issued.
-        flush = asyncio.get_running_loop().run_in_executor(
-            self._executor, _commit, self._conn, batch
-        )
-        self._flushes.add(flush)
-        flush.add_done_callback(functools.partial(self._flushed, batch))
+        self._submit(batch, self._executor or self._waiter)
 
-    def _flushed(self, batch: list[_Queued], flush: asyncio.Future[list[int]]) -> None:
+    def _submit(self, batch: list[_Queued], executor: ThreadPoolExecutor) -> None:
+        """Commit ``batch`` on a worker thread, submitted now: batches and reads run there
+        in the order they were issued."""
+        if executor is self._executor:
+            call = functools.partial(_commit, self._conn, batch)
+        else:
+            self._waiting += 1
+            call = functools.partial(_commit_waiting, self._conn, batch, self._busy_timeout)
+        flush = asyncio.get_running_loop().run_in_executor(executor, call)
+        self._flushes.add(flush)
+        flush.add_done_callback(functools.partial(self._flushed, batch, executor))
+
+    def _flushed(
+        self,
+        batch: list[_Queued],
+        executor: ThreadPoolExecutor,
+        flush: asyncio.Future[list[int | sqlite3.Error]],
+    ) -> None:
         self._flushes.discard(flush)
+        if executor is not self._executor:
+            self._waiting -= 1  # back to inline commits once the helper thread is idle
         exc = flush.exception()
-        _settle(batch, exc if isinstance(exc, Exception) else flush.result())
+        if exc is not None:
+            _settle(batch, store_error(exc, path=self._path, operation="write"), self._path)
+        else:
+            _settle(batch, flush.result(), self._path)
 
     def _maybe_checkpoint(self, statements: int) -> None:
         """Start a PASSIVE checkpoint on the helper thread every ``checkpoint_every``
@@ -316,7 +421,7 @@ class SqliteOutboxStore:
     def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
         self._checkpointing = None
         exc = None if future.cancelled() else future.exception()
-        if exc is not None:  # pragma: no cover - a failed checkpoint is retried at the next one
+        if exc is not None:  # retried at the next one
             logger.warning("webhook outbox checkpoint failed: %s", type(exc).__name__)
 
     async def add(self, message: StoredMessage) -> bool:
@@ -344,7 +449,7 @@ class SqliteOutboxStore:
             ).fetchone()
             return None if row is None else _row_to_message(row)
 
-        return await self._run(op)
+        return await self._run(op, "get")
 
     async def record_attempt(self, message_id: str, attempt: ModelWebhookAttempt) -> None:
         # One statement; json_insert appends in SQL (no read-modify-write race).
@@ -396,7 +501,7 @@ class SqliteOutboxStore:
             ).fetchall()
             return [_row_to_message(row) for row in rows]
 
-        return await self._run(op)
+        return await self._run(op, "pending")
 
     async def count(self, status: MessageStatus) -> int:
         """How many messages have ``status``."""
@@ -407,7 +512,7 @@ class SqliteOutboxStore:
             ).fetchone()
             return int(row[0])
 
-        return await self._run(op)
+        return await self._run(op, "count")
 
     async def dead_letters(self, limit: int = 100) -> list[ModelWebhookDeadLetter]:
         def op(conn: sqlite3.Connection) -> list[ModelWebhookDeadLetter]:
@@ -433,7 +538,7 @@ class SqliteOutboxStore:
                 )
             return letters
 
-        return await self._run(op)
+        return await self._run(op, "dead_letters")
 
     async def replay(self, message_id: str) -> StoredMessage:
         now = self._clock()
@@ -447,7 +552,7 @@ class SqliteOutboxStore:
             )
             return cursor.rowcount
 
-        if await self._run(op) != 1:
+        if await self._run(op, "replay") != 1:
             raise InfraNotFoundError(
                 f"no dead letter with id {message_id!r}",
                 transport=EnumTransport.HTTP,
@@ -468,20 +573,20 @@ class SqliteOutboxStore:
                 (url, now, reason),
             )
 
-        await self._run(op)
+        await self._run(op, "disable_endpoint")
 
     async def enable_endpoint(self, url: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM webhook_endpoints WHERE url = ?", (url,))
 
-        await self._run(op)
+        await self._run(op, "enable_endpoint")
 
     async def is_disabled(self, url: str) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT 1 FROM webhook_endpoints WHERE url = ?", (url,)).fetchone()
             return row is not None
 
-        return await self._run(op)
+        return await self._run(op, "is_disabled")
 
     async def close(self) -> None:
         """Close the file and the worker thread; idempotent."""
@@ -497,6 +602,7 @@ class SqliteOutboxStore:
             self._checkpointer.shutdown(wait=True)
             if self._checkpoint_conn is not None:
                 self._checkpoint_conn.close()
-        await self._run(lambda conn: conn.close())
+        await self._run(lambda conn: conn.close(), "close")
+        self._waiter.shutdown(wait=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
