@@ -80,7 +80,7 @@ class ModelCorrelationContext(BaseModel):
     (bit 0 = sampled).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     correlation_id: UUID
     causation_id: UUID | None = None

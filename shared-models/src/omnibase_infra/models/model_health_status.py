@@ -14,7 +14,7 @@ HealthDetailValue = str | int | float | bool
 class ModelHealthStatus(BaseModel):
     """Health of ``target`` (``host:port`` or a logical name) at ``checked_at`` (UTC)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     status: EnumServiceStatus
     target: str = Field(min_length=1)

@@ -30,7 +30,7 @@ class ModelInfraRequest(BaseModel):
     with ``trace_id``/``span_id`` to continue a remote trace instead.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     operation: str = Field(min_length=1, max_length=200)
     correlation: ModelCorrelationContext = Field(default_factory=ModelCorrelationContext.fresh)
@@ -57,7 +57,7 @@ class ModelInfraResponse(BaseModel):
     ``error_code``/``error_message`` are set only on failure and must be safe to log.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     operation: str = Field(min_length=1, max_length=200)
     correlation_id: UUID

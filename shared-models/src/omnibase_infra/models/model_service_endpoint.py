@@ -35,7 +35,7 @@ _HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_\-.]{0,251}[a-z0-9_])?")
 class ModelTlsSettings(BaseModel):
     """TLS verification settings; ``ca_file`` adds a private CA bundle."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     verify: bool = True
     ca_file: Path | None = None
@@ -49,7 +49,9 @@ class ModelServiceEndpoint(BaseModel):
     Validation errors never echo input values (``hide_input_in_errors``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
 
     scheme: str
     host: str = Field(min_length=1, max_length=253)

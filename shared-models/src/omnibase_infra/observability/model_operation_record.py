@@ -51,7 +51,9 @@ class ModelOperationRecord(BaseModel):
     its parent.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
 
     transport: EnumTransport
     operation: str = Field(min_length=1, max_length=200)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple, overload
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -64,7 +65,15 @@ _EXEMPT_SUFFIXES: Final = (
     "count",
     "name",
 )
-_WORD_RE: Final = re.compile(_SENSITIVE_WORDS, re.IGNORECASE)
+
+
+def _lazy(source: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """The pattern, compiled on its first use: compiling these at import was a
+    measurable part of importing a node (issue 17), and most processes never mask."""
+    return functools.cache(lambda: re.compile(source, flags))
+
+
+_WORD_RE: Final = _lazy(_SENSITIVE_WORDS, re.IGNORECASE)
 _EXEMPT_LOOKBEHIND: Final = "".join(f"(?<!{s})" for s in _EXEMPT_SUFFIXES)
 
 SENSITIVE_HEADERS: Final = frozenset(
@@ -89,19 +98,19 @@ SENSITIVE_HEADERS: Final = frozenset(
 _AUTH_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 _AUTH_SCHEMES: Final = r"Bearer|Basic|Digest|Token|Negotiate|Bot|OAuth|ApiKey|SSWS"
 
-_PEM_RE: Final = re.compile(
+_PEM_RE: Final = _lazy(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
     re.DOTALL,
 )
 # user:password@ after any scheme. The password runs to the LAST '@' before the host, as libpq
 # and browsers parse it, so an unencoded '@' in a password does not leak its tail.
-_URL_USERINFO_RE: Final = re.compile(
+_URL_USERINFO_RE: Final = _lazy(
     r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@]*:)(?P<password>[^\s/?#]*)@"
 )
-_COOKIE_RE: Final = re.compile(
+_COOKIE_RE: Final = _lazy(
     r"(?P<prefix>(?<![\w\-])(?:set-)?cookie[ \t]*:[ \t]*)(?P<value>[^\r\n]+)", re.IGNORECASE
 )
-_KV_RE: Final = re.compile(
+_KV_RE: Final = _lazy(
     r"(?<![\w.\-])(?P<kq>[\"']?)"
     rf"(?P<key>[\w.\-]{{0,40}}?(?:{_SENSITIVE_WORDS})[\w.\-]{{0,40}}){_EXEMPT_LOOKBEHIND}"
     r"(?P=kq)(?P<sep>[ \t]*[:=][ \t]*)"
@@ -123,16 +132,16 @@ _KV_HINTS: Final = (
     "signature",
     "session",
 )
-_SCHEME_PREFIX_RE: Final = re.compile(rf"(?:{_AUTH_SCHEMES})[ \t]+", re.IGNORECASE)
-_BEARER_RE: Final = re.compile(r"\b(?P<prefix>Bearer[ \t]+)(?P<token>[A-Za-z0-9\-._~+/]{8,}=*)")
-_BASIC_RE: Final = re.compile(r"\b(?P<prefix>Basic[ \t]+)(?P<token>[A-Za-z0-9+/]{4,}={0,2})")
-_JWT_RE: Final = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+_SCHEME_PREFIX_RE: Final = _lazy(rf"(?:{_AUTH_SCHEMES})[ \t]+", re.IGNORECASE)
+_BEARER_RE: Final = _lazy(r"\b(?P<prefix>Bearer[ \t]+)(?P<token>[A-Za-z0-9\-._~+/]{8,}=*)")
+_BASIC_RE: Final = _lazy(r"\b(?P<prefix>Basic[ \t]+)(?P<token>[A-Za-z0-9+/]{4,}={0,2})")
+_JWT_RE: Final = _lazy(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 # Vault/OpenBao service, batch and recovery tokens: hvs./hvb./hvr. and the legacy s./b./r.
-_VAULT_TOKEN_RE: Final = re.compile(
+_VAULT_TOKEN_RE: Final = _lazy(
     r"(?<![\w.\-])(?:hv[sbr]\.[A-Za-z0-9_\-]{20,}|[sbr]\.(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{24,})"
 )
-_WHSEC_RE: Final = re.compile(r"\bwhsec_[A-Za-z0-9+/=_\-]+")
-_LEADING_USERINFO_RE: Final = re.compile(
+_WHSEC_RE: Final = _lazy(r"\bwhsec_[A-Za-z0-9+/=_\-]+")
+_LEADING_USERINFO_RE: Final = _lazy(
     r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)?(?P<userinfo>[^\s/?#@]*(?:@[^\s/?#@]*)*@)"
 )
 
@@ -155,7 +164,7 @@ def is_sensitive_key(name: object) -> bool:
     if not isinstance(name, str):
         return False
     lowered = name.lower()
-    return _WORD_RE.search(lowered) is not None and not lowered.endswith(_EXEMPT_SUFFIXES)
+    return _WORD_RE().search(lowered) is not None and not lowered.endswith(_EXEMPT_SUFFIXES)
 
 
 def _secret_pattern(known_secrets: KnownSecrets) -> re.Pattern[str] | None:
@@ -169,7 +178,7 @@ def _mask_kv(match: re.Match[str]) -> str:
     if value[:1] in {'"', "'"}:
         masked = f"{value[0]}{MASK}{value[0]}"
     else:
-        scheme = _SCHEME_PREFIX_RE.match(value)
+        scheme = _SCHEME_PREFIX_RE().match(value)
         masked = f"{scheme.group(0)}{MASK}" if scheme and scheme.end() < len(value) else MASK
     return f"{match['kq']}{match['key']}{match['kq']}{match['sep']}{masked}"
 
@@ -184,26 +193,26 @@ def _mask_basic(match: re.Match[str]) -> str:
 
 def _redact(text: str, secrets: re.Pattern[str] | None) -> str:
     if "PRIVATE KEY-----" in text:
-        text = _PEM_RE.sub(MASK, text)
+        text = _PEM_RE().sub(MASK, text)
     if secrets is not None:
         text = secrets.sub(MASK, text)
     if "://" in text:
-        text = _URL_USERINFO_RE.sub(rf"\g<prefix>{MASK}@", text)
+        text = _URL_USERINFO_RE().sub(rf"\g<prefix>{MASK}@", text)
     lowered = text.lower()
     if "cookie" in lowered:
-        text = _COOKIE_RE.sub(rf"\g<prefix>{MASK}", text)
+        text = _COOKIE_RE().sub(rf"\g<prefix>{MASK}", text)
     if any(word in lowered for word in _KV_HINTS):
-        text = _KV_RE.sub(_mask_kv, text)
+        text = _KV_RE().sub(_mask_kv, text)
     if "Bearer" in text:
-        text = _BEARER_RE.sub(rf"\g<prefix>{MASK}", text)
+        text = _BEARER_RE().sub(rf"\g<prefix>{MASK}", text)
     if "Basic" in text:
-        text = _BASIC_RE.sub(_mask_basic, text)
+        text = _BASIC_RE().sub(_mask_basic, text)
     if "eyJ" in text:
-        text = _JWT_RE.sub(MASK, text)
+        text = _JWT_RE().sub(MASK, text)
     if "." in text:
-        text = _VAULT_TOKEN_RE.sub(MASK, text)
+        text = _VAULT_TOKEN_RE().sub(MASK, text)
     if "whsec_" in text:
-        text = _WHSEC_RE.sub(MASK, text)
+        text = _WHSEC_RE().sub(MASK, text)
     return text
 
 
@@ -229,7 +238,7 @@ def strip_userinfo(text: object) -> str:
     ``app:pw@db:5432`` -> ``db:5432``.
     """
     value = _as_str(text)
-    value = _LEADING_USERINFO_RE.sub(lambda m: m["scheme"] or "", value, count=1)
+    value = _LEADING_USERINFO_RE().sub(lambda m: m["scheme"] or "", value, count=1)
     return redact_text(value)
 
 
@@ -283,7 +292,7 @@ def carries_secret(text: object) -> bool:
 def _header_value(name: str, value: str) -> str:
     lowered = name.lower()
     if lowered in _AUTH_HEADERS:
-        scheme = _SCHEME_PREFIX_RE.match(value)
+        scheme = _SCHEME_PREFIX_RE().match(value)
         return f"{scheme.group(0)}{MASK}" if scheme else MASK
     if lowered in SENSITIVE_HEADERS or is_sensitive_key(lowered):
         return MASK

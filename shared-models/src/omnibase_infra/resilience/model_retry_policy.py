@@ -20,7 +20,7 @@ class ModelRetryPolicy(BaseModel):
     would reach the deadline is skipped and the deadline error raised at once.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     max_attempts: int = Field(default=3, ge=1, description="Attempts in total, the first included")
     base_delay_seconds: float = Field(default=0.1, ge=0.0, description="Cap of the first delay")

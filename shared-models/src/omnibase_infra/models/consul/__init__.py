@@ -100,7 +100,7 @@ def validate_consul_key(key: str, *, prefix: bool = False) -> str:
     return key
 
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 class ModelConsulConfig(BaseModel):
@@ -280,6 +280,7 @@ class ModelConsulKVEntry(BaseModel):
         hide_input_in_errors=True,
         ser_json_bytes="base64",
         val_json_bytes="base64",
+        defer_build=True,
     )
 
     key: str

@@ -68,7 +68,7 @@ class EnumKeycloakOperation(StrEnum):
 class ModelKeycloakEndpoints(BaseModel):
     """The realm's endpoints, from discovery or Keycloak's default paths."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     issuer: str
     token_endpoint: str
@@ -102,7 +102,7 @@ class ModelKeycloakConfig(BaseModel):
     ``token_min_remaining_seconds`` is the least lifetime a token handed out still has.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     issuer: str = Field(pattern=_ISSUER, max_length=2048)
     client_id: str = Field(min_length=1, max_length=255)
@@ -215,7 +215,7 @@ type KeycloakRequest = (
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ModelKeycloakToken(_Response):

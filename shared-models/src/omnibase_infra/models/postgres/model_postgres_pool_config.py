@@ -45,7 +45,9 @@ class ModelPostgresPoolConfig(BaseModel):
     errors never echo the input (``hide_input_in_errors``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
 
     dsn: SecretStr
     password: SecretStr | None = None

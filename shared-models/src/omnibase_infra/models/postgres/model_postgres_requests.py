@@ -190,7 +190,7 @@ class ModelPostgresCopyRecordsRequest(ModelPostgresRequestBase):
 class ModelPostgresStatement(BaseModel):
     """One statement of a transaction; ``fetch`` returns its rows (up to the request's cap)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     sql: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
     params: tuple[Any, ...] = ()
@@ -228,7 +228,7 @@ class ModelPostgresMigrationSource(BaseModel):
     ``V002__add_index.sql``), applied in ascending integer version.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     directory: str | None = Field(default=None, min_length=1)
     package: str | None = Field(default=None, min_length=1)

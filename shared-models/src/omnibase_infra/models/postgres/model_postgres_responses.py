@@ -40,7 +40,9 @@ class ModelPostgresResponseBase(ModelInfraResponse):
     """What every PostgreSQL response carries beyond the envelope: the server's
     ``host:port`` (no credentials) and how many attempts the operation took."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", defer_build=True
+    )
 
     target: str
     attempts: int = Field(default=1, ge=1)
@@ -96,7 +98,9 @@ class ModelPostgresCopyRecordsResponse(ModelPostgresResponseBase):
 class ModelPostgresStatementResult(BaseModel):
     """One statement of a transaction: its tag, row count and (if asked for) rows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", defer_build=True
+    )
 
     status: str
     row_count: int | None = None
@@ -115,7 +119,7 @@ class ModelPostgresTransactionResponse(ModelPostgresResponseBase):
 class ModelPostgresMigrationRecord(BaseModel):
     """One migration: version, name, sha256 checksum and, once applied, when and how long."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     version: int = Field(ge=0)
     name: str
@@ -139,7 +143,7 @@ class ModelPostgresMigrateResponse(ModelPostgresResponseBase):
 class ModelPostgresPoolStats(BaseModel):
     """A pool's state and counters since it was opened (cf. psycopg_pool's ``get_stats``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     target: str
     open: bool

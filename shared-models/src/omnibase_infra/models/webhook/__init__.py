@@ -179,7 +179,7 @@ def nat64_prefix(value: str) -> ipaddress.IPv6Network:
 class ModelWebhookConfig(BaseModel):
     """How the node delivers: timeouts, limits, the SSRF allow-list, the outbox file."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=600, allow_inf_nan=False)
     total_timeout_seconds: float = Field(default=15.0, gt=0, le=600, allow_inf_nan=False)
@@ -289,7 +289,7 @@ class ModelWebhookSendRequest(ModelInfraRequest):
 class ModelWebhookAttempt(BaseModel):
     """One delivery attempt: when, what came back, how long it took."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     attempt: int = Field(ge=1)
     at: AwareDatetime
@@ -312,7 +312,7 @@ class ModelWebhookDeliveryResult(ModelInfraResponse):
 class ModelWebhookDeadLetter(BaseModel):
     """A message that could not be delivered, with its attempt history (replayable)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     message_id: str
     url: str

@@ -22,7 +22,7 @@ class ModelCircuitBreakerConfig(BaseModel):
     ``min(max_wait_in_open_seconds, wait_in_open_seconds * wait_multiplier**(n-1))``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     sliding_window_type: Literal["count", "time"] = Field(
         default="count", description="count: the last N calls; time: the last N seconds"

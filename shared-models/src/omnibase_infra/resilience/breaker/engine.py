@@ -133,7 +133,7 @@ class ModelCircuitBreakerSnapshot(BaseModel):
     is empty).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     transport: EnumTransport
     target: str

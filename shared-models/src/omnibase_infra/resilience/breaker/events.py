@@ -32,7 +32,7 @@ class ModelCircuitBreakerStateChanged(BaseModel):
     The window totals are those that led to the change (before a close resets them).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     event_type: Literal["circuit_breaker.state_changed"] = STATE_CHANGED_EVENT_TYPE
     transport: EnumTransport

