@@ -6,8 +6,10 @@ embedded PostgreSQL, an OpenBao dev server, Consul, the OIDC server and a webhoo
 CLI in this process (so that one OpenTelemetry SDK sees every node's spans):
 
 1. ``onex-infra deploy`` of the sample service ``billing`` (Vault credentials, schema and
-   migrations in Postgres, KV config and registration in Consul, a verified OIDC token, a
-   signed webhook notification), printing each step and each reducer transition;
+   migrations in Postgres, KV config and registration in Consul, the Keycloak client role
+   ``billing`` of ``omnibase-service`` granted to that client's service account, a verified
+   OIDC token, a signed webhook notification), printing each step and each reducer
+   transition;
 2. the infrastructure as the servers report it;
 3. ``onex-infra decommission``, and the infrastructure again (nothing left);
 4. a trace summary: per run (one trace each), every step's span and its node's spans.
@@ -201,6 +203,7 @@ def run_demo(work: Path) -> int:
                 os.environ[name] = value
         os.environ[AUDIENCE_ENV] = env[AUDIENCE_ENV]
         print(f"  vault database role {setup.vault_database_role} (database secrets engine)")
+        print(f"  keycloak client {setup.keycloak_client} (gets the client role {SERVICE})")
         common = [f"--store={store}", f"--config={services_file}"]
         common += [f"--node={spec}" for spec in NODE_FACTORIES]
 
@@ -217,7 +220,12 @@ def run_demo(work: Path) -> int:
         )
         deployed = asyncio.run(infrastructure_state(services, service_name=SERVICE, schema=SCHEMA))
         print_state(f"infrastructure after deploy (exit {code})", deployed)
-        ok = code == 0 and deployed.consul_passing == 1 and deployed.schema_owner is not None
+        ok = (
+            code == 0
+            and deployed.consul_passing == 1
+            and deployed.schema_owner is not None
+            and deployed.keycloak_granted
+        )
 
         lease = asyncio.run(_step_output(store, deploy_id, "issue_credentials")).get("lease_id")
         decommission_id = f"demo-decommission-{uuid.uuid4().hex[:8]}"
