@@ -267,7 +267,7 @@ async def test_full_deployment_provisions_everything_once(
     # Keycloak: the client role named after the service exists and is mapped to the client's
     # service account, so a fresh client-credentials token of the client carries it.
     assert (after.keycloak_role, after.keycloak_granted) == (True, True)
-    assert not (before.keycloak_role or before.keycloak_granted)
+    assert (before.keycloak_role, before.keycloak_granted) == (False, False)
     assert service_name in _client_roles_in_fresh_token(services, setup.keycloak_client)
 
     # Webhook: exactly one notification, correctly signed, about this deployment.

@@ -155,7 +155,8 @@ class WorkflowSetup:
 
     ``env``: the ``OMNIBASE_INFRA_*`` variables every node reads; ``inputs``: the deployment
     workflow's inputs that depend on the services (``vault_database_role``,
-    ``keycloak_client``, ``webhook_url``, ``webhook_secret``); ``webhook_secret``: the ``whsec_`` secret the receiver verifies with.
+    ``keycloak_client``, ``webhook_url``, ``webhook_secret``); ``webhook_secret``: the
+    ``whsec_`` secret the receiver verifies with.
     """
 
     env: dict[str, str] = field(repr=False)

@@ -4,9 +4,9 @@
 (``services.EMBEDDED_HOOK``): it starts every embedded service (:mod:`.embedded`), configures
 Vault for the deployment workflow and returns the ``OMNIBASE_INFRA_*`` environment of the
 nodes plus the service-dependent workflow inputs as ``ONEX_INFRA_INPUT_*`` variables
-(``keycloak_client``, ``webhook_url``, ``webhook_secret``; the Vault role is named in the description since the
-decommission workflow has no such input), and the node factories below. :func:`install`
-sets the hook.
+(``keycloak_client``, ``webhook_url``, ``webhook_secret``; the Vault role is named in the
+description since the decommission workflow has no such input), and the node factories
+below. :func:`install` sets the hook.
 
 The factories build the nodes whose configuration the environment cannot express yet:
 :func:`webhook_node` (the SSRF guard must allow the loopback receiver; a durable outbox from
