@@ -72,6 +72,13 @@ def quoted_runs(size: int) -> str:
     return "SELECT " + "'a'\n" * (size // 8) + ", E'\\\\'" + ", $$x$$" * (size // 16)
 
 
+def marked_mix(size: int) -> str:
+    """What the sanitizer's marking pass reads: literals, signs, TRUE after IS NOT, IN lists,
+    quoted identifiers, comments and line breaks."""
+    clause = "x = -1 AND \"q\" IS NOT TRUE AND z IN ('a', 2.5) /* c */ OR y = .5 -- d\n"
+    return "SELECT 1 WHERE " + clause * (size // len(clause))
+
+
 SHAPES: dict[str, Callable[[int], str]] = {
     "operators": operators,
     "parentheses": parentheses,
@@ -80,6 +87,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "explain_levels": explain_levels,
     "many_statements": many_statements,
     "quoted_runs": quoted_runs,
+    "marked_mix": marked_mix,
 }
 
 
@@ -213,6 +221,16 @@ def test_long_literals() -> None:
     sql = quoted_runs(EIGHTH)
     assert validation_outcome(sql) == "accepted"
     assert sanitize_sql(sql) == "SELECT ? , ?" + ", ?" * (EIGHTH // 16)
+
+
+def test_long_texts_sanitize_in_either_way() -> None:
+    clause = "x = -1 AND \"q\" IS NOT TRUE AND z IN ('a', 2.5) /* c */ OR y = .5 -- d\n"
+    expected = "SELECT ? WHERE " + 'x = ? AND "q" IS NOT TRUE AND z IN (?) OR y = ? ' * (
+        EIGHTH // len(clause)
+    )
+    assert sanitize_sql(marked_mix(EIGHTH)) == expected.rstrip()  # the marking pass
+    # Not ASCII outside a literal: the steps, with the garbage collector paused.
+    assert sanitize_sql("SELECT é" + ", 1" * EIGHTH) == "SELECT é" + ", ?" * EIGHTH
 
 
 def test_long_with_chains() -> None:

@@ -28,7 +28,8 @@ from omnibase_infra.sql import (
     sanitize_sql,
     tokenize,
 )
-from omnibase_infra.sql.sanitize import _analyze_cached
+from omnibase_infra.sql.lexer import MARK_STRING
+from omnibase_infra.sql.sanitize import _analyze_cached, _sanitize, _sanitize_marked
 from omnibase_infra_testing.fuzz import fuzz_target
 
 CORPUS_PATH = Path(__file__).parent / "data" / "sql_corpus.sql"
@@ -441,6 +442,98 @@ def test_edge_cases_sanitize_as_the_reference(sql: str, options: dict[str, bool]
 )
 def test_step_outputs(sql: str, expected: str) -> None:
     assert sanitize_sql(sql) == expected
+
+
+# --- the two ways sanitize_sql lexes: one marking pass, or steps ----------------------------
+
+# Texts the marking pass sanitizes itself, each with what it gives: every marker, and each
+# way the rules read the tokens around a literal from its output.
+MARKED = [
+    (
+        "SELECT 'a', 'b''c', 'd'\n  'e', 1, 2.5, .5, 1e-3, 0x1F, 0o17, 0b101, 1_000",
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
+    ),
+    (
+        "SELECT $$a$$, $t$b$t$ FROM t WHERE x.y = $1.5 AND z = u.v",
+        "SELECT ?, ? FROM t WHERE x.y = $1? AND z = u.v",
+    ),
+    (
+        "SELECT E'a\\'b', N'c', B'01', X'1f', U&'d' UESCAPE '!', u&'e', xE'f'",
+        "SELECT ?, ?, ?, ?, ?, ?, xE?",
+    ),
+    ("SELECT\n\ta -- c\n/* d /* e */ f */  b ,\tc  ", "SELECT a b , c"),
+    (
+        'SELECT "a  b", "c""d", U&"e" UESCAPE \'!\', "IN (1, 2)" FROM "t"',
+        'SELECT "a  b", "c""d", U&"e" UESCAPE \'!\', "IN (1, 2)" FROM "t"',
+    ),
+    (
+        "SELECT -1, x -2, x - -3, (4) -5, 'a' -6, $1 -7, $ -8, NULL -9, AND -10, \"q\" -11",
+        'SELECT ?, x -?, x - ?, (?) -?, ? -?, $1 -?, $ ?, NULL -?, AND ?, "q" -?',
+    ),
+    (
+        "SELECT x=-1, x*-+2, x@-3, x ?- 4, x ? -5, ] -6, y=+7",
+        "SELECT x=?, x*-?, x@-?, x ?- ?, x ? ?, ] -?, y=?",
+    ),
+    (
+        "SELECT TRUE, false, x IS TRUE, y IS NOT FALSE, z NOT TRUE, is_true, $1TRUE, x$TRUE",
+        "SELECT ?, ?, x IS TRUE, y IS NOT FALSE, z NOT ?, is_true, $1?, x$TRUE",
+    ),
+    (
+        "NOT TRUE, IS NOT TRUE, $1 NOT TRUE, a TRUE, (TRUE)",
+        "NOT ?, IS NOT TRUE, $1 NOT ?, a ?, (?)",
+    ),
+    (
+        "WHERE a IN (1, 2) AND b in( 'x' , 'y' ) AND c IN (1) AND d IN (1, x) AND xin (1, 2)",
+        "WHERE a IN (?) AND b in( ? ) AND c IN (?) AND d IN (?, x) AND xin (?, ?)",
+    ),
+    (
+        "WHERE $1IN (1, 2) AND $IN (3, 4) AND IN (TRUE, FALSE)",
+        "WHERE $1IN (?) AND $IN (?) AND IN (?)",
+    ),
+    (
+        "SELECT data ? 'k', d ?| array['a'], 'é' AS \"ü\"",
+        'SELECT data ? ?, d ?| array[?], ? AS "ü"',
+    ),
+    ("SELECT price$usd, tax$rate$ FROM t", "SELECT price$usd, tax$rate$ FROM t"),
+    ("", ""),
+    (" \n ", ""),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), MARKED)
+def test_marking_pass_outputs(sql: str, expected: str) -> None:
+    assert _sanitize_marked(sql, True) == expected
+    assert sanitize_sql(sql) == expected == reference(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'cut",  # cut off: a string, a quoted identifier, a comment, a dollar quote
+        'SELECT "cut',
+        "SELECT 1 /* cut",
+        "SELECT $a$ cut",
+        "SELECT /* a /* b /* c */ */ */ 1",  # nested twice
+        "SELECT 1E'a', $1e'b', fE'c', 1U&'d', fU&\"e\", 1$a$ $a$",  # glued to a number or word
+        "SELECT $a$ x $a$1, 0b12, 0o78, 0x, 1..2",  # a digit the lexer reads otherwise
+        "SELECT 1\x1c",  # no whitespace to PostgreSQL
+        "SELECT größe FROM t",  # not ASCII outside a token
+        "SELECT 'þ' FROM t",  # a marker character (MARKERS) in the text
+    ],
+)
+def test_texts_the_marking_pass_leaves_to_the_steps(sql: str) -> None:
+    assert MARK_STRING == "þ"
+    assert _sanitize_marked(sql, True) is None
+    assert sanitize_sql(sql) == reference(sql)
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+def test_steps_alone_sanitize_as_the_reference(options: dict[str, bool]) -> None:
+    """The steps, which sanitize_sql uses for what the marking pass leaves and for kept
+    comments, on every text (sanitize_sql would mostly take the marking pass)."""
+    keep, collapse = options.get("keep_comments", False), options.get("collapse_in_lists", True)
+    for sql in [sql for _, sql in CORPUS + SCRIPTS] + EDGE_CASES + [sql for sql, _ in MARKED]:
+        assert _sanitize(sql, keep, collapse) == reference(sql, **options), sql
 
 
 # --- exact outputs ---------------------------------------------------------------------------

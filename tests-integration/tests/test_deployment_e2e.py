@@ -21,7 +21,6 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -402,9 +401,10 @@ async def test_the_cli_hook_starts_configured_services_and_stops_them(
         env = embedded.env
         assert {
             "OMNIBASE_INFRA_POSTGRES_DSN",
-            "OMNIBASE_INFRA_VAULT_ADDR",
+            "OMNIBASE_INFRA_VAULT_URL",
             "OMNIBASE_INFRA_VAULT_TOKEN",
-            "OMNIBASE_INFRA_CONSUL_ADDR",
+            "OMNIBASE_INFRA_CONSUL_HOST",
+            "OMNIBASE_INFRA_CONSUL_PORT",
             "OMNIBASE_INFRA_KEYCLOAK_ISSUER",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET",
@@ -430,6 +430,7 @@ async def test_the_cli_hook_starts_configured_services_and_stops_them(
             await vault.close()
     finally:
         await embedded.stop()
-    consul = urlsplit(env["OMNIBASE_INFRA_CONSUL_ADDR"])
     with pytest.raises(ConnectionRefusedError):
-        await asyncio.open_connection(consul.hostname, consul.port)
+        await asyncio.open_connection(
+            env["OMNIBASE_INFRA_CONSUL_HOST"], int(env["OMNIBASE_INFRA_CONSUL_PORT"])
+        )

@@ -177,7 +177,7 @@ def node_environment(services: EmbeddedServices) -> dict[str, str]:
     client = services.oidc.client(OIDC_SERVICE_CLIENT)
     env = {
         "OMNIBASE_INFRA_POSTGRES_DSN": services.postgres.dsn,
-        "OMNIBASE_INFRA_VAULT_ADDR": services.openbao.addr,
+        "OMNIBASE_INFRA_VAULT_URL": services.openbao.addr,
         "OMNIBASE_INFRA_VAULT_TOKEN": services.openbao.root_token,
         "OMNIBASE_INFRA_CONSUL_HOST": services.consul.host,
         "OMNIBASE_INFRA_CONSUL_PORT": str(services.consul.port),

@@ -484,3 +484,93 @@ def master_tokens(sql: str, pos: int) -> tuple[list[Token], int]:
         return [_new_token(Token, (kind, m.group(), pos))], m.end()
     tokens: list[Token] = []
     return tokens, _scan_token(sql, m, index, tokens)
+
+
+# --- marks: the sanitizer's one-pass lexing
+#
+# MARKS finds, in one left-to-right search, only the tokens sanitizing replaces or drops and
+# the quoted tokens whose content must not be read as code; everything between them is code
+# kept as written, which the search skips in C. Its first character decides the branch (a
+# character class first lets the search skip every other character without trying a
+# match), and each branch ends with an empty group named after what the match becomes, so
+# that ``Match.lastgroup`` is the replacement: a marker character (the sanitizer turns the
+# markers into its output). The markers are rare Latin-1 letters: the output stays a
+# one-byte string, which str's searches and replacements scan fastest; a text holding one
+# is left to the steps. The code between tokens must be ASCII (the sanitizer checks):
+# MARKS knows only ASCII word characters. A match marked MARK_OTHER is a token the pass
+# does not handle: a literal, comment or identifier cut off by the end of the text, a
+# comment nested more than once, a `$` quote or a prefix letter glued to what may be a word
+# or a number, a digit after `..`, a 0b/0o number or a dollar quote that a digit follows,
+# the characters \x1c-\x1f (no whitespace to PostgreSQL, whitespace to str.split).
+# It consumes the rest of the text, and the sanitizer lexes the text in steps instead. Every
+# branch is possessive, atomic or bounded, so the pass is linear.
+MARK_STRING = "þ"  # '...' (continued on the next lines); $$...$$, $tag$...$tag$
+MARK_PREFIXED = "Þ"  # E'...', N'...', B'...', X'...', U&'...' [UESCAPE 'c']: the prefix
+# letter(s), passed as code, precede the marker
+MARK_NUMBER = "ð"
+MARK_DOT_NUMBER = "Ð"  # a number starting with . (.5): the . precedes the marker
+MARK_SPACE = "ý"  # whitespace holding a tab, newline, ... ; a comment
+MARK_IDENTIFIER = "Ý"  # "...", U&"..." [UESCAPE 'c'] (the U& precedes the marker)
+MARK_QUESTION = "Æ"  # the operator character ? (the output's ? are placeholders)
+MARK_OTHER = "ÿ"  # see above: the rest of the text
+MARKERS = (
+    *(MARK_STRING, MARK_PREFIXED, MARK_NUMBER, MARK_DOT_NUMBER, MARK_SPACE),
+    *(MARK_IDENTIFIER, MARK_QUESTION, MARK_OTHER),
+)
+_W = r"A-Za-z0-9_$"  # word characters, in ASCII code
+_DIGITS_ASCII = r"[0-9](?:_?[0-9])*+"
+_EXPONENT = rf"(?:[eE][+-]?{_DIGITS_ASCII})?"
+_AFTER_DIGIT = rf"(?:_?[0-9])*+(?:\.(?!\.)(?:{_DIGITS_ASCII})?)?{_EXPONENT}"
+_QUOTE_CONTINUE = (
+    r"(?:[\ \t\f]++|--[^\n\r]*+)*+[\n\r](?:[\ \t\n\r\f\v]++|--[^\n\r]*+[\n\r])*+'"  # = _CONTINUE
+)
+
+
+def _continued(body: str) -> str:
+    """A quoted literal's body and closing quote, and those of its continuations."""
+    return rf"{body}'(?:{_QUOTE_CONTINUE}{body}')*+"
+
+
+_PLAIN = _continued(r"[^']*+(?:''[^']*+)*+")
+_TAG = r"(?:[A-Za-z_][A-Za-z0-9_]*+)?\$"
+_UESCAPE_CLAUSE = r"(?:[\ \t\n\r\f\v]*+[Uu][Ee][Ss][Cc][Aa][Pp][Ee][\ \t\n\r\f\v]*+'[^']')?"
+_IDENTIFIER_BODY = r'[^"]*+(?:""[^"]*+)*+"'
+_COMMENT_BODY = r"(?:[^*/]++|\*(?!/)|/(?!\*))*+"
+# A quote after a prefix letter (E N B X, or U&) that starts a token is a prefixed string or
+# identifier; after one that ends a word (a letter G-Z or _ before it) a plain one. A digit,
+# $ or A-F before the prefix may end a number or parameter (0x1FX'..'): left to the steps.
+_PLAIN_AFTER_U = r"(?:(?<![Uu]&{q})|(?<=[G-Zg-z_][Uu]&{q}))"
+_PLAIN_STRING_QUOTE = (
+    rf"(?:(?<![EeNnBbXx]')|(?<=[G-Zg-z_][EeNnBbXx]')){_PLAIN_AFTER_U.format(q="'")}"
+)
+MARKS = re.compile(
+    rf"""['"0-9$\-/\t\n\r\f\v?\x1c-\x1f]
+    # Most characters found start none of these tokens: a digit inside a word, - / $ that
+    # start no comment or dollar quote. Leave at once. (. is not looked for: names have too
+    # many; a number that starts with one is found at its first digit.)
+    (?<![{_W}][0-9])(?!(?<=-)[^-]|(?<=/)[^*]|(?<=\$)[^A-Za-z_$])
+    (?:(?:(?<='){_PLAIN_STRING_QUOTE}{_PLAIN}
+        |(?<=\$)(?<![{_W}]\$)(?P<tag>{_TAG})(?>[\s\S]*?\$(?P=tag))(?![0-9])
+      )(?P<{MARK_STRING}>)
+    | (?<!\.[0-9])
+      (?:(?<=[1-9]){_AFTER_DIGIT}
+        |(?<=0)(?:(?![bBoOxX]){_AFTER_DIGIT}|[xX](?:_?[0-9A-Fa-f])++
+            |[oO](?:_?[0-7])++(?![0-9])|[bB](?:_?[01])++(?![0-9])))(?P<{MARK_NUMBER}>)
+    | (?<=\.[0-9])(?<!\.\.[0-9])(?:_?[0-9])*+{_EXPONENT}(?P<{MARK_DOT_NUMBER}>)
+    | (?:(?<=[Ee]')(?<![{_W}][Ee]'){_continued(r"[^'\\]*+(?:(?:\\[\s\S]|'')[^'\\]*+)*+")}
+        |(?<=[Nn]')(?<![{_W}][Nn]'){_PLAIN}
+        |(?<=[BbXx]')(?<![{_W}][BbXx]'){_continued(r"[^']*+")}
+        |(?<=[Uu]&')(?<![{_W}][Uu]&'){_PLAIN}{_UESCAPE_CLAUSE}
+      )(?P<{MARK_PREFIXED}>)
+    | (?:(?<=-)-[^\n\r]*+
+        |(?<=/)\*{_COMMENT_BODY}(?:/\*{_COMMENT_BODY}\*/{_COMMENT_BODY})*+\*/
+        |(?<=[\t\n\r\f\v])[\ \t\n\r\f\v]*+)(?P<{MARK_SPACE}>)
+    | (?:(?<="){_PLAIN_AFTER_U.format(q='"')}{_IDENTIFIER_BODY}
+        |(?<=[Uu]&")(?<![{_W}][Uu]&"){_IDENTIFIER_BODY}{_UESCAPE_CLAUSE}
+      )(?P<{MARK_IDENTIFIER}>)
+    | (?<=\?)(?P<{MARK_QUESTION}>)
+    | (?:(?<=['"\x1c-\x1f])|(?<=\$)(?<![G-Zg-z_]\$){_TAG}|(?<=0)[bBoOxX]|(?<=\.\.[0-9])|(?<=/)\*)
+        [\s\S]*(?P<{MARK_OTHER}>)
+    )""",
+    re.VERBOSE,
+)

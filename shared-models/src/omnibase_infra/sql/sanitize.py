@@ -17,6 +17,7 @@ to :func:`~omnibase_infra.sql.lexer.tokenize`'s tokens one by one
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable
 
@@ -33,6 +34,16 @@ from omnibase_infra.sql.lexer import (
     LITERAL_GROUP,
     LITERAL_KINDS,
     LITERALS,
+    MARK_DOT_NUMBER,
+    MARK_IDENTIFIER,
+    MARK_NUMBER,
+    MARK_OTHER,
+    MARK_PREFIXED,
+    MARK_QUESTION,
+    MARK_SPACE,
+    MARK_STRING,
+    MARKERS,
+    MARKS,
     MORE_GROUP,
     PREFIX_LETTERS,
     RESERVED_KEYWORDS,
@@ -127,13 +138,171 @@ def sanitize_sql(sql: str, *, keep_comments: bool = False, collapse_in_lists: bo
 
     ``keep_comments`` keeps comments as written (they may carry sqlcommenter tags; they are
     not sanitized). ``collapse_in_lists`` turns ``IN (?, ?, ?)`` into ``IN (?)``. Not cached:
-    each call lexes the text, in steps that take the code it keeps as written in one go
-    (:data:`~omnibase_infra.sql.lexer.STEP`). Linear in the length of ``sql``.
+    each call lexes the text, in one marking pass when it can (below), else in steps that take
+    the code it keeps as written in one go (:data:`~omnibase_infra.sql.lexer.STEP`). Linear
+    in the length of ``sql``.
     """
+    if not keep_comments:
+        out = _sanitize_marked(sql, collapse_in_lists)
+        if out is not None:
+            return out
     if len(sql) < GC_PAUSE_LENGTH:
         return _sanitize(sql, keep_comments, collapse_in_lists)
     with gc_paused():
         return _sanitize(sql, keep_comments, collapse_in_lists)
+
+
+# --- the marking pass
+#
+# An ASCII text whose comments go is sanitized by one search of lexer.MARKS, in C: each
+# literal, comment, quoted identifier and whitespace other than single spaces becomes a
+# marker character (the name of the branch's group, which Match.lastgroup gives without a
+# Python call), and the code between is kept as written. What the rules need to know about
+# the tokens around a literal (is a sign before a number unary, is TRUE after IS, is a list
+# after IN) is then read from that output, where code is whole, spacing is one space and a
+# literal one marker: a few searches, which find nothing in most texts. A text with a token
+# the pass does not handle (MARK_OTHER) is sanitized in steps instead.
+#
+# In that output a run of word characters never starts with a digit: a digit after anything
+# but a word character starts a number, which is a marker by then (MARKS leaves a dollar
+# quote that a digit follows, the one other case, to the steps). So a run is $n parameters
+# and lone $ (punctuation), then perhaps a word, which takes the rest of the run.
+
+_MARK = operator.attrgetter("lastgroup")
+_PREFIXED = re.compile(rf"(?:[Uu]&|[EeNnBbXx]){MARK_PREFIXED}")
+# A number after + or - (a sign before a string is never folded into it)
+_SIGNED = re.compile(rf"[-+]\ ?{MARK_NUMBER}")
+_TRUE_FALSE = re.compile(
+    r"[TtFf](?<![A-Za-z_][TtFf])(?:(?<=[Tt])[Rr][Uu][Ee]|(?<=[Ff])[Aa][Ll][Ss][Ee])(?![A-Za-z0-9_$])"
+)
+# Two or more placeholders in parentheses after IN (found from the parenthesis, rarer than I)
+_IN_LIST = re.compile(r"\((?:(?<=[Ii][Nn]\()|(?<=[Ii][Nn]\ \())(\ ?\?)(?:\ ?,\ ?\?)+(\ ?\))")
+_RUN_TOKENS = re.compile(r"\$[0-9]*+|[A-Za-z_][A-Za-z0-9_$]*+")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+_OPERATOR_CHARS = frozenset("+-*/<>=~!@#%^&|`" + MARK_QUESTION)  # ? is a placeholder here
+_SPECIAL_OPERATOR_CHARS = frozenset("~!@#%^&|`" + MARK_QUESTION)  # lexer._operator_tokens
+# A character other than a marker left by the marking pass outside the tokens it found
+_NOT_ASCII_CODE = re.compile(f"[^\\x00-\\x7f{''.join(MARKERS)}]")
+_NOT_BEFORE_UNARY = frozenset({PLACEHOLDER, MARK_NUMBER, MARK_IDENTIFIER, ")", "]"})
+
+
+def _sanitize_marked(  # noqa: PLR0912 - one pass of checks, most of them finding nothing
+    sql: str, collapse_in_lists: bool
+) -> str | None:
+    """The marking pass (see above); None when the text needs the steps."""
+    ascii_text = sql.isascii()
+    if not ascii_text and any(marker in sql for marker in MARKERS):
+        return None
+    idents: list[str] = []
+    if '"' in sql:  # quoted identifiers are marked, kept aside and put back at the end
+
+        def mark(m: re.Match[str]) -> str:
+            if m.lastgroup == MARK_IDENTIFIER:
+                idents.append(m.group())
+            return m.lastgroup or MARK_OTHER  # never None: every branch ends in its group
+
+        out = MARKS.sub(mark, sql)
+    else:
+        out = MARKS.sub(_MARK, sql)
+    if MARK_OTHER in out or (not ascii_text and _NOT_ASCII_CODE.search(out)):
+        return None
+    if MARK_SPACE in out:
+        out = out.replace(MARK_SPACE, " ")
+    if "  " in out or out[:1] == " " or out[-1:] == " ":
+        out = " ".join(out.split())  # no other character str.split takes is left
+    if MARK_PREFIXED in out:
+        out = _PREFIXED.sub(PLACEHOLDER, out)
+    out = out.replace(MARK_STRING, PLACEHOLDER)
+    if MARK_DOT_NUMBER in out:
+        out = out.replace("." + MARK_DOT_NUMBER, MARK_NUMBER)
+    if MARK_NUMBER in out:
+        if "-" in out or "+" in out:
+            out = _SIGNED.sub(_signed_number, out)
+        out = out.replace(MARK_NUMBER, PLACEHOLDER)
+    lower = out.lower()
+    if "true" in lower or "false" in lower:
+        out = _TRUE_FALSE.sub(_true_false, out)
+    if collapse_in_lists and ("in (" in lower or "in(" in lower):
+        out = _IN_LIST.sub(_in_list, out)
+    if MARK_QUESTION in out:
+        out = out.replace(MARK_QUESTION, "?")
+    if idents:
+        parts = out.split(MARK_IDENTIFIER)
+        out = "".join([part + ident for part, ident in zip(parts, idents, strict=False)])
+        out += parts[-1]
+    return out
+
+
+def _last_token(out: str, end: int) -> tuple[str, int]:
+    """The last token of the run of word characters that ends at ``out[end]``, and where the
+    run starts."""
+    start = end
+    while start and out[start - 1] in _WORD_CHARS:
+        start -= 1
+    return _RUN_TOKENS.findall(out, start, end + 1)[-1], start
+
+
+def _word_before(out: str, end: int) -> tuple[str, int]:
+    """The key word or name ending at ``out[end]`` or a space before, upper-cased ("" for
+    another token), and where it starts."""
+    if end >= 0 and out[end] == " ":
+        end -= 1
+    if end < 0 or out[end] not in _WORD_CHARS:
+        return "", end
+    last, _ = _last_token(out, end)
+    return ("" if last[0] == "$" else last.upper()), end + 1 - len(last)
+
+
+def _starts_token(out: str, start: int) -> bool:
+    """True when the word at ``out[start]`` is a token of its own, not the end of a longer
+    word (it may follow a $n parameter or a lone $)."""
+    return (
+        not start or out[start - 1] not in _WORD_CHARS or _last_token(out, start - 1)[0][0] == "$"
+    )
+
+
+def _signed_number(m: re.Match[str]) -> str:
+    """A sign and the number after it: one placeholder when the sign is unary (the token
+    before it is neither a literal nor a value), else as they are."""
+    out, sign = m.string, m.start()
+    start = sign
+    while start and out[start - 1] in _OPERATOR_CHARS:
+        start -= 1
+    if start < sign:  # the sign ends a longer run of operator characters
+        # Without ~ ! @ # % ^ & | ` the run's trailing signs are operators of their own, so
+        # this one follows an operator; with one, the run is a single operator.
+        special = not _SPECIAL_OPERATOR_CHARS.isdisjoint(out[start:sign])
+        return m.group() if special else MARK_NUMBER
+    before = sign - 1
+    if before >= 0 and out[before] == " ":
+        before -= 1
+    if before < 0:
+        return MARK_NUMBER
+    char = out[before]
+    if char in _WORD_CHARS:
+        last, _ = _last_token(out, before)
+        if last[0] == "$":  # a parameter is a value, a lone $ is not
+            return MARK_NUMBER if last == "$" else m.group()
+        return MARK_NUMBER if last.upper() in _NON_VALUE_KEYWORDS else m.group()
+    return m.group() if char in _NOT_BEFORE_UNARY else MARK_NUMBER
+
+
+def _true_false(m: re.Match[str]) -> str:
+    """TRUE or FALSE: a placeholder unless after IS or IS NOT (or inside a longer word)."""
+    out, start = m.string, m.start()
+    if not _starts_token(out, start):
+        return m.group()
+    word, word_start = _word_before(out, start - 1)
+    if word == "IS" or (word == "NOT" and _word_before(out, word_start - 1)[0] == "IS"):
+        return m.group()
+    return PLACEHOLDER
+
+
+def _in_list(m: re.Match[str]) -> str:
+    """``IN (?, ?)``: the list's first item only (``IN`` not inside a longer word)."""
+    out, paren = m.string, m.start()
+    keyword = paren - 3 if out[paren - 1] == " " else paren - 2
+    return "(" + m.group(1) + m.group(2) if _starts_token(out, keyword) else m.group()
 
 
 def _sanitize(  # noqa: PLR0912, PLR0915 - one loop, kept whole for speed

@@ -1,7 +1,7 @@
 """Service configuration for the CLI: a file, the environment, or the embedded services.
 
 Every node reads its own configuration from ``OMNIBASE_INFRA_*`` environment variables
-(``OMNIBASE_INFRA_CONSUL_ADDR``, the Vault/Postgres/Keycloak/webhook variables each node's
+(``OMNIBASE_INFRA_CONSUL_HOST``, the Vault/Postgres/Keycloak/webhook variables each node's
 README lists). A services file is YAML ``{env: {NAME: value, ...}}``; its values are set in
 the environment before any node is built (values already set in the environment win).
 
