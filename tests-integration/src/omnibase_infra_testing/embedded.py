@@ -34,8 +34,7 @@ from omnibase_infra_testing.services.consul import ConsulService, get_consul
 from omnibase_infra_testing.services.oidc import (
     WORKFLOW_CLIENT,
     OidcService,
-    start_oidc,
-    workflow_realm_config,
+    start_workflow_oidc,
 )
 from omnibase_infra_testing.services.openbao import OpenBaoService, _api, start_openbao
 from omnibase_infra_testing.services.postgres import PostgresService, start_postgres
@@ -124,7 +123,7 @@ def embedded_services() -> Iterator[EmbeddedServices]:
         "postgres": start_postgres,
         "openbao": start_openbao,
         "consul": get_consul,
-        "oidc": lambda: start_oidc(workflow_realm_config()),
+        "oidc": start_workflow_oidc,
         "receiver": start_webhook_receiver,
     }
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(len(starters)) as pool:

@@ -637,6 +637,11 @@ def start_oidc(config: OidcRealmConfig | None = None, *, timeout: float = 60.0) 
     return service
 
 
+def start_workflow_oidc() -> OidcService:
+    """:func:`start_oidc` with :func:`workflow_realm_config` (the embedded services' realm)."""
+    return start_oidc(workflow_realm_config())
+
+
 def oidc_from_env() -> OidcService | None:
     """The external issuer named by ``OMNIBASE_INFRA_TEST_OIDC_ISSUER``, if set."""
     issuer = os.environ.get(ISSUER_ENV, "").strip().rstrip("/")
