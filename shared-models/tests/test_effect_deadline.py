@@ -124,3 +124,21 @@ async def test_outside_a_task_it_is_an_error() -> None:
 
     loop.call_soon(outside_any_task)
     assert "inside a task" in await message
+
+
+def test_each_loop_keeps_its_own_wheel_when_loops_alternate() -> None:
+    async def wheel_of_running_loop() -> object:
+        return _wheel(asyncio.get_running_loop())
+
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        wheels = [
+            loop.run_until_complete(wheel_of_running_loop())
+            for loop in (first, second, first, second)
+        ]
+    finally:
+        first.close()
+        second.close()
+    assert wheels[0] is wheels[2]
+    assert wheels[1] is wheels[3]
+    assert wheels[0] is not wheels[1]

@@ -177,6 +177,15 @@ def test_span_context_round_trip_keeps_flags_and_tracestate() -> None:
     assert parent.trace_state == span_context.trace_state
 
 
+def test_fresh_correlation_ids_are_distinct_random_uuids() -> None:
+    ids = [ModelCorrelationContext.fresh().correlation_id for _ in range(2000)]
+    assert len(set(ids)) == len(ids)  # across more than one batch of ids
+    for value in ids[::97]:
+        assert (value.version, value.variant) == (4, "specified in RFC 4122")
+        assert UUID(str(value)) == value
+        assert hash(UUID(str(value))) == hash(value)
+
+
 def test_span_context_conversions_without_a_trace() -> None:
     context = ModelCorrelationContext.fresh()
     assert context.to_span_context() is None

@@ -78,10 +78,19 @@ class _Wheel:
 _WHEELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Wheel] = weakref.WeakKeyDictionary()
 
 
+# The last loop's wheel, checked before the weak dictionary (one loop runs almost every call).
+_last_wheel: _Wheel | None = None
+
+
 def _wheel(loop: asyncio.AbstractEventLoop) -> _Wheel:
+    global _last_wheel  # noqa: PLW0603 - a one-entry cache
+    wheel = _last_wheel
+    if wheel is not None and wheel._loop is loop:
+        return wheel
     wheel = _WHEELS.get(loop)
     if wheel is None:
         wheel = _WHEELS[loop] = _Wheel(loop)
+    _last_wheel = wheel
     return wheel
 
 
@@ -100,6 +109,12 @@ class Deadline:
         return self._state in (_EXPIRING, _EXPIRED)
 
     async def __aenter__(self) -> Self:
+        self.enter()
+        return self
+
+    def enter(self) -> None:
+        """Start the block (what ``async with`` does on entry; the runner calls it directly,
+        sparing two coroutines per attempt). Pair it with :meth:`leave`."""
         task = asyncio.current_task()
         if task is None:
             msg = "deadline_at() must be used inside a task"
@@ -112,7 +127,6 @@ class Deadline:
             loop.call_soon(self._expire)  # already passed: cancel at the first suspension
         else:
             self._wheel.add(self)
-        return self
 
     def _expire(self) -> None:
         if self._state == _PENDING:
@@ -125,6 +139,11 @@ class Deadline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.leave(exc_type, exc)
+
+    def leave(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
+        """End the block (what ``async with`` does on exit): raises ``TimeoutError`` from
+        ``exc`` when the deadline cancelled the task."""
         if self._state == _PENDING:
             self._state = _DONE  # a late wheel tick must not cancel the task any more
             self._wheel.discard(self)

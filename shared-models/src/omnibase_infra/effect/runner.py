@@ -292,8 +292,15 @@ class OperationRunner:
         async with guard:
             deadline = Deadline(attempt.deadline)
             try:
-                async with deadline:
-                    return await call(attempt)
+                # ``async with deadline`` spelt out: two coroutines fewer per attempt.
+                deadline.enter()
+                try:
+                    value = await call(attempt)
+                except BaseException as exc:
+                    deadline.leave(type(exc), exc)  # TimeoutError when the deadline cancelled
+                    raise
+                deadline.leave(None, None)
+                return value
             except InfraError:
                 raise
             except TimeoutError as exc:

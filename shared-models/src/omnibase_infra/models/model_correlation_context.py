@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import os
 import re
 import secrets
 from typing import Final, Self
-from uuid import UUID, uuid4
+from uuid import UUID, SafeUUID, uuid4
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
@@ -25,6 +27,35 @@ _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 MAX_TRACESTATE_LENGTH: Final = 512
 """What every vendor must be able to propagate (W3C Trace Context)."""
 _TRACE_CONTEXT: Final = TraceContextTextMapPropagator()
+
+
+_ID_BATCH: Final = 256
+_V4_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_V4_SET: Final = (0x8000 << 48) | (0x4000 << 64)
+# Version-4 ids drawn from one ``os.urandom`` read per batch: ``uuid4()`` reads 16 bytes
+# (a system call) and runs ``UUID.__init__``'s checks on every defaulted request.
+# ``deque.popleft`` is atomic, so threads never share an id; a forked child starts afresh.
+_IDS: Final[collections.deque[int]] = collections.deque()
+os.register_at_fork(after_in_child=_IDS.clear)
+_new_object: Final = object.__new__
+_set_slot: Final = object.__setattr__  # UUID is immutable: its own __setattr__ refuses
+
+
+def new_correlation_id() -> UUID:
+    """A random (version 4) UUID, as ``uuid.uuid4()`` but a fraction of its cost."""
+    try:
+        value = _IDS.popleft()
+    except IndexError:
+        data = os.urandom(16 * _ID_BATCH)
+        _IDS.extend(
+            int.from_bytes(data[i : i + 16]) & _V4_CLEAR | _V4_SET for i in range(16, len(data), 16)
+        )
+        value = int.from_bytes(data[:16]) & _V4_CLEAR | _V4_SET
+    # What UUID(int=value) stores, without re-checking a value built in range.
+    uid = _new_object(UUID)
+    _set_slot(uid, "int", value)
+    _set_slot(uid, "is_safe", SafeUUID.unknown)
+    return uid
 
 
 def _new_trace_id() -> str:
@@ -101,7 +132,7 @@ class ModelCorrelationContext(BaseModel):
         """A new correlation id and no trace: what a request gets when the caller gives none
         (its span then joins the current OpenTelemetry span). Runs on every defaulted
         request (pydantic's ``model_construct`` is slower than validating this one field)."""
-        return cls(correlation_id=uuid4())
+        return cls(correlation_id=new_correlation_id())
 
     @classmethod
     def from_traceparent(
