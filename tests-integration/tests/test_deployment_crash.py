@@ -118,14 +118,14 @@ def services(
     postgres_service: PostgresService,
     openbao_service: OpenBaoService,
     consul_service: ConsulService,
-    oidc_service: OidcService,
+    workflow_oidc_service: OidcService,  # its service client may create and grant roles
     webhook_receiver: WebhookReceiver,
 ) -> EmbeddedServices:
     return EmbeddedServices(
         postgres=postgres_service,
         openbao=openbao_service,
         consul=consul_service,
-        oidc=oidc_service,
+        oidc=workflow_oidc_service,
         receiver=webhook_receiver,
     )
 
@@ -139,6 +139,7 @@ def _inputs(setup: WorkflowSetup, run: CrashRun, migrations: Path) -> dict[str, 
         "service_name": run.service_name,
         "database_name": run.schema,
         "vault_database_role": setup.vault_database_role,
+        "keycloak_client": setup.keycloak_client,
         "webhook_url": setup.webhook_url,
         "migrations_directory": str(directory),
     }
