@@ -6,8 +6,13 @@ embedded PostgreSQL, an OpenBao dev server, Consul, the OIDC server and a webhoo
 CLI in this process (so that one OpenTelemetry SDK sees every node's spans):
 
 1. ``onex-infra deploy`` of the sample service ``billing`` (Vault credentials, schema and
-   migrations in Postgres, KV config and registration in Consul, a verified OIDC token, a
-   signed webhook notification), printing each step and each reducer transition;
+   migrations in Postgres, KV config and registration in Consul, the Keycloak client role
+   ``billing`` of ``omnibase-service`` granted to that client's service account, a verified
+   OIDC token, a signed webhook notification), printing each step and each reducer
+   transition;
+   Before it, a deployment of ``billing-broken`` whose second migration is invalid: the run
+   fails and the saga compensates every completed step (the Keycloak role mapping and role
+   included), and the infrastructure shows nothing of it;
 2. the infrastructure as the servers report it;
 3. ``onex-infra decommission``, and the infrastructure again (nothing left);
 4. a trace summary: per run (one trace each), every step's span and its node's spans.
@@ -49,6 +54,7 @@ from omnibase_infra_testing.onex_embedded import (
 
 SERVICE = "billing"
 SCHEMA = "billing"
+BROKEN, BROKEN_SCHEMA = "billing-broken", "billing_broken"
 MIGRATIONS = {
     "0001_accounts.sql": "CREATE TABLE billing.accounts (id bigint PRIMARY KEY, name text);",
     "0002_invoices.sql": (
@@ -201,8 +207,29 @@ def run_demo(work: Path) -> int:
                 os.environ[name] = value
         os.environ[AUDIENCE_ENV] = env[AUDIENCE_ENV]
         print(f"  vault database role {setup.vault_database_role} (database secrets engine)")
+        print(f"  keycloak client {setup.keycloak_client} (gets the client role {SERVICE})")
         common = [f"--store={store}", f"--config={services_file}"]
         common += [f"--node={spec}" for spec in NODE_FACTORIES]
+
+        broken = work / "broken-migrations"
+        broken.mkdir()
+        (broken / "0001_ok.sql").write_text(f"CREATE TABLE {BROKEN_SCHEMA}.t (id int);")
+        (broken / "0002_broken.sql").write_text("CREATE TABLE broken (;")
+        banner(f"deploy {BROKEN} (a broken migration: the saga compensates)")
+        code = cli(
+            "deploy",
+            *common,
+            f"--run-id=demo-broken-{uuid.uuid4().hex[:8]}",
+            f"--input=service_name={BROKEN}",
+            f"--input=database_name={BROKEN_SCHEMA}",
+            f"--input=vault_database_role={setup.vault_database_role}",
+            f"--input=migrations_directory={broken}",
+        )
+        undone = asyncio.run(
+            infrastructure_state(services, service_name=BROKEN, schema=BROKEN_SCHEMA)
+        )
+        print_state(f"infrastructure after the failed deploy (exit {code})", undone)
+        ok = code != 0 and undone.empty
 
         deploy_id = f"demo-deploy-{uuid.uuid4().hex[:8]}"
         banner(f"deploy {SERVICE}")
@@ -217,7 +244,13 @@ def run_demo(work: Path) -> int:
         )
         deployed = asyncio.run(infrastructure_state(services, service_name=SERVICE, schema=SCHEMA))
         print_state(f"infrastructure after deploy (exit {code})", deployed)
-        ok = code == 0 and deployed.consul_passing == 1 and deployed.schema_owner is not None
+        ok = (
+            ok
+            and code == 0
+            and deployed.consul_passing == 1
+            and deployed.schema_owner is not None
+            and deployed.keycloak_granted
+        )
 
         lease = asyncio.run(_step_output(store, deploy_id, "issue_credentials")).get("lease_id")
         decommission_id = f"demo-decommission-{uuid.uuid4().hex[:8]}"

@@ -1,7 +1,8 @@
 """Crash and resume with the real nodes: a subprocess runs the deployment workflow with the
 durable SQLite store and is SIGKILLed at a random point; ``resume`` (in this process, with
 new node instances) completes every run, and no effect is applied twice: one notification
-per run at the receiver, one Consul registration, one row per migration. A run killed
+per run at the receiver (at-least-once: a re-delivery carries the same webhook-id and body),
+one Consul registration, one row per migration. A run killed
 after ``obtain_token`` and before ``verify_token`` gets a new token on resume (the step is
 ``rerun_on_resume``: the token is a secret output, never stored).
 
@@ -33,7 +34,12 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import (
     SqliteWorkflowStore,
 )
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import load_builtin_workflow
-from omnibase_infra_testing.embedded import EmbeddedServices, WorkflowSetup, prepare_workflow
+from omnibase_infra_testing.embedded import (
+    WEBHOOK_PATH,
+    EmbeddedServices,
+    WorkflowSetup,
+    prepare_workflow,
+)
 from omnibase_infra_testing.onex_embedded import (
     cli_environment,
     infrastructure_state,
@@ -112,14 +118,14 @@ def services(
     postgres_service: PostgresService,
     openbao_service: OpenBaoService,
     consul_service: ConsulService,
-    oidc_service: OidcService,
+    workflow_oidc_service: OidcService,  # its service client may create and grant roles
     webhook_receiver: WebhookReceiver,
 ) -> EmbeddedServices:
     return EmbeddedServices(
         postgres=postgres_service,
         openbao=openbao_service,
         consul=consul_service,
-        oidc=oidc_service,
+        oidc=workflow_oidc_service,
         receiver=webhook_receiver,
     )
 
@@ -133,6 +139,7 @@ def _inputs(setup: WorkflowSetup, run: CrashRun, migrations: Path) -> dict[str, 
         "service_name": run.service_name,
         "database_name": run.schema,
         "vault_database_role": setup.vault_database_role,
+        "keycloak_client": setup.keycloak_client,
         "webhook_url": setup.webhook_url,
         "migrations_directory": str(directory),
     }
@@ -269,10 +276,19 @@ async def test_killed_runs_resume_to_completion_without_applying_an_effect_twice
         state = await infrastructure_state(
             services, service_name=run.service_name, schema=run.schema
         )
-        notified = [n for n in state.notifications if n == f"deployed-{run.run_id}"]
-        counts = (len(notified), len(state.consul_instances), state.migrations)
+        # The outbox is at-least-once with a stable webhook-id: a kill after the receiver
+        # got the notification and before the outbox recorded it re-delivers it. So: one
+        # distinct id per run, and every copy the same id and body.
+        copies = {
+            request.body
+            for request in services.receiver.requests_to(WEBHOOK_PATH)
+            if request.header("webhook-id") == f"deployed-{run.run_id}"
+        }
+        counts = (len(copies), len(state.consul_instances), state.migrations)
         if counts != (1, 1, len(MIGRATIONS)):
-            problems.append(f"{where}: notifications, registrations, migrations = {counts}")
+            problems.append(
+                f"{where}: distinct notification bodies, registrations, migrations = {counts}"
+            )
         if state.kv_keys != (f"config/{run.service_name}/database",):
             problems.append(f"{where}: KV keys {state.kv_keys}")
     assert not problems, f"{context}:\n" + "\n".join(problems)

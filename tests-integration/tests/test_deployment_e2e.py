@@ -3,15 +3,19 @@ against real PostgreSQL, OpenBao, Consul, the OIDC server and a webhook receiver
 
 - a full deployment leaves a schema owned by a Vault-issued login role that accepts its
   credentials, the migrations applied once, the service passing in Consul with its KV config,
-  a verified token, one correctly signed notification, and the reducer in ``healthy``;
+  the service's Keycloak client role granted to its service account (a fresh token of the
+  client carries it), a verified token, one correctly signed notification, and the reducer
+  in ``healthy``;
 - a failure injected before each step in turn is compensated without residue (no role, no
-  schema, no service, no KV key, no lease) and the reducer says ``failed``;
+  schema, no service, no KV key, no lease, no Keycloak role or mapping) and the reducer says
+  ``failed``;
 - a decommission after a deployment returns everything to nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections.abc import Mapping
@@ -77,14 +81,14 @@ def services(
     postgres_service: PostgresService,
     openbao_service: OpenBaoService,
     consul_service: ConsulService,
-    oidc_service: OidcService,
+    workflow_oidc_service: OidcService,  # its service client may create and grant roles
     webhook_receiver: WebhookReceiver,
 ) -> EmbeddedServices:
     return EmbeddedServices(
         postgres=postgres_service,
         openbao=openbao_service,
         consul=consul_service,
-        oidc=oidc_service,
+        oidc=workflow_oidc_service,
         receiver=webhook_receiver,
     )
 
@@ -191,6 +195,15 @@ async def run_deployment(
     return result, transitions
 
 
+def _client_roles_in_fresh_token(services: EmbeddedServices, client_id: str) -> set[str]:
+    """``resource_access[client_id].roles`` of a new client-credentials token of the client
+    (the claims are read unverified: the workflow's verify step checks signatures)."""
+    token = services.oidc.token(services.oidc.client(client_id), grant_type="client_credentials")
+    payload = token["access_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return set(claims.get("resource_access", {}).get(client_id, {}).get("roles", ()))
+
+
 async def state_of(services: EmbeddedServices, service_name: str) -> InfraState:
     return await infrastructure_state(
         services, service_name=service_name, schema=service_name.replace("-", "_")
@@ -250,6 +263,12 @@ async def test_full_deployment_provisions_everything_once(
     assert claims["issuer"] == services.oidc.issuer
     assert claims["authorized_party"] == services.oidc.client("omnibase-service").client_id
 
+    # Keycloak: the client role named after the service exists and is mapped to the client's
+    # service account, so a fresh client-credentials token of the client carries it.
+    assert (after.keycloak_role, after.keycloak_granted) == (True, True)
+    assert (before.keycloak_role, before.keycloak_granted) == (False, False)
+    assert service_name in _client_roles_in_fresh_token(services, setup.keycloak_client)
+
     # Webhook: exactly one notification, correctly signed, about this deployment.
     (request,) = services.receiver.requests_to("/hooks/onex-infra")
     verified = WebhookVerifier([setup.webhook_secret]).verify(dict(request.headers), request.body)
@@ -267,6 +286,8 @@ async def test_full_deployment_provisions_everything_once(
 STEP_FAULTS = {
     "issue_credentials": ("node_vault_adapter_effect", "database_credentials"),
     "obtain_token": ("node_keycloak_adapter_effect", "token"),
+    "create_role": ("node_keycloak_adapter_effect", "role_ensure"),
+    "grant_role": ("node_keycloak_adapter_effect", "role_mapping_ensure"),
     "create_schema": ("node_postgres_adapter_effect", "execute"),
     "write_config": ("node_consul_adapter_effect", "kv_put"),
     "run_migrations": ("node_postgres_adapter_effect", "migrate"),
@@ -306,6 +327,8 @@ async def test_a_failed_step_is_compensated_without_residue(
     assert after.login_roles == before.login_roles
     assert after.leases == before.leases
     assert (after.schema_owner, after.consul_instances, after.kv_keys) == (None, (), ())
+    assert (after.keycloak_role, after.keycloak_granted) == (False, False)
+    assert service_name not in _client_roles_in_fresh_token(services, setup.keycloak_client)
     assert not [n for n in after.notifications if n.startswith("deployed-")]
 
 
@@ -342,6 +365,7 @@ async def test_decommission_returns_everything_to_nothing(
                 "service_name": service_name,
                 "database_name": service_name.replace("-", "_"),
                 "lease_id": lease["lease_id"],
+                "keycloak_client": setup.keycloak_client,
                 "webhook_url": setup.webhook_url,
                 "webhook_secret": setup.webhook_secret,
             },
@@ -358,6 +382,8 @@ async def test_decommission_returns_everything_to_nothing(
     assert after.leases == before.leases
     assert (after.schema_owner, after.migrations) == (None, 0)
     assert (after.consul_instances, after.consul_passing, after.kv_keys) == ((), 0, ())
+    assert (after.keycloak_role, after.keycloak_granted) == (False, False)
+    assert service_name not in _client_roles_in_fresh_token(services, setup.keycloak_client)
     assert after.notifications == (
         f"deployed-{deployed.run_id}",
         f"decommissioned-{result.run_id}",
@@ -382,6 +408,7 @@ async def test_the_cli_hook_starts_configured_services_and_stops_them(
             "OMNIBASE_INFRA_KEYCLOAK_ISSUER",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET",
+            "ONEX_INFRA_INPUT_KEYCLOAK_CLIENT",
             "ONEX_INFRA_INPUT_WEBHOOK_URL",
             "ONEX_INFRA_INPUT_WEBHOOK_SECRET",
         } <= set(env)

@@ -53,7 +53,7 @@ def test_a_service_that_cannot_start_stops_the_others(monkeypatch: pytest.Monkey
     def broken() -> object:
         raise RuntimeError("no OIDC server here")
 
-    monkeypatch.setattr(embedded, "start_oidc", broken)
+    monkeypatch.setattr(embedded, "start_workflow_oidc", broken)
     monkeypatch.setattr(embedded, "start_webhook_receiver", receiver_then_record)
     with pytest.raises(RuntimeError, match="no OIDC server here"), embedded_services():
         pytest.fail("must not get here")

@@ -58,6 +58,7 @@ pytestmark = pytest.mark.real_service
 LEEWAY = 10.0
 TEN_THOUSAND = 10_000
 BATCH = 25
+_PYJWT = tuple(int(part) for part in jwt.__version__.split(".")[:2])
 
 
 class Verifier:
@@ -228,7 +229,8 @@ def test_each_deliberate_disagreement(verifier: Verifier, rule: str, make: Any) 
     text = make(verifier)
     assert rule in DELIBERATE_RULES
     assert deliberate_refusal(text) == rule
-    assert verifier.pyjwt_accepts(text)
+    # PyJWT 2.14 (the floor) refuses padded segments too; 2.15 accepts them.
+    assert verifier.pyjwt_accepts(text) or (rule == "padding" and _PYJWT < (2, 15))
     with pytest.raises(TokenMalformedError):
         verifier._runner.run(verifier.node.verify_token(text))
 

@@ -66,8 +66,24 @@ def test_the_shipped_workflows_are_valid(name: str) -> None:
 
 def test_deployment_runs_independent_steps_side_by_side() -> None:
     levels = topological_levels(load_builtin_workflow("deployment"))
-    assert levels[0] == ["issue_credentials", "obtain_token"]
-    assert levels[1] == ["create_schema", "write_config"]
+    assert levels[0] == ["issue_credentials", "obtain_token", "create_role"]
+    assert levels[1] == ["grant_role", "create_schema", "write_config"]
+
+
+def test_the_keycloak_role_steps_are_compensated_and_undone_by_decommission() -> None:
+    deployment = load_builtin_workflow("deployment")
+    compensations = {
+        sid: (step.compensation.operation if step.compensation else None)
+        for sid in ("create_role", "grant_role")
+        for step in [deployment.step(sid)]
+    }
+    assert compensations == {
+        "create_role": "role_ensure_absent",
+        "grant_role": "role_mapping_ensure_absent",
+    }
+    levels = topological_levels(load_builtin_workflow("decommission"))
+    assert "revoke_role" in levels[0]
+    assert "delete_role" in levels[1]
 
 
 def test_unknown_builtin_workflow() -> None:

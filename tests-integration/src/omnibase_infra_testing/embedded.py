@@ -4,12 +4,17 @@
 ``OMNIBASE_INFRA_TEST_POSTGRES_DSN``), an OpenBao dev server, a Consul dev agent (or
 ``CONSUL_HTTP_ADDR``), the Keycloak-compatible OIDC server and a recording webhook receiver
 on 127.0.0.1, side by side in threads, and stops all of them when the block ends (also when
-one of them failed to start). The same start functions serve the pytest fixtures.
+one of them failed to start). The same start functions serve the pytest fixtures. The OIDC
+server serves :func:`~omnibase_infra_testing.services.oidc.workflow_realm_config`: its
+service client ``omnibase-service`` (the Keycloak node's client) holds the realm-management
+roles the deployment workflow's role steps need (pytest: the ``workflow_oidc_service``
+fixture).
 
 :func:`prepare_workflow` readies them for the deployment workflow of ``onex-infra``: Vault's
 database secrets engine against the PostgreSQL server (a role that creates a login role and
-whose revocation drops it again), the OIDC client of the service token, a receiver path and
-a ``whsec_`` secret; it returns the ``OMNIBASE_INFRA_*`` environment of every node and the
+whose revocation drops it again), the OIDC client of the service token (also the
+``keycloak_client`` input: the client whose role the workflow creates and grants), a receiver
+path and a ``whsec_`` secret; it returns the ``OMNIBASE_INFRA_*`` environment of every node and the
 workflow inputs that depend on the services.
 """
 
@@ -26,12 +31,17 @@ from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from omnibase_infra_testing.services.consul import ConsulService, get_consul
-from omnibase_infra_testing.services.oidc import OidcService, start_oidc
+from omnibase_infra_testing.services.oidc import (
+    WORKFLOW_CLIENT,
+    OidcService,
+    start_workflow_oidc,
+)
 from omnibase_infra_testing.services.openbao import OpenBaoService, _api, start_openbao
 from omnibase_infra_testing.services.postgres import PostgresService, start_postgres
 from omnibase_infra_testing.services.receiver import WebhookReceiver, start_webhook_receiver
 
 __all__ = [
+    "OIDC_SERVICE_CLIENT",
     "VAULT_DATABASE_MOUNT",
     "VAULT_DATABASE_ROLE",
     "WEBHOOK_PATH",
@@ -47,7 +57,7 @@ __all__ = [
 VAULT_DATABASE_MOUNT = "database"
 VAULT_DATABASE_ROLE = "service-db"
 WEBHOOK_PATH = "/hooks/onex-infra"
-OIDC_SERVICE_CLIENT = "omnibase-service"
+OIDC_SERVICE_CLIENT = WORKFLOW_CLIENT  # the Keycloak node's client, and the deployed service's
 # The login role Vault creates for a service, and its revocation. Vault splits statements at
 # semicolons, so the revocation calls a function the harness installs: it waits (up to 5 s)
 # for schemas the role owns to be dropped (a decommission drops the schema side by side with
@@ -113,7 +123,7 @@ def embedded_services() -> Iterator[EmbeddedServices]:
         "postgres": start_postgres,
         "openbao": start_openbao,
         "consul": get_consul,
-        "oidc": start_oidc,
+        "oidc": start_workflow_oidc,
         "receiver": start_webhook_receiver,
     }
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(len(starters)) as pool:
@@ -143,8 +153,9 @@ class WorkflowSetup:
     """What a workflow run against the embedded services needs (secrets kept out of repr).
 
     ``env``: the ``OMNIBASE_INFRA_*`` variables every node reads; ``inputs``: the deployment
-    workflow's inputs that depend on the services (``vault_database_role``, ``webhook_url``,
-    ``webhook_secret``); ``webhook_secret``: the ``whsec_`` secret the receiver verifies with.
+    workflow's inputs that depend on the services (``vault_database_role``,
+    ``keycloak_client``, ``webhook_url``, ``webhook_secret``); ``webhook_secret``: the
+    ``whsec_`` secret the receiver verifies with.
     """
 
     env: dict[str, str] = field(repr=False)
@@ -152,6 +163,7 @@ class WorkflowSetup:
     webhook_secret: str = field(repr=False)
     webhook_url: str = ""
     vault_database_role: str = VAULT_DATABASE_ROLE
+    keycloak_client: str = OIDC_SERVICE_CLIENT
 
 
 def new_webhook_secret() -> str:
@@ -247,6 +259,7 @@ def prepare_workflow(
         env=node_environment(services),
         inputs={
             "vault_database_role": VAULT_DATABASE_ROLE,
+            "keycloak_client": OIDC_SERVICE_CLIENT,
             "webhook_url": url,
             "webhook_secret": secret,
         },

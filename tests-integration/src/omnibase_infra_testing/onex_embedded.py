@@ -4,9 +4,9 @@
 (``services.EMBEDDED_HOOK``): it starts every embedded service (:mod:`.embedded`), configures
 Vault for the deployment workflow and returns the ``OMNIBASE_INFRA_*`` environment of the
 nodes plus the service-dependent workflow inputs as ``ONEX_INFRA_INPUT_*`` variables
-(``webhook_url``, ``webhook_secret``; the Vault role is named in the description since the
-decommission workflow has no such input), and the node factories below. :func:`install`
-sets the hook.
+(``keycloak_client``, ``webhook_url``, ``webhook_secret``; the Vault role is named in the
+description since the decommission workflow has no such input), and the node factories
+below. :func:`install` sets the hook.
 
 The factories build the nodes whose configuration the environment cannot express yet:
 :func:`webhook_node` (the SSRF guard must allow the loopback receiver; a durable outbox from
@@ -26,8 +26,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from omnibase_infra_testing.embedded import (
+    OIDC_SERVICE_CLIENT,
     VAULT_DATABASE_MOUNT,
     VAULT_DATABASE_ROLE,
     WEBHOOK_PATH,
@@ -51,6 +53,7 @@ __all__ = [
     "infrastructure_state",
     "install",
     "keycloak_node",
+    "keycloak_role_state",
     "node_factories",
     "start_embedded",
     "webhook_node",
@@ -69,6 +72,7 @@ def cli_environment(setup: WorkflowSetup) -> dict[str, str]:
     """The nodes' environment plus the inputs both workflows share, as CLI input variables."""
     env = dict(setup.env)
     env[AUDIENCE_ENV] = TOKEN_AUDIENCE
+    env[INPUT_PREFIX + "KEYCLOAK_CLIENT"] = setup.keycloak_client
     env[INPUT_PREFIX + "WEBHOOK_URL"] = setup.webhook_url
     env[INPUT_PREFIX + "WEBHOOK_SECRET"] = setup.webhook_secret
     return env
@@ -178,6 +182,10 @@ class InfraState:
     """Vault leases of the database role still outstanding."""
     notifications: tuple[str, ...]
     """``webhook-id`` of every request the receiver got on the workflow's path."""
+    keycloak_role: bool = False
+    """The Keycloak client role named after the service exists (of the service's client)."""
+    keycloak_granted: bool = False
+    """That role is mapped directly to the service client's service account."""
 
     @property
     def empty(self) -> bool:
@@ -188,6 +196,8 @@ class InfraState:
             or self.consul_instances
             or self.kv_keys
             or self.leases
+            or self.keycloak_role
+            or self.keycloak_granted
         )
 
     def summary(self) -> dict[str, object]:
@@ -200,6 +210,8 @@ class InfraState:
             "consul passing": self.consul_passing,
             "consul kv keys": list(self.kv_keys),
             "vault leases": len(self.leases),
+            "keycloak client role": self.keycloak_role,
+            "keycloak role granted": self.keycloak_granted,
             "notifications": len(self.notifications),
         }
 
@@ -217,6 +229,26 @@ def _http_json(url: str, *, method: str = "GET", token: str | None = None) -> An
     return json.loads(raw) if raw else None
 
 
+def keycloak_role_state(services: EmbeddedServices, client_id: str, role: str) -> tuple[bool, bool]:
+    """Whether ``client_id`` has the client role ``role``, and whether that role is mapped
+    directly to the client's service account (asked through the realm's admin client)."""
+    oidc = services.oidc
+    token = oidc.admin_token()
+    found = oidc.admin("GET", f"/clients?clientId={quote(client_id, safe='')}", token=token)
+    if found.status != 200 or not found.body:
+        return False, False
+    client = found.body[0]["id"]
+    exists = oidc.admin("GET", f"/clients/{client}/roles/{quote(role, safe='')}", token=token)
+    user = oidc.admin("GET", f"/clients/{client}/service-account-user", token=token)
+    if user.status != 200:
+        return exists.status == 200, False
+    held = oidc.admin(
+        "GET", f"/users/{user.body['id']}/role-mappings/clients/{client}", token=token
+    )
+    granted = held.status == 200 and role in {r["name"] for r in held.body or ()}
+    return exists.status == 200, granted
+
+
 async def infrastructure_state(
     services: EmbeddedServices,
     *,
@@ -224,8 +256,10 @@ async def infrastructure_state(
     schema: str,
     role_prefix: str = "v-",
     migrations_table: str = "omnibase_schema_migrations",
+    keycloak_client: str = OIDC_SERVICE_CLIENT,
 ) -> InfraState:
-    """Read what exists of ``service_name`` from PostgreSQL, Consul, Vault and the receiver."""
+    """Read what exists of ``service_name`` from PostgreSQL, Consul, Vault, Keycloak (the
+    client role named after the service, and its grant) and the receiver."""
     import asyncpg  # noqa: PLC0415 - the Postgres node's driver, installed with it
 
     conn = await asyncpg.connect(services.postgres.dsn, timeout=10)
@@ -265,6 +299,9 @@ async def infrastructure_state(
     notifications = tuple(
         r.header("webhook-id") or "" for r in services.receiver.requests_to(WEBHOOK_PATH)
     )
+    role, granted = await asyncio.to_thread(
+        keycloak_role_state, services, keycloak_client, service_name
+    )
     return InfraState(
         login_roles=tuple(str(r["rolname"]) for r in roles),
         schema_owner=owner,
@@ -274,4 +311,6 @@ async def infrastructure_state(
         kv_keys=tuple(keys or ()),
         leases=leases,
         notifications=notifications,
+        keycloak_role=role,
+        keycloak_granted=granted,
     )

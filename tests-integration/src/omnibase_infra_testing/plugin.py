@@ -7,7 +7,7 @@ fail). See the package README for the fixtures and the environment variables.
 
 from omnibase_infra_testing.services.consul import consul_service
 from omnibase_infra_testing.services.nats import nats_service
-from omnibase_infra_testing.services.oidc import oidc_service
+from omnibase_infra_testing.services.oidc import oidc_service, workflow_oidc_service
 from omnibase_infra_testing.services.openbao import openbao_service
 from omnibase_infra_testing.services.postgres import postgres_service
 from omnibase_infra_testing.services.receiver import webhook_receiver
@@ -21,4 +21,5 @@ __all__ = [
     "postgres_service",
     "redis_service",
     "webhook_receiver",
+    "workflow_oidc_service",
 ]

@@ -286,6 +286,36 @@ def default_realm_config() -> OidcRealmConfig:
     )
 
 
+WORKFLOW_CLIENT = "omnibase-service"
+WORKFLOW_ADMIN_ROLES = (
+    "view-clients",
+    "query-clients",
+    "manage-clients",
+    "view-users",
+    "query-users",
+    "manage-users",
+)
+"""What the Keycloak node needs for the deployment workflow's role steps (a client role of
+its own client, mapped to that client's service account): find the client, create and delete
+its roles, find its service-account user and change that user's role mappings."""
+
+
+def workflow_realm_config() -> OidcRealmConfig:
+    """The realm of the embedded services (demo, ``onex-infra --embedded``, the deployment
+    tests): :func:`default_realm_config` with the service client ``omnibase-service`` also
+    holding :data:`WORKFLOW_ADMIN_ROLES` of ``realm-management``, since the Keycloak node
+    runs as that client and the deployment workflow creates and grants its roles. (The
+    session server of other tests keeps the default realm, where that client is no admin.)"""
+    base = default_realm_config()
+    clients = tuple(
+        replace(c, client_roles={**c.client_roles, REALM_MANAGEMENT: WORKFLOW_ADMIN_ROLES})
+        if c.client_id == WORKFLOW_CLIENT
+        else c
+        for c in base.clients
+    )
+    return replace(base, clients=clients)
+
+
 # --- the running service ---------------------------------------------------------------------
 
 
@@ -607,6 +637,11 @@ def start_oidc(config: OidcRealmConfig | None = None, *, timeout: float = 60.0) 
     return service
 
 
+def start_workflow_oidc() -> OidcService:
+    """:func:`start_oidc` with :func:`workflow_realm_config` (the embedded services' realm)."""
+    return start_oidc(workflow_realm_config())
+
+
 def oidc_from_env() -> OidcService | None:
     """The external issuer named by ``OMNIBASE_INFRA_TEST_OIDC_ISSUER``, if set."""
     issuer = os.environ.get(ISSUER_ENV, "").strip().rstrip("/")
@@ -659,9 +694,7 @@ def running_oidc(config: OidcRealmConfig | None = None) -> Iterator[OidcService]
         service.stop()
 
 
-@pytest.fixture(scope="session")
-def oidc_service() -> Iterator[OidcService]:
-    """A Keycloak-compatible OpenID Provider for the whole session (see the module doc)."""
+def _session_oidc(config: OidcRealmConfig | None) -> Iterator[OidcService]:
     external = oidc_from_env()
     if external is not None:
         try:
@@ -678,5 +711,20 @@ def oidc_service() -> Iterator[OidcService]:
             )
         yield external
         return
-    with running_oidc() as service:
+    with running_oidc(config) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def oidc_service() -> Iterator[OidcService]:
+    """A Keycloak-compatible OpenID Provider for the whole session (see the module doc)."""
+    yield from _session_oidc(None)
+
+
+@pytest.fixture(scope="session")
+def workflow_oidc_service() -> Iterator[OidcService]:
+    """A second server for the whole session with :func:`workflow_realm_config` (the
+    service client may manage clients' roles and users' role mappings), for workflow runs
+    whose Keycloak node creates and grants roles. With an external issuer: that issuer (its
+    ``..._CLIENT_ID`` client then needs the same realm-management roles)."""
+    yield from _session_oidc(workflow_realm_config())
