@@ -1,7 +1,7 @@
 """Every installed node imports within the budget of issue 17 (one check for all of them).
 
 ``assert_cheap_import``: at most ``IMPORT_BUDGET_MS`` of CPU time on top of
-``omnibase_core.nodes`` (median of 7 fresh interpreters), and none of the node's client
+``omnibase_core.nodes`` (the least of 7 fresh interpreters), and none of the node's client
 libraries loaded (they come with the first call). The nodes are the ``omnibase_infra.nodes``
 entry points of this environment, each imported through its unversioned package.
 """

@@ -15,7 +15,8 @@ The budget is checked on the CPU time the import takes (user + system, the inter
 ``time.process_time``): on a quiet machine it is the wall-clock time (the files come from
 the page cache), and unlike the wall clock it does not grow with the run queue when other
 jobs share the cores, so the check means the same on a loaded CI machine and never needs
-to be skipped. Both figures are in the failure message.
+to be skipped. The budget holds for the least CPU time of the runs (noise only adds);
+the median and the wall clock are in the failure message.
 """
 
 from __future__ import annotations
@@ -60,8 +61,14 @@ class ImportCost:
 
     @property
     def cpu_median_ms(self) -> float:
-        """Median CPU time of the import: what the budget is checked on."""
+        """Median CPU time of the import."""
         return statistics.median(self.cpu_runs_ms)
+
+    @property
+    def cpu_min_ms(self) -> float:
+        """Least CPU time of the import over the runs: what the budget is checked on (other
+        work on the machine only adds to it, as ``timeit`` advises)."""
+        return min(self.cpu_runs_ms)
 
     def loaded(self, *packages: str) -> list[str]:
         """The given top-level packages that the import pulled in."""
@@ -70,7 +77,8 @@ class ImportCost:
     def describe(self) -> str:
         runs = ", ".join(f"{ms:.0f}" for ms in self.runs_ms)
         return (
-            f"import {self.module} after {self.base}: median CPU {self.cpu_median_ms:.0f} ms, "
+            f"import {self.module} after {self.base}: CPU min {self.cpu_min_ms:.0f} ms, "
+            f"median {self.cpu_median_ms:.0f} ms; "
             f"wall {self.median_ms:.0f} ms (wall runs: {runs} ms); "
             f"{len(self.added)} modules added"
         )
@@ -107,13 +115,13 @@ def measure_import(
 def assert_cheap_import(
     module: str, *, not_loaded: tuple[str, ...], budget_ms: float = IMPORT_BUDGET_MS
 ) -> ImportCost:
-    """Fail unless importing ``module`` stays within ``budget_ms`` of CPU time (median of
+    """Fail unless importing ``module`` stays within ``budget_ms`` of CPU time (the least of
     7 fresh interpreters) and loads none of the top-level packages in ``not_loaded``."""
     cost = measure_import(module)
     if loaded := cost.loaded(*not_loaded):
         msg = f"{loaded} loaded: {cost.describe()}"
         raise AssertionError(msg)
-    if cost.cpu_median_ms > budget_ms:
+    if cost.cpu_min_ms > budget_ms:
         msg = f"over {budget_ms:.0f} ms: {cost.describe()}"
         raise AssertionError(msg)
     return cost
