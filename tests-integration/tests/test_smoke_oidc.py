@@ -261,10 +261,12 @@ def test_wrong_credentials_are_rejected(oidc_service: OidcService) -> None:
 def test_key_rotation_and_short_lifetimes() -> None:
     """A private server (rotation would disturb the session one): new kids, expiry, stop."""
     client = OidcClient("rotating", "s3cret", grant_types=("client_credentials",))
-    config = OidcRealmConfig(realm="rotation", clients=(client,), access_token_lifespan=1)
+    # exp is whole seconds after a whole-second iat: a 1 s lifespan leaves between 0 and 1 s,
+    # too little on a loaded machine; 3 s leaves at least 2 s for the checks before expiry.
+    config = OidcRealmConfig(realm="rotation", clients=(client,), access_token_lifespan=3)
     with running_oidc(config) as service:
         first = _token(service, client, grant_type="client_credentials")
-        assert first["expires_in"] == 1
+        assert first["expires_in"] == 3
         old_kid = jwt.get_unverified_header(first["access_token"])["kid"]
 
         new_kid = service.rotate_keys()
@@ -282,7 +284,8 @@ def test_key_rotation_and_short_lifetimes() -> None:
 
         third = _token(service, client, grant_type="client_credentials")["access_token"]
         assert _introspect(service, client, third)["active"] is True
-        time.sleep(1.2)
+        expires_at = jwt.decode(third, options={"verify_signature": False})["exp"]
+        time.sleep(max(0.0, expires_at - time.time()) + 0.2)
         assert _introspect(service, client, third) == {"active": False}
         with pytest.raises(jwt.ExpiredSignatureError):
             _verify(service, third, audience="account")
