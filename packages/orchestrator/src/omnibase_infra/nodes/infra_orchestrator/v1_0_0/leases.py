@@ -82,6 +82,9 @@ class ModelLease(BaseModel):
     workflow: dict[str, Any]
     inputs: dict[str, Any]
     correlation_id: str | None = None
+    lease_seconds: float = 15.0
+    """The lease's length: also how long a fenced transaction may sit idle (a paused
+    writer's open transaction must not hold a takeover off for longer)."""
 
 
 class ModelQueuedRun(BaseModel):
@@ -119,7 +122,7 @@ class PostgresRunQueue:
         self._ready = False
 
     async def _node(self) -> _Node:
-        node = typing.cast(_Node, await self.store._ensure())
+        node: _Node = await self.store._ensure()
         if not self._ready:
             await node.process(self._schema_request())
             self._ready = True
@@ -236,6 +239,7 @@ class PostgresRunQueue:
                 workflow=json.loads(row["workflow"]),
                 inputs=json.loads(row["inputs"]),
                 correlation_id=row["correlation_id"],
+                lease_seconds=float(lease_seconds),
             )
             for row in rows
         ]
@@ -303,7 +307,7 @@ class PostgresRunQueue:
             # (SIGSTOP) must not hold a takeover off for longer than a lease.
             ModelPostgresStatement(
                 sql="SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
-                params=(str(int(max(timeout, 1.0) * 1000)),),
+                params=(str(int(max(min(timeout, lease.lease_seconds), 1.0) * 1000)),),
             ),
             ModelPostgresStatement(
                 sql=f"SELECT {self._fence}($1, $2, $3, $4)",
@@ -440,7 +444,9 @@ class FencedWorkflowStore:
             self._check(run.run_id)
             statements.append(self._store._run_statement(run))
         if statements:
-            await self._write("batch", statements)
+            # The audit log keeps each transition: which steps went where.
+            what = " ".join(f"{step.step_id}:{step.status.value}" for step in steps)
+            await self._write(f"batch {what}"[:500], statements)
 
     async def get_steps(self, run_id: str) -> dict[str, ModelStepRecord]:
         return await self._store.get_steps(run_id)
