@@ -129,7 +129,7 @@ async def cluster(
     env = {
         **os.environ,
         DSN_ENV: workers_dsn,
-        "ONEX_INFRA_STORE_SCHEMA": schema,
+        "OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA": schema,
         EFFECTS_ENV: str(tmp_path),
         "PYTHONPATH": os.pathsep.join([package, *sys.path]),
     }
@@ -316,7 +316,7 @@ def test_submit_worker_and_status_from_the_command_line(
 ) -> None:
     schema = f"cli_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv(DSN_ENV, workers_dsn)
-    monkeypatch.setenv("ONEX_INFRA_STORE_SCHEMA", schema)
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA", schema)
     spec = tmp_path / "chain.yaml"
     spec.write_text(json.dumps(chain_workflow("cli_chain", 10)))
     submit_c1 = ["submit", str(spec), "--store", "postgres", "--input", "tag=t1", "--run-id", "c1"]

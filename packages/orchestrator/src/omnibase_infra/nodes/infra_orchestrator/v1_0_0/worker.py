@@ -11,7 +11,7 @@ finds lost cancels its run at once; a write the fence refuses ends it: the worke
 nothing more for that run and starts no further step of it.
 
 Secret inputs are never queued: a worker takes them from its own environment
-(``ONEX_INFRA_INPUT_<NAME>``), like ``resume``.
+(``OMNIBASE_INFRA_ORCHESTRATOR_INPUT_<NAME>``), like ``resume``.
 
 With an event bus, the runtime publishes its workflow, step, reducer and intent events on
 ``<topic_prefix>.<kind>``; the worker adds ``onex.infra.worker.claimed|lease_lost|
@@ -44,6 +44,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.leases import (
     new_worker_id,
 )
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.services import ORCHESTRATOR_ENV_PREFIX
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
     EventBus,
     Listener,
@@ -70,7 +71,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
+INPUT_ENV_PREFIX: Final = f"{ORCHESTRATOR_ENV_PREFIX}INPUT_"
+DEPRECATED_INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
 SUBMIT_TOPIC: Final = "onex.infra.command.submit"
 """Where submit commands arrive: JSON ``{"workflow": NAME or a workflow mapping,
 "inputs": {...}, "run_id": optional}`` (the message id is the run id when none is given)."""
@@ -79,12 +81,15 @@ WORKER_TOPIC_PREFIX: Final = "onex.infra.worker"
 
 
 def env_secret_inputs(names: Collection[str]) -> dict[str, SecretStr]:
-    """The secret inputs ``names`` from ``ONEX_INFRA_INPUT_<NAME>`` (those set)."""
+    """The secret inputs ``names`` from ``OMNIBASE_INFRA_ORCHESTRATOR_INPUT_<NAME>`` (else
+    the deprecated ``ONEX_INFRA_INPUT_<NAME>``), those set."""
     found: dict[str, SecretStr] = {}
     for name in names:
-        value = os.environ.get(f"{INPUT_ENV_PREFIX}{name.upper()}")
-        if value is not None:
-            found[name] = SecretStr(value)
+        for prefix in (INPUT_ENV_PREFIX, DEPRECATED_INPUT_ENV_PREFIX):
+            value = os.environ.get(f"{prefix}{name.upper()}")
+            if value:
+                found[name] = SecretStr(value)
+                break
     return found
 
 
