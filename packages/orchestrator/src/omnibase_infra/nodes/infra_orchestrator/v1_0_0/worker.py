@@ -44,12 +44,12 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.leases import (
     new_worker_id,
 )
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
-from omnibase_infra.nodes.infra_orchestrator.v1_0_0.services import ORCHESTRATOR_ENV_PREFIX
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
     EventBus,
     Listener,
     WorkflowRuntime,
 )
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.services import ORCHESTRATOR_ENV_PREFIX
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import to_storable
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
     BUILTIN_WORKFLOWS,
