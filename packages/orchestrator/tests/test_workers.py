@@ -31,16 +31,23 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.worker_nodes import EFFECTS_ENV, chain_workflow
+from tests.worker_nodes import EFFECTS_ENV, EffectNode, chain_workflow
 
 from omnibase_infra.models.postgres import ModelPostgresFetchRequest
-from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import parse_workflow
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import NodeRegistry, parse_workflow
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import main
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.leases import PostgresRunQueue
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.store import PostgresWorkflowStore
-from omnibase_infra.nodes.infra_orchestrator.v1_0_0.worker import submit
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.worker import (
+    SUBMIT_TOPIC,
+    WorkflowWorker,
+    submit,
+)
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.worker_cli import load_bus
+from omnibase_infra_testing.services.nats import NatsService
 from omnibase_infra_testing.services.postgres import PostgresService
 
 DSN_ENV = "OMNIBASE_INFRA_POSTGRES_DSN"
@@ -366,3 +373,66 @@ def test_submit_worker_and_status_from_the_command_line(
         "finished",
         1,
     )
+
+
+async def test_events_and_submit_commands_on_nats(
+    workers_dsn: str, nats_service: NatsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker with the NATS bus (loaded from its entry point): submit commands from the
+    bus are queued once per run id (an invalid one dropped), and the workflow, step and
+    worker events arrive on their subjects."""
+    monkeypatch.setenv(DSN_ENV, workers_dsn)
+    monkeypatch.setenv("OMNIBASE_INFRA_EVENT_BUS_SERVERS", nats_service.url)
+    monkeypatch.setenv("OMNIBASE_INFRA_EVENT_BUS_ENVIRONMENT", f"t{uuid.uuid4().hex[:8]}")
+    bus = load_bus("nats")
+    store = PostgresWorkflowStore(schema=f"bus_{uuid.uuid4().hex[:8]}")
+    queue = PostgresRunQueue(store)
+    seen: list[dict[str, object]] = []
+
+    async def observe(message: Any) -> None:
+        seen.append(json.loads(message.value))
+
+    unsubscribes = [
+        await bus.subscribe(topic, "observer", observe)
+        for topic in (
+            "onex.infra.workflow.workflow.completed",
+            "onex.infra.workflow.step.completed",
+            "onex.infra.worker.claimed",
+            "onex.infra.worker.finished",
+        )
+    ]
+    worker = WorkflowWorker(
+        queue,
+        NodeRegistry({"node_chaos_effect": EffectNode()}),
+        concurrency=2,
+        poll_seconds=0.05,
+        event_bus=bus,
+        log=print,
+    )
+    unsubscribes.append(await worker.serve_commands(bus))
+    command = {"workflow": chain_workflow("bus_chain", 5), "inputs": {"tag": "b"}, "run_id": "bus1"}
+    await bus.publish(SUBMIT_TOPIC, b"bus1", json.dumps(command).encode())
+    await bus.publish(SUBMIT_TOPIC, b"bus1", json.dumps(command).encode())  # a redelivery
+    await bus.publish(SUBMIT_TOPIC, None, b"not json")
+    await bus.publish(SUBMIT_TOPIC, None, json.dumps({"workflow": 3}).encode())
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        deadline = time.monotonic() + 60
+        while not any(e.get("kind") == "worker.finished" for e in seen):
+            assert time.monotonic() < deadline, seen
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await running
+        for unsubscribe in unsubscribes:
+            await unsubscribe()
+        await bus.close()
+    assert await queue.counts() == {"finished": 1}
+    await store.close()
+    kinds = Counter(str(e["kind"]) for e in seen)
+    assert kinds["workflow.completed"] == 1
+    assert kinds["step.completed"] == 4
+    assert kinds["worker.claimed"] == 1
+    assert {e["run_id"] for e in seen} == {"bus1"}
+    assert worker.stats.finished == 1

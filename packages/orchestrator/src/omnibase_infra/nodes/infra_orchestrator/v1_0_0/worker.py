@@ -234,6 +234,7 @@ class WorkflowWorker:
         to claim or running). On stop, the runs still held are cancelled and released to
         the queue (another worker resumes them at once)."""
         stop = stop or asyncio.Event()
+        self.preload()
         renewer = asyncio.create_task(self._renew_forever(), name="lease-renewal")
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -258,6 +259,20 @@ class WorkflowWorker:
             stopper.cancel()
             renewer.cancel()
             await self._stop_held()
+
+    def preload(self) -> list[str]:
+        """Import every node package the registry knows, before the first claim: a node
+        imported on first use would block the event loop (and the lease renewal) for as
+        long as its imports take, which on a loaded machine can outlast a lease. A node
+        that cannot be imported is skipped here; the runs that need it fail naming it."""
+        loaded = []
+        for name in sorted(self.registry.known_nodes()):
+            try:
+                self.registry.node_class(name)
+            except InfraError:
+                continue
+            loaded.append(name)
+        return loaded
 
     async def _claim(self, free: int) -> int:
         try:
