@@ -136,14 +136,26 @@ async def test_transient_errors_are_retried_per_policy(
     assert len(slept) == 2
 
 
-async def test_timeouts_are_retried_as_transient(
+async def test_the_step_timeout_is_the_calls_overall_deadline(
     nodes: dict[str, ScriptedNode], journal: Journal
 ) -> None:
+    """The runner's one semantics: retries and their backoff fit in the step's timeout_ms;
+    an attempt cut by the deadline is not retried (the budget is spent)."""
     nodes["node_a_effect"].script["create"] = [1.0]
-    wf = workflow(step("s", timeout_ms=50, retry={"max_attempts": 2, "base_delay_seconds": 0}))
+    wf = workflow(step("s", timeout_ms=50, retry={"max_attempts": 3, "base_delay_seconds": 0}))
     result = await runtime(nodes).run(wf)
-    assert result.status is EnumRunStatus.COMPLETED
-    assert result.steps["s"].attempts == 2
+    assert result.status is EnumRunStatus.FAILED
+    assert result.steps["s"].attempts == 1
+    assert result.steps["s"].error is not None
+    assert result.steps["s"].error["code"] == "ONEX_INFRA_003_TIMEOUT"
+
+    nodes["node_a_effect"].script["create"] = [transient(), 1.0]
+    wf = workflow(step("s", timeout_ms=300, retry={"max_attempts": 3, "base_delay_seconds": 0}))
+    result = await runtime(nodes).run(wf)
+    assert result.status is EnumRunStatus.FAILED
+    assert result.steps["s"].attempts == 2  # the second attempt ran out of the deadline
+    assert result.steps["s"].error is not None
+    assert result.steps["s"].error["code"] == "ONEX_INFRA_016_DEADLINE_EXCEEDED"
 
 
 async def test_retries_stop_at_max_attempts(
@@ -426,15 +438,18 @@ async def test_workflow_budget_bounds_a_retried_step_and_its_back_off(
 async def test_a_chain_step_cut_by_the_budget_is_not_a_step_timeout(
     nodes: dict[str, ScriptedNode],
 ) -> None:
-    # Without retries, the attempt's timeout and the run's deadline share one timer: the
-    # nearer one decides which error the step gets.
+    # A chain's step is awaited in the run's task under both its own deadline and the
+    # run's: the nearer one decides which error the step gets.
     nodes["node_a_effect"].script["create"] = [30.0, 30.0]
     budget_first = workflow(step("a", timeout_ms=5_000), info={"timeout_ms": 1000})
     result = await runtime(nodes).run(budget_first)
     assert "budget" in str(result.steps["a"].error)
     step_first = workflow(step("a", timeout_ms=300), info={"timeout_ms": 20_000})
     result = await runtime(nodes).run(step_first)
-    assert "did not finish within 0.3s" in str(result.steps["a"].error)
+    error = result.steps["a"].error
+    assert error is not None
+    assert error["error_type"] == "InfraTimeoutError"
+    assert "budget" not in str(error)
 
 
 async def test_resume_continues_after_a_crash_without_repeating_completed_steps(
