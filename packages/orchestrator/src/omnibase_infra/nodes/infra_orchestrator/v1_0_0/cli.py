@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -47,11 +48,15 @@ from omnibase_infra.redaction import carries_secret
 
 __all__ = ["build_parser", "default_store_path", "main", "open_store"]
 
-STORE_ENV: Final = "ONEX_INFRA_STORE"
-STORE_SCHEMA_ENV: Final = "ONEX_INFRA_STORE_SCHEMA"
+ENV_PREFIX: Final = services.ORCHESTRATOR_ENV_PREFIX
+"""The one scheme every node's settings follow (``OMNIBASE_INFRA_<NODE>_<FIELD>``)."""
+DEPRECATED_ENV_PREFIX: Final = "ONEX_INFRA_"
+"""The names before 0.4: still read (the new name wins), with a DeprecationWarning."""
+STORE_ENV: Final = f"{ENV_PREFIX}STORE"
+STORE_SCHEMA_ENV: Final = f"{ENV_PREFIX}STORE_SCHEMA"
 POSTGRES_STORE: Final = "postgres"
-"""The ``--store``/``$ONEX_INFRA_STORE`` value that selects the PostgreSQL store."""
-INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
+"""The ``--store``/``$OMNIBASE_INFRA_ORCHESTRATOR_STORE`` value that selects PostgreSQL."""
+INPUT_ENV_PREFIX: Final = f"{ENV_PREFIX}INPUT_"
 EMBEDDED_MODULE: Final = "omnibase_infra_testing.onex_embedded"
 COMMAND_WORKFLOWS: Final = {"deploy": "deployment", "decommission": "decommission"}
 """The built-in workflow each command runs without ``--workflow``."""
@@ -71,22 +76,44 @@ def _styled(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
+def _deprecated_name(name: str) -> str:
+    return DEPRECATED_ENV_PREFIX + name.removeprefix(ENV_PREFIX)
+
+
+def _warn_deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated; set {new} instead", DeprecationWarning, stacklevel=3)
+
+
+def _env(name: str) -> str | None:
+    """``$name`` (an ``OMNIBASE_INFRA_ORCHESTRATOR_*`` name), else its deprecated
+    ``ONEX_INFRA_*`` name with a warning; None when neither is set (or both are empty)."""
+    if value := os.environ.get(name):
+        return value
+    old = _deprecated_name(name)
+    if value := os.environ.get(old):
+        _warn_deprecated(old, name)
+        return value
+    return None
+
+
 def default_store_path() -> Path:
-    """``$ONEX_INFRA_STORE``, else ``$XDG_STATE_HOME/onex-infra/workflows.sqlite3``."""
-    if os.environ.get(STORE_ENV):
-        return Path(os.environ[STORE_ENV])
+    """``$OMNIBASE_INFRA_ORCHESTRATOR_STORE``, else
+    ``$XDG_STATE_HOME/onex-infra/workflows.sqlite3``."""
+    if store := _env(STORE_ENV):
+        return Path(store)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "onex-infra" / "workflows.sqlite3"
 
 
 def open_store(choice: str | None = None) -> WorkflowStore:
-    """The run store ``choice`` names (default ``$ONEX_INFRA_STORE``): ``postgres`` is
-    PostgreSQL through the Postgres node (its own ``OMNIBASE_INFRA_POSTGRES_DSN``; schema
-    ``$ONEX_INFRA_STORE_SCHEMA``, default ``onex_orchestrator``), anything else a SQLite
-    file (``./postgres`` for a file of that name); none: the SQLite file in XDG state."""
-    choice = choice or os.environ.get(STORE_ENV) or None
+    """The run store ``choice`` names (default ``$OMNIBASE_INFRA_ORCHESTRATOR_STORE``):
+    ``postgres`` is PostgreSQL through the Postgres node (its own
+    ``OMNIBASE_INFRA_POSTGRES_DSN``; schema ``$OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA``,
+    default ``onex_orchestrator``), anything else a SQLite file (``./postgres`` for a file of
+    that name); none: the SQLite file in XDG state."""
+    choice = choice or _env(STORE_ENV)
     if choice == POSTGRES_STORE:
-        schema = os.environ.get(STORE_SCHEMA_ENV) or DEFAULT_POSTGRES_SCHEMA
+        schema = _env(STORE_SCHEMA_ENV) or DEFAULT_POSTGRES_SCHEMA
         return PostgresWorkflowStore(schema=schema)
     return SqliteWorkflowStore(Path(choice) if choice else default_store_path())
 
@@ -189,15 +216,20 @@ def _inputs(
     declared: Collection[str] | None = None,
     secret: Collection[str] | None = (),
 ) -> dict[str, Any]:
-    """Inputs from ``ONEX_INFRA_INPUT_*`` (only those in ``declared``, when given: one
-    environment serves several workflows), then ``--inputs-file``, then ``--input`` (never
-    one of the ``secret`` inputs, every one when None, nor a value holding a password or
-    token)."""
+    """Inputs from ``OMNIBASE_INFRA_ORCHESTRATOR_INPUT_*`` (deprecated: ``ONEX_INFRA_INPUT_*``,
+    which the new name overrides; only those in ``declared``, when given: one environment
+    serves several workflows), then ``--inputs-file``, then ``--input`` (never one of the
+    ``secret`` inputs, every one when None, nor a value holding a password or token)."""
     inputs: dict[str, Any] = {}
-    for name, value in os.environ.items():
-        if name.startswith(INPUT_ENV_PREFIX):
-            key = name.removeprefix(INPUT_ENV_PREFIX).lower()
+    deprecated_prefix = _deprecated_name(INPUT_ENV_PREFIX)
+    for prefix in (INPUT_ENV_PREFIX, deprecated_prefix):
+        for name, value in os.environ.items():
+            key = name.removeprefix(prefix).lower()
+            if not name.startswith(prefix) or key in inputs:  # the new name wins
+                continue
             if declared is None or key in declared:
+                if prefix == deprecated_prefix:
+                    _warn_deprecated(name, INPUT_ENV_PREFIX + key.upper())
                 inputs[key] = value
     if getattr(args, "inputs_file", None):
         # InfraConfigurationError naming the file and line (a key given twice, bad YAML)
