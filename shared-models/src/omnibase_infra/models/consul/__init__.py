@@ -121,6 +121,12 @@ class ModelConsulConfig(BaseModel):
         description="When set explicitly, every operation's policy timeout (instead of the "
         "contract's); for a blocking read, the margin beyond its wait",
     )
+    compress_responses: bool = Field(
+        default=False,
+        description="Ask the agent to gzip its answers (it does when asked, whatever their "
+        "size): worth it over a slow link to a remote agent; to the local agent Consul's "
+        "architecture puts on every machine it only costs CPU on both ends",
+    )
 
     @property
     def target(self) -> str:

@@ -57,8 +57,11 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
 
     def __init__(self, config: ModelConsulConfig) -> None:
         super().__init__(config.host, config.port, config.scheme, verify=config.verify_tls)
-        # Built once (not on every request); the token is masked by the redaction registry.
+        # Built once, the session's headers; the token is masked by the redaction registry.
         self._headers: dict[str, str] = {}
+        if not config.compress_responses:
+            # Consul gzips every answer when the client accepts it (aiohttp's default does).
+            self._headers["Accept-Encoding"] = "identity"
         if config.token is not None:
             token = config.token.get_secret_value()
             register_secret(token)
@@ -92,7 +95,7 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
         """One request: status, headers and body; a failed status (but an allowed 404) is
         raised as ``ConsulStatusError``."""
         # Awaited rather than ``async with``: the same release, two coroutines fewer.
-        resp = await self._client().request(method, url, data=data, headers=self._headers or None)
+        resp = await self._client().request(method, url, data=data)
         try:
             body = await resp.read()
         finally:
@@ -115,6 +118,8 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
                 timeout=_NO_CLIENT_TIMEOUT,
                 # The agent's API sets no cookies; none is stored or sent.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # The session's own headers: merged per request more cheaply than given ones.
+                headers=self._headers,
             )
         return session
 
