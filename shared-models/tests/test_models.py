@@ -201,7 +201,7 @@ def test_fresh_is_built_without_validation_but_equals_a_validated_context() -> N
     assert copied.model_fields_set == {"correlation_id", "causation_id"}
     assert fresh.model_fields_set == {"correlation_id"}  # not shared with the copy
     with pytest.raises(ValidationError, match="frozen"):
-        fresh.trace_flags = 0  # type: ignore[misc]
+        fresh.trace_flags = 0
 
 
 def test_construct_trusted_equals_model_construct() -> None:
