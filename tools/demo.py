@@ -290,9 +290,20 @@ def run_demo(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the run store")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="the scale-out demo instead (tools/demo_workers.py): N workers share the "
+        "deployments in PostgreSQL, one is killed mid-run, another finishes its run",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="onex-infra-demo-"))
     try:
+        if args.workers:
+            from demo_workers import run_workers_demo  # noqa: PLC0415 - beside this script
+
+            return run_workers_demo(work, max(args.workers, 2))
         return run_demo(work)
     finally:
         if args.keep:

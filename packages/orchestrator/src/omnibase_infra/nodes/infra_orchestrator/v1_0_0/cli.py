@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -164,7 +164,31 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
     resume.add_argument("--inputs-file", type=Path, help="YAML mapping of the secret inputs")
+    _scale_out_commands(sub, common, runner)
     return parser
+
+
+def _scale_out_commands(
+    sub: Any,
+    common: Callable[[argparse.ArgumentParser], None],
+    runner: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """``worker`` and ``submit`` (the scale-out mode: a PostgreSQL store shared by workers)."""
+    worker = sub.add_parser("worker", help="run queued runs from the PostgreSQL store")
+    runner(worker)
+    worker.add_argument("--concurrency", type=int, default=4, help="runs at a time (4)")
+    worker.add_argument("--lease-seconds", type=float, default=15.0, help="lease (15 s)")
+    worker.add_argument("--poll-seconds", type=float, default=0.5, help="claim poll (0.5 s)")
+    worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left")
+    worker.add_argument("--bus", help="event bus entry point (e.g. nats): events and commands")
+    submit = sub.add_parser("submit", help="queue a run for the workers")
+    common(submit)
+    submit.add_argument("workflow", help=f"a YAML file or one of {sorted(BUILTIN_WORKFLOWS)}")
+    submit.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--inputs-file", type=Path, help="YAML mapping of inputs")
+    submit.add_argument("--run-id", help="the run id (default: a new UUID)")
+    submit.add_argument("--config", type=Path, help="services file: {env: {NAME: value}}")
+    submit.add_argument("--bus", help="publish a submit command on this bus instead")
 
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
@@ -322,6 +346,12 @@ async def _execute(args: argparse.Namespace, console: Console) -> int:
                 if step.marker:
                     console.print(f"  [yellow]{step.id}[/]: {step.marker}")
         return 0
+    if args.command in ("worker", "submit"):
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0.worker_cli import (  # noqa: PLC0415
+            scale_out,
+        )
+
+        return await scale_out(args, console)
     store = open_store(args.store)
     try:
         if args.command == "status":
@@ -337,18 +367,35 @@ async def _status(args: argparse.Namespace, store: WorkflowStore, console: Conso
         _print_result(console, await runtime.status(args.run_id), args.json)
         return 0
     runs = await store.list_runs()
+    queued: list[Any] = []
+    if isinstance(store, PostgresWorkflowStore):
+        # The scale-out mode: the runs submitted to the workers, with worker and lease.
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import worker_cli  # noqa: PLC0415
+
+        queued = await worker_cli.queue_rows(store)
     if args.json:
-        _emit_json(
-            [
-                {
-                    "run_id": r.run_id,
-                    "workflow": r.workflow_name,
-                    "status": r.status.value,
-                    "created_at": r.created_at.isoformat(),
-                }
-                for r in runs
-            ]
-        )
+        by_run = {q.run_id: q for q in queued}
+        listed = [
+            {
+                "run_id": r.run_id,
+                "workflow": r.workflow_name,
+                "status": r.status.value,
+                "created_at": r.created_at.isoformat(),
+                **_queue_fields(by_run.pop(r.run_id, None)),
+            }
+            for r in runs
+        ]
+        listed += [
+            {
+                "run_id": q.run_id,
+                "workflow": q.workflow_name,
+                "status": q.state,
+                "created_at": q.submitted_at.isoformat(),
+                **_queue_fields(q),
+            }
+            for q in by_run.values()
+        ]
+        _emit_json(listed)
         return 0
     table = Table(title="workflow runs")
     for column in ("run", "workflow", "status", "created"):
@@ -356,7 +403,24 @@ async def _status(args: argparse.Namespace, store: WorkflowStore, console: Conso
     for r in runs:
         table.add_row(r.run_id, r.workflow_name, r.status.value, r.created_at.isoformat())
     console.print(table)
+    if queued:
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import worker_cli  # noqa: PLC0415
+
+        console.print(worker_cli.queue_table(queued))
     return 0
+
+
+def _queue_fields(row: Any) -> dict[str, Any]:
+    """A queued run's worker and lease (``status --json`` in the scale-out mode)."""
+    if row is None:
+        return {}
+    return {
+        "queue_state": row.state,
+        "worker_id": row.worker_id,
+        "lease_generation": row.generation,
+        "lease_seconds_left": row.lease_seconds_left,
+        "attempts": row.attempts,
+    }
 
 
 async def _run(args: argparse.Namespace, store: WorkflowStore, console: Console) -> int:
