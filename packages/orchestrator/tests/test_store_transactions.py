@@ -5,6 +5,7 @@ starts, and a step's ``running`` record before its call."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -244,3 +245,27 @@ async def test_in_memory_batch_round_trip() -> None:
     await store.save_batch([ModelStepRecord(run_id="r", step_id="a")], run=run)
     assert (await store.get_run("r")).run_id == "r"
     assert set(await store.get_steps("r")) == {"a"}
+
+
+async def test_sqlite_a_save_after_close_is_refused(tmp_path: Path) -> None:
+    store = SqliteWorkflowStore(tmp_path / "runs.sqlite3")
+    await store.save_step(ModelStepRecord(run_id="r", step_id="a"))
+    await store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        await store.save_step(ModelStepRecord(run_id="r", step_id="b"))
+    unused = SqliteWorkflowStore(tmp_path / "other.sqlite3")
+    await unused.close()  # no writer was started
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        await unused.save_step(ModelStepRecord(run_id="r", step_id="b"))
+
+
+async def test_sqlite_a_store_dropped_without_close_ends_its_writer(tmp_path: Path) -> None:
+    store = SqliteWorkflowStore(tmp_path / "runs.sqlite3")
+    await store.save_step(ModelStepRecord(run_id="r", step_id="a"))
+    writer = store._writer
+    assert writer is not None
+    assert writer.is_alive()
+    del store
+    gc.collect()
+    writer.join(timeout=5)
+    assert not writer.is_alive()

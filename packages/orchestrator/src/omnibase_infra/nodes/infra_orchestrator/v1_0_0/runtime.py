@@ -48,6 +48,7 @@ from omnibase_infra.errors import (
 )
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.models.fsm import ModelFSMEvent, ModelFSMIntent, ModelFSMSnapshot
+from omnibase_infra.models.trusted import construct_trusted
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.bindings import (
     BindingScope,
     evaluate_condition,
@@ -297,6 +298,25 @@ def _find_secret_markers(value: Any, path: str) -> list[str]:
 
 
 type _Event = tuple[str, str | None, bool, dict[str, Any]]
+
+_EVENT_FIELDS_SET: Final = (
+    "kind",
+    "run_id",
+    "workflow",
+    "step_id",
+    "correlation_id",
+    "traceparent",
+    "detail",
+)
+"""What a validating construction with the same arguments reports as set (``at`` is its
+default)."""
+
+
+def _update(rec: ModelStepRecord, **values: Any) -> None:
+    """Set several fields of a step record at once, as assignment does (the model does not
+    validate assignment): the values go in its ``__dict__`` and its fields-set."""
+    rec.__dict__.update(values)
+    rec.__pydantic_fields_set__.update(values)
 
 
 class _Transition:
@@ -824,9 +844,7 @@ class WorkflowRuntime:
             inputs = self._inputs(run, step, sid, step.inputs, where)
         except Exception as exc:  # every failure of a step is recorded, none escapes
             return "failed", self._failed(rec, exc, transition)
-        rec.status = EnumStepStatus.RUNNING
-        rec.started_at = datetime.now(UTC)
-        rec.error = None
+        _update(rec, status=EnumStepStatus.RUNNING, started_at=datetime.now(UTC), error=None)
         transition.add(
             rec, "step.started", sid, stored=True, node=step.node, operation=step.operation
         )
@@ -861,11 +879,14 @@ class WorkflowRuntime:
         result, attempts = outcome
         live = _live_output(result)
         run.outputs[sid] = live
-        rec.status = EnumStepStatus.COMPLETED
-        rec.output = to_storable(live)
-        rec.attempts += attempts
-        rec.sequence = next(run.sequence)
-        rec.finished_at = datetime.now(UTC)
+        _update(
+            rec,
+            status=EnumStepStatus.COMPLETED,
+            output=to_storable(live),
+            attempts=rec.attempts + attempts,
+            sequence=next(run.sequence),
+            finished_at=datetime.now(UTC),
+        )
         transition.add(
             rec, "step.completed", sid, stored=True, attempts=attempts, output=rec.output
         )
@@ -1159,16 +1180,21 @@ class WorkflowRuntime:
         if not self._listeners and self.event_bus is None:
             return
         record = run.record
-        # Validated, not ``model_construct``: pydantic's Python-level construct costs more
-        # than its compiled validation of these few plain fields.
-        event = ModelWorkflowEvent(
-            kind=kind,
-            run_id=record.run_id,
-            workflow=record.workflow_name,
-            step_id=step_id,
-            correlation_id=record.correlation_id,
-            traceparent=record.traceparent,
-            detail=detail if _stored else to_storable(detail),
+        # Every value comes from the run's validated record, the runtime itself, or is
+        # storable JSON (``detail``): built without validation, every field named in order.
+        event = construct_trusted(
+            ModelWorkflowEvent,
+            {
+                "kind": kind,
+                "run_id": record.run_id,
+                "workflow": record.workflow_name,
+                "step_id": step_id,
+                "correlation_id": record.correlation_id,
+                "traceparent": record.traceparent,
+                "at": datetime.now(UTC),
+                "detail": detail if _stored else to_storable(detail),
+            },
+            _EVENT_FIELDS_SET,
         )
         for listener in self._listeners:
             try:
