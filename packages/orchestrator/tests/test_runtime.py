@@ -313,6 +313,10 @@ async def test_correlation_trace_and_idempotency_key_reach_every_call(
         traceparent = call.request.metadata["traceparent"]
         assert traceparent.startswith("00-0af7651916cd43dd8448eb211c80319c-")
         assert call.request.correlation.parent_span_id == "b7ad6b7169203331"
+        context = call.request.correlation
+        # Built without pydantic's copy: still what validation accepts, field for field.
+        assert type(context).model_validate(context.model_dump()) == context
+        assert traceparent == context.traceparent
     spans = {c.request.correlation.span_id for c in journal.calls}
     assert len(spans) == 2
 

@@ -29,6 +29,7 @@ import asyncio
 import itertools
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
@@ -274,10 +275,30 @@ def _span_context(root: ModelCorrelationContext, span: trace.Span) -> ModelCorre
     """The context a node call carries: the step span when one is recorded, else a new
     child span id of the run's root."""
     recorded = span.get_span_context()
-    if not recorded.is_valid or root.trace_id is None:
+    if root.trace_id is None:
         return root.child()
-    return root.model_copy(
-        update={"span_id": format(recorded.span_id, "016x"), "parent_span_id": root.span_id}
+    if not recorded.is_valid:
+        span_id = secrets.token_hex(8)  # what child() draws
+        while span_id == _ZERO_SPAN:  # not a valid W3C span id
+            span_id = secrets.token_hex(8)
+    else:
+        span_id = format(recorded.span_id, "016x")
+    return _with_span(root, span_id)
+
+
+_ZERO_SPAN: Final = "0" * 16
+_CHILD_FIELDS: Final = ("causation_id", "span_id", "parent_span_id")
+
+
+def _with_span(root: ModelCorrelationContext, span_id: str) -> ModelCorrelationContext:
+    """``root.child()`` with ``span_id`` as its span (``root.model_copy(update=...)``)
+    without pydantic's copy: every value comes from the validated ``root`` but the span
+    id, 16 hex digits drawn or formatted here (never all zeros)."""
+    fields = dict(root.__dict__)
+    fields["span_id"] = span_id
+    fields["parent_span_id"] = root.span_id
+    return construct_trusted(
+        ModelCorrelationContext, fields, root.model_fields_set.union(_CHILD_FIELDS)
     )
 
 
