@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self, overload
 
@@ -103,6 +103,15 @@ def operation[F: Callable[..., Awaitable[Any]]](
         return method
 
     return mark
+
+
+async def _collect_attempts[T](
+    running: Coroutine[Any, Any, OperationOutcome[T]], collector: list[int]
+) -> OperationOutcome[T]:
+    """Run an operation of core's envelope, counting its attempts for the envelope."""
+    outcome = await running
+    collector.append(outcome.attempts)
+    return outcome
 
 
 class InfraEffectNode(NodeEffect):
@@ -253,7 +262,7 @@ class InfraEffectNode(NodeEffect):
         """The policy of one operation (a clear error for one the contract lacks)."""
         return self._policies.get(operation)
 
-    async def run[T](
+    def run[T](
         self,
         request: ModelInfraRequest,
         call: Callable[[Attempt], Awaitable[T]],
@@ -265,20 +274,24 @@ class InfraEffectNode(NodeEffect):
         target: str | None = None,
         timeout_seconds: float | None = None,
         retry: ModelRetryPolicy | None = None,
-    ) -> OperationOutcome[T]:
+    ) -> Coroutine[Any, Any, OperationOutcome[T]]:
         """Run ``call`` as ``request``'s operation through the runner: the contract's policy,
         with the request's own ``timeout_seconds`` and ``retry_policy`` when it set them
         (else ``timeout_seconds`` and ``retry`` when given: the node's own defaults for this
-        call). ``target``: another server than the node's (:meth:`runner_for`)."""
+        call). ``target``: another server than the node's (:meth:`runner_for`).
+
+        A plain method returning the runner's coroutine (``await node.run(...)``): no
+        coroutine of its own on every operation's path."""
         policy = self._policies.get(operation or request.operation)
-        set_fields = request.model_fields_set
         runner = self._runner if target is None else self.runner_for(target)
-        outcome = await runner.run(
+        running = runner.run(
             policy,
             call,
             correlation=request.correlation,
             timeout_seconds=(
-                request.timeout_seconds if "timeout_seconds" in set_fields else timeout_seconds
+                request.timeout_seconds
+                if "timeout_seconds" in request.model_fields_set
+                else timeout_seconds
             ),
             retry=request.retry_policy or retry,
             idempotent=idempotent,
@@ -286,9 +299,7 @@ class InfraEffectNode(NodeEffect):
             record_attributes=record_attributes,
         )
         collector = _ENVELOPE_ATTEMPTS.get()
-        if collector is not None:
-            collector.append(outcome.attempts)
-        return outcome
+        return running if collector is None else _collect_attempts(running, collector)
 
     def _count(self, _operation: str, error: InfraError | None) -> None:
         metrics = self.metrics
