@@ -357,8 +357,11 @@ CHAOS_KILLS = "20"
 def chaos(session: nox.Session) -> None:
     """The SIGKILL crash suites with many kills (``ONEX_CHAOS_KILLS``, default 20 per
     store; ``nox -s chaos -- -k sqlite`` for one store), printing the table: kills,
-    resumes, calls per step kind, duplicates, leaked, lost. Not in the default list (a few
-    minutes per store on 2 cores); the default tests run a short version (4 kills)."""
+    resumes, calls per step kind, duplicates, leaked, lost; then the workers' fault test at
+    full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP faults:
+    ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (a few minutes per
+    store on 2 cores); the default tests run short versions (4 kills; 12 workflows and 4
+    faults)."""
     package = PACKAGES["orchestrator"]
     _install_isolated(
         session, package, group="test", extra=[*_harness(package), f"omnibase-core=={CORE_UPPER}"]
@@ -367,6 +370,15 @@ def chaos(session: nox.Session) -> None:
         *_pytest(package.path / "tests" / "test_crash.py"),
         "-m", "chaos", "-s", *session.posargs,
         env={"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)},
+    )  # fmt: skip
+    # The workers' fault test at the issue's size: 3 workers, 60 workflows, 10 faults.
+    session.run(
+        *_pytest(package.path / "tests" / "test_workers.py"),
+        "-k", "sigkill_and_sigstop", "-s", *session.posargs,
+        env={
+            "ONEX_WORKER_CHAOS_WORKFLOWS": os.environ.get("ONEX_WORKER_CHAOS_WORKFLOWS", "60"),
+            "ONEX_WORKER_CHAOS_FAULTS": os.environ.get("ONEX_WORKER_CHAOS_FAULTS", "10"),
+        },
     )  # fmt: skip
 
 
