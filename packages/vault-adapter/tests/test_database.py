@@ -146,9 +146,7 @@ async def test_a_repeated_key_revokes_what_the_earlier_call_issued(
         second.username,
         other.username,
     }
-    revoked = await node.process(
-        ModelVaultCredentialsRevokeRequest(accessor=second.accessor)
-    )
+    revoked = await node.process(ModelVaultCredentialsRevokeRequest(accessor=second.accessor))
     assert revoked.revoked
     assert await _roles(postgres_service, users) == set()
     assert _leases(root, database_mount) == {other.lease_id.rsplit("/", 1)[1]}
@@ -164,9 +162,7 @@ async def test_a_repeated_key_revokes_what_the_earlier_call_issued(
             mount_point="secret",
             raise_on_deleted_version=True,
         )
-    await node.credentials_revoke(
-        ModelVaultCredentialsRevokeRequest(accessor=str(other.accessor))
-    )
+    await node.credentials_revoke(ModelVaultCredentialsRevokeRequest(accessor=str(other.accessor)))
     assert _leases(root, database_mount) == set()
 
 

@@ -153,9 +153,7 @@ class DatabaseEngine:
         register_secret(token)
         issuer = self._client_for(token)
         try:
-            kv.create_or_update_secret(
-                path=path, secret={"accessor": accessor}, mount_point=mount
-            )
+            kv.create_or_update_secret(path=path, secret={"accessor": accessor}, mount_point=mount)
             body = cast(
                 dict[str, Any],
                 issuer.secrets.database.generate_credentials(
