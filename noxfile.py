@@ -361,19 +361,31 @@ def chaos(session: nox.Session) -> None:
     kills, kills inside a store write, runs, resumed, calls per step kind, duplicates,
     lost), then the real deployment workflow against the real servers
     (``tests-integration/tests/test_deployment_crash.py``: kills, runs, resumes, calls per
-    step kind, duplicates, leaked Vault leases/login roles, lost effects). Not in the
-    default list (several minutes per store on 2 cores); the default sessions run the
-    same suites with a few kills per store."""
+    step kind, duplicates, leaked Vault leases/login roles, lost effects); then the
+    workers' fault test at full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP
+    faults: ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (several
+    minutes per store on 2 cores); the default sessions run short versions (4 and 2 kills
+    per store; 12 workflows and 4 faults)."""
     _install_everything(session, "test")
+    package = PACKAGES["orchestrator"]
     kills = {"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)}
     session.run(
-        *_pytest(PACKAGES["orchestrator"].path / "tests" / "test_crash.py"),
+        *_pytest(package.path / "tests" / "test_crash.py"),
         "-m", "chaos", "-s", *session.posargs,
         env=kills,
     )  # fmt: skip
     session.run(
         *_pytest(HARNESS / "tests" / "test_deployment_crash.py"), "-s", *session.posargs,
         env=kills,
+    )  # fmt: skip
+    # The workers' fault test at the issue's size: 3 workers, 60 workflows, 10 faults.
+    session.run(
+        *_pytest(package.path / "tests" / "test_workers.py"),
+        "-k", "sigkill_and_sigstop", "-s", *session.posargs,
+        env={
+            "ONEX_WORKER_CHAOS_WORKFLOWS": os.environ.get("ONEX_WORKER_CHAOS_WORKFLOWS", "60"),
+            "ONEX_WORKER_CHAOS_FAULTS": os.environ.get("ONEX_WORKER_CHAOS_FAULTS", "10"),
+        },
     )  # fmt: skip
 
 

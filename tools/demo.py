@@ -47,6 +47,7 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0.signing import WebhookVerif
 from omnibase_infra_testing.embedded import WEBHOOK_PATH, embedded_services, prepare_workflow
 from omnibase_infra_testing.onex_embedded import (
     AUDIENCE_ENV,
+    INPUT_PREFIX,
     OUTBOX_ENV,
     cli_environment,
     infrastructure_state,
@@ -198,12 +199,16 @@ def run_demo(work: Path) -> int:
         env = cli_environment(setup)
         env[OUTBOX_ENV] = str(work / "webhook-outbox.sqlite3")
         services_file = work / "services.yaml"
-        node_env = {k: v for k, v in env.items() if k.startswith("OMNIBASE_INFRA_")}
+        node_env = {
+            k: v
+            for k, v in env.items()
+            if k.startswith("OMNIBASE_INFRA_") and not k.startswith(INPUT_PREFIX)
+        }
         services_file.write_text(json.dumps({"env": node_env}), encoding="utf-8")
         services_file.chmod(0o600)
         # Inputs both workflows share (the secret never goes on a command line).
         for name, value in env.items():
-            if name.startswith("ONEX_INFRA_INPUT_"):
+            if name.startswith(INPUT_PREFIX):
                 os.environ[name] = value
         os.environ[AUDIENCE_ENV] = env[AUDIENCE_ENV]
         print(f"  vault database role {setup.vault_database_role} (database secrets engine)")
@@ -289,9 +294,20 @@ def run_demo(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the run store")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="the scale-out demo instead (tools/demo_workers.py): N workers share the "
+        "deployments in PostgreSQL, one is killed mid-run, another finishes its run",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="onex-infra-demo-"))
     try:
+        if args.workers:
+            from demo_workers import run_workers_demo  # noqa: PLC0415 - beside this script
+
+            return run_workers_demo(work, max(args.workers, 2))
         return run_demo(work)
     finally:
         if args.keep:

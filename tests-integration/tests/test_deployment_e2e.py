@@ -409,11 +409,11 @@ async def test_the_cli_hook_starts_configured_services_and_stops_them(
             "OMNIBASE_INFRA_KEYCLOAK_ISSUER",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_ID",
             "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET",
-            "ONEX_INFRA_INPUT_KEYCLOAK_CLIENT",
-            "ONEX_INFRA_INPUT_WEBHOOK_URL",
-            "ONEX_INFRA_INPUT_WEBHOOK_SECRET",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_KEYCLOAK_CLIENT",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_WEBHOOK_URL",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_WEBHOOK_SECRET",
         } <= set(env)
-        assert env["ONEX_INFRA_INPUT_WEBHOOK_SECRET"].startswith("whsec_")
+        assert env["OMNIBASE_INFRA_ORCHESTRATOR_INPUT_WEBHOOK_SECRET"].startswith("whsec_")
         described = "\n".join(embedded.description)
         for secret in ("OMNIBASE_INFRA_VAULT_TOKEN", "OMNIBASE_INFRA_KEYCLOAK_CLIENT_SECRET"):
             assert env[secret] not in described

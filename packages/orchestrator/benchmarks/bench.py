@@ -31,6 +31,7 @@ import asyncio
 import cProfile
 import functools
 import gc
+import json
 import pstats
 import sqlite3
 import statistics
@@ -190,7 +191,20 @@ def main() -> None:  # noqa: PLR0915 - one benchmark script, read top to bottom
     parser.add_argument("--workflows", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", type=Path, help="write a cProfile of ours here instead")
+    parser.add_argument(
+        "--only",
+        choices=("all", "runtime", "workers"),
+        default="all",
+        help="workers: only the scale-out benchmark (bench_workers.py), kept beside the "
+        "records already in --output",
+    )
+    parser.add_argument("--worker-workflows", type=int, default=30)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.only == "workers":
+        benchlib.write_report(args.output, with_worker_records(args, keep=args.output))
+        return
 
     loop = asyncio.new_event_loop()
     node = NoopNode()
@@ -288,7 +302,26 @@ def main() -> None:  # noqa: PLR0915 - one benchmark script, read top to bottom
     loop.close()
     baseline_db.close()
     folder.cleanup()
+    if args.only == "all":
+        records += with_worker_records(args)
     benchlib.write_report(args.output, records)
+
+
+def with_worker_records(args: argparse.Namespace, keep: Path | None = None) -> list[Any]:
+    """The scale-out records (``bench_workers.py``), after the records of ``keep`` (a
+    previous report) that are not scale-out records."""
+    import bench_workers  # noqa: PLC0415 - beside this script; starts PostgreSQL
+
+    kept: list[Any] = []
+    if keep is not None and keep.exists():
+        kept = [
+            benchlib.BenchRecord(**r)
+            for r in json.loads(keep.read_text())
+            if not str(r["benchmark"]).startswith("worker_scale_out")
+        ]
+    return kept + bench_workers.worker_records(
+        args.worker_workflows, args.worker_concurrency, args.worker_rounds
+    )
 
 
 if __name__ == "__main__":

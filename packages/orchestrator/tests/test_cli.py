@@ -15,6 +15,7 @@ from omnibase_infra.errors import InfraConfigurationError
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import services
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.cli import (
     EMBEDDED_MODULE,
+    _inputs,
     _workflow,
     build_parser,
     default_store_path,
@@ -71,7 +72,8 @@ def test_validate(wf: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_deploy_status_and_resume_with_json(
     wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ONEX_INFRA_INPUT_PW", "top-secret-pw")  # never --input: see below
+    # never --input: see below
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_INPUT_PW", "top-secret-pw")
     store = tmp_path / "runs.sqlite3"
     node = "tests.orchestrator_fakes:cli_node"
     code, out, _ = run_cli(
@@ -126,10 +128,15 @@ def test_deploy_status_and_resume_with_json(
 @pytest.mark.parametrize(
     ("command", "pair", "variable"),
     [
-        ("deploy", "pw=top-secret-pw", "ONEX_INFRA_INPUT_PW"),  # a secret input
-        ("deploy", "name=postgresql://app:top-secret-pw@db/app", "ONEX_INFRA_INPUT_NAME"),
-        ("deploy", "name=password=top-secret-pw", "ONEX_INFRA_INPUT_NAME"),
-        ("resume", "pw=top-secret-pw", "ONEX_INFRA_INPUT_PW"),  # resume takes only secrets
+        ("deploy", "pw=top-secret-pw", "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_PW"),  # a secret input
+        (
+            "deploy",
+            "name=postgresql://app:top-secret-pw@db/app",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME",
+        ),
+        ("deploy", "name=password=top-secret-pw", "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME"),
+        # resume takes only secrets
+        ("resume", "pw=top-secret-pw", "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_PW"),
     ],
 )
 def test_a_secret_input_on_the_command_line_is_refused(
@@ -184,8 +191,8 @@ def test_secret_inputs_from_a_file_on_resume(
 def test_a_failed_deploy_exits_1_and_prints_the_table(
     wf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ONEX_INFRA_INPUT_NAME", "from-env")
-    monkeypatch.setenv("ONEX_INFRA_STORE", str(tmp_path / "env.sqlite3"))
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME", "from-env")
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE", str(tmp_path / "env.sqlite3"))
     assert default_store_path() == tmp_path / "env.sqlite3"
     inputs = tmp_path / "inputs.yaml"
     inputs.write_text("pw: x\n")
@@ -283,6 +290,7 @@ async def test_the_embedded_hook_and_services_file(
     assert started.env == {"OMNIBASE_INFRA_X": "1"}
     assert services.needs_embedded({})
     assert not services.needs_embedded({"OMNIBASE_INFRA_A": "1"})
+    assert services.needs_embedded({"OMNIBASE_INFRA_ORCHESTRATOR_STORE": "x.sqlite3"})
     good = tmp_path / "services.yaml"
     good.write_text("env: {OMNIBASE_INFRA_A: a, OMNIBASE_INFRA_B: 2}\n")
     env = {"OMNIBASE_INFRA_A": "kept"}
@@ -323,8 +331,8 @@ def test_without_configuration_the_cli_starts_the_testing_embedded_services(
     async def hook() -> services.EmbeddedServices:
         env = {
             "OMNIBASE_INFRA_EMBEDDED": "1",
-            "ONEX_INFRA_INPUT_NAME": "svc-from-embedded",
-            "ONEX_INFRA_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW": "ignored",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME": "svc-from-embedded",
+            "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW": "ignored",
         }
         # the hook's node wins over the entry point; --node wins over the hook's
         nodes: dict[str, object] = {"node_a_effect": failing_cli_node, "node_b_effect": cli_node}
@@ -348,9 +356,9 @@ def test_without_configuration_the_cli_starts_the_testing_embedded_services(
             capsys,
         )
     finally:
-        for name in ("OMNIBASE_INFRA_EMBEDDED", "ONEX_INFRA_INPUT_NAME"):
+        for name in ("OMNIBASE_INFRA_EMBEDDED", "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME"):
             os.environ.pop(name, None)
-        os.environ.pop("ONEX_INFRA_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW", None)
+        os.environ.pop("OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NOT_AN_INPUT_OF_THIS_WORKFLOW", None)
     assert code == 0, out
     assert "started the embedded services" in out
     assert "fake service on 1" in out
@@ -369,3 +377,23 @@ def test_without_configuration_or_the_testing_package_the_error_says_what_to_do(
     assert "embedded services are not available" in out
     assert "--config services.yaml" in out
     assert "omnibase-infra-testing" in out
+
+
+def test_the_onex_infra_names_still_read_with_a_deprecation_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("OMNIBASE_INFRA_ORCHESTRATOR_", "ONEX_INFRA_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ONEX_INFRA_STORE", str(tmp_path / "old.sqlite3"))
+    with pytest.warns(DeprecationWarning, match="ONEX_INFRA_STORE is deprecated; set OMNIBASE"):
+        assert default_store_path() == tmp_path / "old.sqlite3"
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE", str(tmp_path / "new.sqlite3"))
+    assert default_store_path() == tmp_path / "new.sqlite3"  # the new name wins, no warning
+
+    monkeypatch.setenv("ONEX_INFRA_INPUT_NAME", "old")
+    monkeypatch.setenv("ONEX_INFRA_INPUT_REGION", "eu")
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_INPUT_NAME", "new")
+    args = build_parser().parse_args(["deploy", "--workflow", "x.yaml"])
+    with pytest.warns(DeprecationWarning, match="set OMNIBASE_INFRA_ORCHESTRATOR_INPUT_REGION"):
+        assert _inputs(args) == {"name": "new", "region": "eu"}

@@ -246,12 +246,12 @@ async def test_a_crashed_run_resumes_from_a_new_runtime_and_a_new_store(
 def test_open_store_chooses_postgres_or_sqlite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("ONEX_INFRA_STORE", raising=False)
-    monkeypatch.setenv("ONEX_INFRA_STORE_SCHEMA", "custom")
+    monkeypatch.delenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE", raising=False)
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA", "custom")
     chosen = open_store("postgres")
     assert isinstance(chosen, PostgresWorkflowStore)
     assert chosen.schema == "custom"
-    monkeypatch.setenv("ONEX_INFRA_STORE", "postgres")
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE", "postgres")
     assert isinstance(open_store(), PostgresWorkflowStore)
     sqlite = open_store(str(tmp_path / "runs.sqlite3"))
     assert isinstance(sqlite, SqliteWorkflowStore)
@@ -272,7 +272,7 @@ def test_cli_deploy_and_status_on_the_postgres_store(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ONEX_INFRA_STORE_SCHEMA", schema)
+    monkeypatch.setenv("OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA", schema)
     wf = tmp_path / "wf.yaml"
     wf.write_text(WORKFLOW)
     node = "node_a_effect=tests.orchestrator_fakes:cli_node"

@@ -1,14 +1,16 @@
-"""Node lookup and operation resolution: typed request methods, keyword methods, typed
-``process`` overloads, a node's ``client``, factories, closing, missing packages."""
+"""Node lookup and operation resolution: an effect node's operations table, typed request
+methods, keyword methods, typed ``process`` overloads, a node's ``client``, factories,
+closing, missing packages."""
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import ClassVar, Literal, overload
 from uuid import UUID
 
 import pytest
 from tests.orchestrator_fakes import Journal, ModelFakeRequest, ScriptedNode
 
+from omnibase_infra.effect import EffectOperation
 from omnibase_infra.errors import InfraConfigurationError, InfraValidationError
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
@@ -66,6 +68,26 @@ class UnannotatedClientNode:
         self.client = KeywordClient()
 
 
+class TableNode:
+    """Shaped like an InfraEffectNode: one request model serves two operations, and the
+    method's name is not the operation's."""
+
+    operations: ClassVar[dict[str, EffectOperation]] = {
+        "ping": EffectOperation("ping", ModelPingRequest, "_run_ping"),
+        "pong": EffectOperation("pong", ModelPongRequest, "_run_pong"),
+        "pang": EffectOperation("pang", ModelPongRequest, "_run_pong"),
+    }
+
+    async def _run_ping(self, request: ModelPingRequest) -> str:
+        return f"ping {request.host}"
+
+    async def _run_pong(self, request: ModelPongRequest) -> str:
+        return f"{request.operation} {request.metadata['idempotency-key']}"
+
+    async def pong(self, request: ModelPingRequest) -> str:  # the table wins over a method
+        raise AssertionError("not through the table")
+
+
 def context() -> CallContext:
     return CallContext(ModelCorrelationContext.new(), "run:step", 2.5)
 
@@ -91,6 +113,19 @@ async def test_the_reducer_is_found_through_its_entry_point() -> None:
     reducer = await registry.instance("infra_reducer")
     assert reducer is await registry.instance("infra_reducer")
     await registry.close()
+
+
+async def test_an_effect_nodes_operations_table_is_one_lookup() -> None:
+    registry = NodeRegistry({"node_t_effect": TableNode()}, entry_points=False)
+    for operation, inputs, expected in (
+        ("ping", {"host": "db"}, "ping db"),
+        ("pong", {}, "pong run:step"),
+        ("pang", {}, "pang run:step"),  # the operation is set from the name
+    ):
+        instance, spec = await registry.operation("node_t_effect", operation)
+        assert (spec.kind, spec.attribute) == ("table", TableNode.operations[operation].method)
+        assert await spec.call(instance, inputs, context()) == expected
+    assert registry.check_operation("node_t_effect", "pung") is not None
 
 
 async def test_typed_request_methods(journal: Journal) -> None:

@@ -136,14 +136,26 @@ async def test_transient_errors_are_retried_per_policy(
     assert len(slept) == 2
 
 
-async def test_timeouts_are_retried_as_transient(
+async def test_the_step_timeout_is_the_calls_overall_deadline(
     nodes: dict[str, ScriptedNode], journal: Journal
 ) -> None:
+    """The runner's one semantics: retries and their backoff fit in the step's timeout_ms;
+    an attempt cut by the deadline is not retried (the budget is spent)."""
     nodes["node_a_effect"].script["create"] = [1.0]
-    wf = workflow(step("s", timeout_ms=50, retry={"max_attempts": 2, "base_delay_seconds": 0}))
+    wf = workflow(step("s", timeout_ms=50, retry={"max_attempts": 3, "base_delay_seconds": 0}))
     result = await runtime(nodes).run(wf)
-    assert result.status is EnumRunStatus.COMPLETED
-    assert result.steps["s"].attempts == 2
+    assert result.status is EnumRunStatus.FAILED
+    assert result.steps["s"].attempts == 1
+    assert result.steps["s"].error is not None
+    assert result.steps["s"].error["code"] == "ONEX_INFRA_003_TIMEOUT"
+
+    nodes["node_a_effect"].script["create"] = [transient(), 1.0]
+    wf = workflow(step("s", timeout_ms=300, retry={"max_attempts": 3, "base_delay_seconds": 0}))
+    result = await runtime(nodes).run(wf)
+    assert result.status is EnumRunStatus.FAILED
+    assert result.steps["s"].attempts == 2  # the second attempt ran out of the deadline
+    assert result.steps["s"].error is not None
+    assert result.steps["s"].error["code"] == "ONEX_INFRA_016_DEADLINE_EXCEEDED"
 
 
 async def test_retries_stop_at_max_attempts(

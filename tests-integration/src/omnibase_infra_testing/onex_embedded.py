@@ -3,8 +3,8 @@
 :func:`start_embedded` is the orchestrator CLI's embedded-services hook
 (``services.EMBEDDED_HOOK``): it starts every embedded service (:mod:`.embedded`), configures
 Vault for the deployment workflow and returns the ``OMNIBASE_INFRA_*`` environment of the
-nodes plus the service-dependent workflow inputs as ``ONEX_INFRA_INPUT_*`` variables
-(``keycloak_client``, ``webhook_url``, ``webhook_secret``; the Vault role is named in the
+nodes plus the service-dependent workflow inputs as ``OMNIBASE_INFRA_ORCHESTRATOR_INPUT_*``
+variables (``keycloak_client``, ``webhook_url``, ``webhook_secret``; the Vault role is named in the
 description since the decommission workflow has no such input), and the node factories
 below. :func:`install` sets the hook.
 
@@ -59,7 +59,7 @@ __all__ = [
     "webhook_node",
 ]
 
-INPUT_PREFIX: Final = "ONEX_INFRA_INPUT_"
+INPUT_PREFIX: Final = "OMNIBASE_INFRA_ORCHESTRATOR_INPUT_"
 AUDIENCE_ENV: Final = "OMNIBASE_INFRA_KEYCLOAK_AUDIENCE"
 OUTBOX_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_OUTBOX_PATH"
 ALLOW_NETWORKS_ENV: Final = "OMNIBASE_INFRA_WEBHOOK_ALLOW_NETWORKS"

@@ -12,7 +12,8 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Collection, Coroutine, Sequence
+import warnings
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,11 +48,15 @@ from omnibase_infra.redaction import carries_secret
 
 __all__ = ["build_parser", "default_store_path", "main", "open_store"]
 
-STORE_ENV: Final = "ONEX_INFRA_STORE"
-STORE_SCHEMA_ENV: Final = "ONEX_INFRA_STORE_SCHEMA"
+ENV_PREFIX: Final = services.ORCHESTRATOR_ENV_PREFIX
+"""The one scheme every node's settings follow (``OMNIBASE_INFRA_<NODE>_<FIELD>``)."""
+DEPRECATED_ENV_PREFIX: Final = "ONEX_INFRA_"
+"""The names before 0.4: still read (the new name wins), with a DeprecationWarning."""
+STORE_ENV: Final = f"{ENV_PREFIX}STORE"
+STORE_SCHEMA_ENV: Final = f"{ENV_PREFIX}STORE_SCHEMA"
 POSTGRES_STORE: Final = "postgres"
-"""The ``--store``/``$ONEX_INFRA_STORE`` value that selects the PostgreSQL store."""
-INPUT_ENV_PREFIX: Final = "ONEX_INFRA_INPUT_"
+"""The ``--store``/``$OMNIBASE_INFRA_ORCHESTRATOR_STORE`` value that selects PostgreSQL."""
+INPUT_ENV_PREFIX: Final = f"{ENV_PREFIX}INPUT_"
 EMBEDDED_MODULE: Final = "omnibase_infra_testing.onex_embedded"
 COMMAND_WORKFLOWS: Final = {"deploy": "deployment", "decommission": "decommission"}
 """The built-in workflow each command runs without ``--workflow``."""
@@ -71,22 +76,44 @@ def _styled(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
+def _deprecated_name(name: str) -> str:
+    return DEPRECATED_ENV_PREFIX + name.removeprefix(ENV_PREFIX)
+
+
+def _warn_deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated; set {new} instead", DeprecationWarning, stacklevel=3)
+
+
+def _env(name: str) -> str | None:
+    """``$name`` (an ``OMNIBASE_INFRA_ORCHESTRATOR_*`` name), else its deprecated
+    ``ONEX_INFRA_*`` name with a warning; None when neither is set (or both are empty)."""
+    if value := os.environ.get(name):
+        return value
+    old = _deprecated_name(name)
+    if value := os.environ.get(old):
+        _warn_deprecated(old, name)
+        return value
+    return None
+
+
 def default_store_path() -> Path:
-    """``$ONEX_INFRA_STORE``, else ``$XDG_STATE_HOME/onex-infra/workflows.sqlite3``."""
-    if os.environ.get(STORE_ENV):
-        return Path(os.environ[STORE_ENV])
+    """``$OMNIBASE_INFRA_ORCHESTRATOR_STORE``, else
+    ``$XDG_STATE_HOME/onex-infra/workflows.sqlite3``."""
+    if store := _env(STORE_ENV):
+        return Path(store)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "onex-infra" / "workflows.sqlite3"
 
 
 def open_store(choice: str | None = None) -> WorkflowStore:
-    """The run store ``choice`` names (default ``$ONEX_INFRA_STORE``): ``postgres`` is
-    PostgreSQL through the Postgres node (its own ``OMNIBASE_INFRA_POSTGRES_DSN``; schema
-    ``$ONEX_INFRA_STORE_SCHEMA``, default ``onex_orchestrator``), anything else a SQLite
-    file (``./postgres`` for a file of that name); none: the SQLite file in XDG state."""
-    choice = choice or os.environ.get(STORE_ENV) or None
+    """The run store ``choice`` names (default ``$OMNIBASE_INFRA_ORCHESTRATOR_STORE``):
+    ``postgres`` is PostgreSQL through the Postgres node (its own
+    ``OMNIBASE_INFRA_POSTGRES_DSN``; schema ``$OMNIBASE_INFRA_ORCHESTRATOR_STORE_SCHEMA``,
+    default ``onex_orchestrator``), anything else a SQLite file (``./postgres`` for a file of
+    that name); none: the SQLite file in XDG state."""
+    choice = choice or _env(STORE_ENV)
     if choice == POSTGRES_STORE:
-        schema = os.environ.get(STORE_SCHEMA_ENV) or DEFAULT_POSTGRES_SCHEMA
+        schema = _env(STORE_SCHEMA_ENV) or DEFAULT_POSTGRES_SCHEMA
         return PostgresWorkflowStore(schema=schema)
     return SqliteWorkflowStore(Path(choice) if choice else default_store_path())
 
@@ -137,7 +164,31 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
     resume.add_argument("--inputs-file", type=Path, help="YAML mapping of the secret inputs")
+    _scale_out_commands(sub, common, runner)
     return parser
+
+
+def _scale_out_commands(
+    sub: Any,
+    common: Callable[[argparse.ArgumentParser], None],
+    runner: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """``worker`` and ``submit`` (the scale-out mode: a PostgreSQL store shared by workers)."""
+    worker = sub.add_parser("worker", help="run queued runs from the PostgreSQL store")
+    runner(worker)
+    worker.add_argument("--concurrency", type=int, default=4, help="runs at a time (4)")
+    worker.add_argument("--lease-seconds", type=float, default=15.0, help="lease (15 s)")
+    worker.add_argument("--poll-seconds", type=float, default=0.5, help="claim poll (0.5 s)")
+    worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left")
+    worker.add_argument("--bus", help="event bus entry point (e.g. nats): events and commands")
+    submit = sub.add_parser("submit", help="queue a run for the workers")
+    common(submit)
+    submit.add_argument("workflow", help=f"a YAML file or one of {sorted(BUILTIN_WORKFLOWS)}")
+    submit.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    submit.add_argument("--inputs-file", type=Path, help="YAML mapping of inputs")
+    submit.add_argument("--run-id", help="the run id (default: a new UUID)")
+    submit.add_argument("--config", type=Path, help="services file: {env: {NAME: value}}")
+    submit.add_argument("--bus", help="publish a submit command on this bus instead")
 
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
@@ -189,15 +240,20 @@ def _inputs(
     declared: Collection[str] | None = None,
     secret: Collection[str] | None = (),
 ) -> dict[str, Any]:
-    """Inputs from ``ONEX_INFRA_INPUT_*`` (only those in ``declared``, when given: one
-    environment serves several workflows), then ``--inputs-file``, then ``--input`` (never
-    one of the ``secret`` inputs, every one when None, nor a value holding a password or
-    token)."""
+    """Inputs from ``OMNIBASE_INFRA_ORCHESTRATOR_INPUT_*`` (deprecated: ``ONEX_INFRA_INPUT_*``,
+    which the new name overrides; only those in ``declared``, when given: one environment
+    serves several workflows), then ``--inputs-file``, then ``--input`` (never one of the
+    ``secret`` inputs, every one when None, nor a value holding a password or token)."""
     inputs: dict[str, Any] = {}
-    for name, value in os.environ.items():
-        if name.startswith(INPUT_ENV_PREFIX):
-            key = name.removeprefix(INPUT_ENV_PREFIX).lower()
+    deprecated_prefix = _deprecated_name(INPUT_ENV_PREFIX)
+    for prefix in (INPUT_ENV_PREFIX, deprecated_prefix):
+        for name, value in os.environ.items():
+            key = name.removeprefix(prefix).lower()
+            if not name.startswith(prefix) or key in inputs:  # the new name wins
+                continue
             if declared is None or key in declared:
+                if prefix == deprecated_prefix:
+                    _warn_deprecated(name, INPUT_ENV_PREFIX + key.upper())
                 inputs[key] = value
     if getattr(args, "inputs_file", None):
         # InfraConfigurationError naming the file and line (a key given twice, bad YAML)
@@ -290,6 +346,12 @@ async def _execute(args: argparse.Namespace, console: Console) -> int:
                 if step.marker:
                     console.print(f"  [yellow]{step.id}[/]: {step.marker}")
         return 0
+    if args.command in ("worker", "submit"):
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0.worker_cli import (  # noqa: PLC0415
+            scale_out,
+        )
+
+        return await scale_out(args, console)
     store = open_store(args.store)
     try:
         if args.command == "status":
@@ -305,18 +367,35 @@ async def _status(args: argparse.Namespace, store: WorkflowStore, console: Conso
         _print_result(console, await runtime.status(args.run_id), args.json)
         return 0
     runs = await store.list_runs()
+    queued: list[Any] = []
+    if isinstance(store, PostgresWorkflowStore):
+        # The scale-out mode: the runs submitted to the workers, with worker and lease.
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import worker_cli  # noqa: PLC0415
+
+        queued = await worker_cli.queue_rows(store)
     if args.json:
-        _emit_json(
-            [
-                {
-                    "run_id": r.run_id,
-                    "workflow": r.workflow_name,
-                    "status": r.status.value,
-                    "created_at": r.created_at.isoformat(),
-                }
-                for r in runs
-            ]
-        )
+        by_run = {q.run_id: q for q in queued}
+        listed = [
+            {
+                "run_id": r.run_id,
+                "workflow": r.workflow_name,
+                "status": r.status.value,
+                "created_at": r.created_at.isoformat(),
+                **_queue_fields(by_run.pop(r.run_id, None)),
+            }
+            for r in runs
+        ]
+        listed += [
+            {
+                "run_id": q.run_id,
+                "workflow": q.workflow_name,
+                "status": q.state,
+                "created_at": q.submitted_at.isoformat(),
+                **_queue_fields(q),
+            }
+            for q in by_run.values()
+        ]
+        _emit_json(listed)
         return 0
     table = Table(title="workflow runs")
     for column in ("run", "workflow", "status", "created"):
@@ -324,7 +403,24 @@ async def _status(args: argparse.Namespace, store: WorkflowStore, console: Conso
     for r in runs:
         table.add_row(r.run_id, r.workflow_name, r.status.value, r.created_at.isoformat())
     console.print(table)
+    if queued:
+        from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import worker_cli  # noqa: PLC0415
+
+        console.print(worker_cli.queue_table(queued))
     return 0
+
+
+def _queue_fields(row: Any) -> dict[str, Any]:
+    """A queued run's worker and lease (``status --json`` in the scale-out mode)."""
+    if row is None:
+        return {}
+    return {
+        "queue_state": row.state,
+        "worker_id": row.worker_id,
+        "lease_generation": row.generation,
+        "lease_seconds_left": row.lease_seconds_left,
+        "attempts": row.attempts,
+    }
 
 
 async def _run(args: argparse.Namespace, store: WorkflowStore, console: Console) -> int:

@@ -2,6 +2,12 @@
 
 A node's operation is found, in order, as:
 
+0. an entry of the node class's ``operations`` table (every node built on
+   :class:`omnibase_infra.effect.InfraEffectNode`): one lookup by name gives the request
+   model and the method; the request is built as in 1., its ``operation`` set to the name.
+
+Nodes not built on that base (custom ``--node`` classes, test doubles) are resolved as:
+
 1. a method ``<operation>(request: SomeRequestModel)``: the request model is built from the
    bound inputs (``model_validate``), with the step's correlation context, timeout and
    metadata (idempotency key, traceparent) filled where the model has such fields;
@@ -83,7 +89,7 @@ class OperationSpec:
 
     node: str
     operation: str
-    kind: Literal["request", "kwargs", "process"]
+    kind: Literal["table", "request", "kwargs", "process"]
     attribute: str
     """The method's name on the target (``operation`` or ``process``)."""
     via_client: bool
@@ -131,7 +137,7 @@ class OperationSpec:
         if "metadata" in fields:
             given = data.get("metadata") or {}
             data["metadata"] = {**dict(given), **context.metadata}
-        if self.kind == "process" and "operation" in fields:
+        if self.kind in ("table", "process") and "operation" in fields:
             data.setdefault("operation", self.operation)
         return _validate(model, data, where)
 
@@ -208,6 +214,22 @@ def _operation_names(model: type[BaseModel]) -> set[str]:
     if isinstance(field.default, str):
         names.add(field.default)
     return names
+
+
+def _from_table(cls: type, node: str, operation: str) -> OperationSpec | None:
+    """The operation from an effect node's ``operations`` table (name -> request model and
+    method), or None when the class has no such table."""
+    table = getattr(cls, "operations", None)
+    if not isinstance(table, Mapping):
+        return None
+    entry = table.get(operation)
+    request = getattr(entry, "request", None)
+    method = getattr(entry, "method", None)
+    if not (
+        isinstance(request, type) and issubclass(request, BaseModel) and isinstance(method, str)
+    ):
+        return None
+    return OperationSpec(node, operation, "table", method, False, request)
 
 
 def _from_target(
@@ -337,7 +359,9 @@ class NodeRegistry:
         found = self._specs.get(key)
         if found is not None:
             return found
-        spec = _from_target(cls, name, operation, via_client=False)
+        spec = _from_table(cls, name, operation) or _from_target(
+            cls, name, operation, via_client=False
+        )
         if spec is None:
             client = _client_type(cls)
             if client is not None:

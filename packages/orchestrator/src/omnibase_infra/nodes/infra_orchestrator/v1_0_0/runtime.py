@@ -1,8 +1,12 @@
 """The workflow runtime: executes an :class:`InfraOrchestrator` plan, durably.
 
 - Independent steps run concurrently (a step starts as soon as its dependencies are done).
-- Each attempt of a step is bounded by the step's ``timeout_ms`` (``InfraTimeoutError``);
-  the step's ``retry`` policy retries transient errors only (``is_transient``).
+- Each step call goes through the effect nodes' operation runner
+  (:class:`~omnibase_infra.effect.OperationRunner`), with its one semantics: the step's
+  ``timeout_ms`` is the call's overall deadline (``InfraTimeoutError``), every attempt
+  bounded by what remains of it, backoff included; the step's ``retry`` policy retries
+  retryable errors only (a step call carries an idempotency key, so it may be repeated);
+  one ``workflow.step.*`` span per call, each retry a span event.
 - On a failure the runtime stops starting steps, lets running ones finish, then runs the
   compensations of the completed steps in reverse completion order (saga).
 - Outcomes are fed to the infra_reducer (loaded like every node, by name) in plan order,
@@ -25,7 +29,6 @@ import asyncio
 import itertools
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
@@ -34,6 +37,8 @@ from uuid import UUID, uuid4, uuid5
 from opentelemetry import metrics, trace
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from omnibase_infra.effect.policy import ModelOperationPolicy
+from omnibase_infra.effect.runner import Attempt, OperationRunner
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import (
     InfraError,
@@ -73,7 +78,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.workflow import (
 )
 from omnibase_infra.observability import start_trace
 from omnibase_infra.observability.telemetry import OperationTelemetry
-from omnibase_infra.resilience import ModelRetryPolicy, run_with_retry
+from omnibase_infra.resilience import ModelRetryPolicy
 
 __all__ = [
     "EventBus",
@@ -88,6 +93,9 @@ logger = logging.getLogger(__name__)
 _NAMESPACE: Final = UUID("0e0b3a57-61a4-5f0e-8f6c-2f2b8f3f6a10")
 _OPERATION: Final = "run_workflow"
 _PLAN_CACHE_SIZE: Final = 64
+_NO_RETRY: Final = ModelRetryPolicy(max_attempts=1)
+_STEP_CALL_CACHE_SIZE: Final = 4096
+type _StepKey = tuple[str, str, int, ModelRetryPolicy | None]
 _DONE: Final = frozenset({EnumStepStatus.COMPLETED, EnumStepStatus.SKIPPED})
 _TO_COMPENSATE: Final = frozenset(
     {
@@ -416,6 +424,7 @@ class WorkflowRuntime:
         self._listeners = list(listeners)
         self._sleep = sleep
         self.telemetry = telemetry if telemetry is not None else workflow_telemetry()
+        self._step_calls: dict[_StepKey, tuple[OperationRunner, ModelOperationPolicy]] = {}
         self._plans: dict[int, tuple[ModelWorkflow, ModelWorkflowPlan, dict[str, Any]]] = {}
 
     async def _plan(self, workflow: ModelWorkflow) -> tuple[ModelWorkflowPlan, dict[str, Any]]:
@@ -830,62 +839,54 @@ class WorkflowRuntime:
             )
         return dict(inputs)
 
+    def _step_runner(self, call: ModelCall) -> tuple[OperationRunner, ModelOperationPolicy]:
+        """The runner and policy of a step call (built once per node, operation, deadline
+        and retry policy)."""
+        key = (call.node, call.operation, call.timeout_ms, call.retry)
+        found = self._step_calls.get(key)
+        if found is None:
+            if len(self._step_calls) >= _STEP_CALL_CACHE_SIZE:
+                self._step_calls.clear()
+            target = f"{call.node}.{call.operation}"
+            runner = OperationRunner(
+                transport=EnumTransport.INTERNAL,
+                target=target,
+                telemetry=self.telemetry,
+                logger=logger,
+                sleep=self._sleep,
+            )
+            policy = ModelOperationPolicy(
+                operation=target,
+                timeout_seconds=call.timeout_ms / 1000,
+                idempotent=True,  # every step call carries its idempotency key
+                retry=call.retry or _NO_RETRY,
+                guarded=False,  # each node's own breaker guards its target
+            )
+            found = self._step_calls[key] = (runner, policy)
+        return found
+
     async def _call(
         self, run: _Run, call: ModelCall, inputs: Mapping[str, Any], key: str
     ) -> tuple[Any, int]:
-        """Call ``call.node``.``call.operation`` under its timeout and retry policy."""
+        """Call ``call.node``.``call.operation`` through the operation runner (the step's
+        deadline and retry policy, its span)."""
         instance, spec = await self.registry.operation(call.node, call.operation)
-        target = f"{call.node}.{call.operation}"
-        span = self.telemetry.start(target, run.root)
-        context = _span_context(run.root, span)
-        timeout = call.timeout_ms / 1000
         attempts = 0
-        started = time.perf_counter()
 
-        async def attempt() -> Any:
+        async def attempt(state: Attempt) -> Any:
             nonlocal attempts
-            attempts += 1
-            call_context = CallContext(context, key, timeout)
-            try:
-                async with asyncio.timeout(timeout):
-                    return await spec.call(instance, inputs, call_context)
-            except TimeoutError as exc:
-                raise InfraTimeoutError(
-                    f"{target} did not finish within {timeout:g}s (attempt {attempts})",
-                    transport=EnumTransport.INTERNAL,
-                    operation=call.operation,
-                    timeout_seconds=timeout,
-                    target=target,
-                    correlation_id=context.correlation_id,
-                ) from exc
+            attempts = state.number
+            # The runner's span is current: the node's spans become its children.
+            context = _span_context(run.root, trace.get_current_span())
+            return await spec.call(instance, inputs, CallContext(context, key, state.remaining()))
 
-        def on_retry(attempt_number: int, error: BaseException, delay: float) -> None:
-            logger.info(
-                "%s attempt %d failed (%s), retrying in %.3fs (correlation_id=%s)",
-                target,
-                attempt_number,
-                type(error).__name__,
-                delay,
-                context.correlation_id,
-            )
-
+        runner, policy = self._step_runner(call)
         try:
-            if call.retry is None:
-                result = await attempt()
-            else:
-                policy: ModelRetryPolicy = call.retry
-                result = await run_with_retry(
-                    policy, attempt, on_retry=on_retry, sleep=self._sleep, operation=call.operation
-                )
+            outcome = await runner.run(policy, attempt, correlation=run.root)
         except Exception as exc:
-            exc._workflow_attempts = attempts  # type: ignore[attr-defined]
-            error = exc if isinstance(exc, InfraError) else None
-            self.telemetry.finish(
-                span, target, time.perf_counter() - started, attempts=attempts, error=error
-            )
+            exc._workflow_attempts = max(attempts, 1)  # type: ignore[attr-defined]
             raise
-        self.telemetry.finish(span, target, time.perf_counter() - started, attempts=attempts)
-        return result, attempts
+        return outcome.value, outcome.attempts
 
     # -- compensation --------------------------------------------------------------------
 

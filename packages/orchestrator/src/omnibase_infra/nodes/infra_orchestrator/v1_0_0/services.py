@@ -28,6 +28,7 @@ from omnibase_infra.errors import InfraConfigurationError
 __all__ = [
     "EMBEDDED_HOOK",
     "ENV_PREFIX",
+    "ORCHESTRATOR_ENV_PREFIX",
     "EmbeddedServices",
     "apply_services_file",
     "needs_embedded",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 ENV_PREFIX: Final = "OMNIBASE_INFRA_"
+ORCHESTRATOR_ENV_PREFIX: Final = "OMNIBASE_INFRA_ORCHESTRATOR_"
+"""The orchestrator's own variables (store, inputs): they configure no service."""
 
 
 @dataclass
@@ -77,9 +80,12 @@ def apply_services_file(
 
 
 def needs_embedded(environ: Mapping[str, str] | None = None) -> bool:
-    """True when no ``OMNIBASE_INFRA_*`` variable configures any service."""
+    """True when no ``OMNIBASE_INFRA_*`` variable configures any service (the
+    orchestrator's own ``OMNIBASE_INFRA_ORCHESTRATOR_*`` variables do not count)."""
     env = os.environ if environ is None else environ
-    return not any(name.startswith(ENV_PREFIX) for name in env)
+    return not any(
+        name.startswith(ENV_PREFIX) and not name.startswith(ORCHESTRATOR_ENV_PREFIX) for name in env
+    )
 
 
 async def start_embedded_services() -> EmbeddedServices:

@@ -139,8 +139,9 @@ class ModelCall(_Strict):
 
 
 class ModelStep(ModelCall):
-    """One workflow step: a node call, its dependencies, timeout (per attempt), retry
-    policy (transient errors only), optional condition and compensation."""
+    """One workflow step: a node call, its dependencies, timeout (the call's overall
+    deadline, retries included), retry policy (retryable errors only), optional condition
+    and compensation."""
 
     id: _Name
     description: str = ""
