@@ -82,6 +82,7 @@ PER_CHILD = 5  # runs side by side in one child process (importing core takes se
 CHILDREN_AT_ONCE = 2
 MAX_ROUNDS_PER_KILL = 3
 KILL_WAIT_SECONDS = 120
+REVOCATION_POLLS = 10
 SECRET_ENV = "DEPLOYMENT_CRASH_WEBHOOK_SECRET"
 READY = "ready"
 STEPS = [step.id for step in load_builtin_workflow("deployment").steps]
@@ -442,6 +443,13 @@ async def _check_services(
             vault_role=run.vault_role,
         )
         leases, roles = len(state.leases), len(state.login_roles)
+        for _ in range(REVOCATION_POLLS):
+            if (leases, roles) == (1, 1):
+                break
+            # Revoking a token revokes its leases in the server's background: an earlier
+            # attempt's lease the record did not name yet goes a moment later.
+            await asyncio.sleep(0.5)
+            leases, roles = await _credentials(services, run)
         if leases != 1 or roles != 1:
             (tally.leaked if max(leases, roles) > 1 else tally.lost).append(
                 f"{where}: {leases} Vault leases, {roles} login roles after resume"
