@@ -43,6 +43,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.leases import (
     is_lease_lost,
     new_worker_id,
 )
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.orchestrator import InfraOrchestrator
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
     EventBus,
@@ -220,6 +221,7 @@ class WorkflowWorker:
         self._secret_inputs = secret_inputs
         self._log = log or (lambda line: logger.info("%s", line))
         self.stats = WorkerStats()
+        self._planner = InfraOrchestrator()  # one per worker, not one per run
         self._held: dict[str, tuple[ModelLease, asyncio.Task[None]]] = {}
         self._lost: set[str] = set()
         self._wake = asyncio.Event()
@@ -321,6 +323,7 @@ class WorkflowWorker:
         runtime = WorkflowRuntime(
             self.registry,
             store,
+            planner=self._planner,
             event_bus=self.event_bus,
             topic_prefix=self.topic_prefix,
             listeners=self.listeners,
