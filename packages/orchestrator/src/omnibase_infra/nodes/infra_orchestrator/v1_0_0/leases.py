@@ -19,8 +19,8 @@ that starts with ``onex_fence(run, generation, worker, ...)``, a function that l
 queue row ``FOR SHARE`` and raises (SQLSTATE ``OXL01``) unless the row still holds this
 generation, this worker and an unexpired lease. A claim by another worker updates the same
 row (it skips a run while a fenced transaction of it is in flight), and every fenced
-transaction after the claim fails: the old worker can neither record a step's outcome nor the ``running`` record
-that precedes every call, so it starts no further step.
+transaction after the claim fails: the old worker can neither record a step's outcome nor
+the ``running`` record that precedes every call, so it starts no further step.
 """
 
 from __future__ import annotations
