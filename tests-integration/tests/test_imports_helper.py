@@ -12,6 +12,10 @@ def test_it_reports_time_and_the_modules_the_import_added() -> None:
     assert len(cost.runs_ms) == 3
     assert all(ms > 0 for ms in cost.runs_ms)
     assert cost.loaded("email", "json") == ["email"]  # json came with the base
+    assert cost.loaded("email.mime", "email.mime.text", "email.nope") == [
+        "email.mime",
+        "email.mime.text",
+    ]  # a subpackage counts when it or one of its modules was added
     assert "median" in cost.describe()
     assert IMPORT_BUDGET_MS == 150
 

@@ -15,6 +15,7 @@ from omnibase_core.nodes import ModelEffectInput
 from pydantic import SecretStr, ValidationError
 
 from omnibase_infra.errors import (
+    InfraAuthenticationError,
     InfraConfigurationError,
     InfraConflictError,
     InfraNotFoundError,
@@ -442,6 +443,29 @@ async def test_a_refused_admin_token_is_replaced_once(
     assert listed.names
     assert admin.network_requests["token"] == before + 1
     assert admin.network_requests["admin"] >= 2  # the refused call and the repeated one
+
+
+async def test_an_admin_token_refused_twice_is_an_authentication_error(
+    admin: NodeKeycloakAdapterEffect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every token the node gets is one the server refuses (a realm whose admin client lost
+    # its credentials between the token and the call): one replacement, then the error.
+    fetched: list[str] = []
+
+    async def refused_token(request: ModelKeycloakTokenRequest) -> ModelKeycloakToken:
+        fetched.append(request.grant_type)
+        return ModelKeycloakToken(
+            access_token=SecretStr(f"refused-{len(fetched)}"),
+            expires_in=300,
+            expires_at=datetime.now(UTC) + timedelta(seconds=300),
+        )
+
+    monkeypatch.setattr(admin, "token", refused_token)
+    before = admin.network_requests.get("admin", 0)
+    with pytest.raises(InfraAuthenticationError):
+        await admin.role_list(ModelKeycloakRoleListRequest())
+    assert len(fetched) == 2  # the first token and one replacement, no more
+    assert admin.network_requests["admin"] - before == 2  # one refused call per token
 
 
 async def test_admin_operations_through_core_envelope(admin: NodeKeycloakAdapterEffect) -> None:

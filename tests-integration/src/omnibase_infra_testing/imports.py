@@ -71,8 +71,11 @@ class ImportCost:
         return min(self.cpu_runs_ms)
 
     def loaded(self, *packages: str) -> list[str]:
-        """The given top-level packages that the import pulled in."""
-        return sorted(p for p in packages if p in self.added)
+        """The given packages (``aiohttp``, ``opentelemetry.sdk``) that the import pulled in:
+        the package itself or any of its modules."""
+        return sorted(
+            p for p in packages if p in self.added or any(m.startswith(p + ".") for m in self.added)
+        )
 
     def describe(self) -> str:
         runs = ", ".join(f"{ms:.0f}" for ms in self.runs_ms)
@@ -108,7 +111,7 @@ def measure_import(
         report = json.loads(result.stdout.strip().splitlines()[-1])
         times.append(float(report["seconds"]) * 1000)
         cpu_times.append(float(report["cpu_seconds"]) * 1000)
-        added.update(name.partition(".")[0] for name in report["added"])
+        added.update(report["added"])
     return ImportCost(module, base, tuple(times), tuple(cpu_times), frozenset(added))
 
 

@@ -6,28 +6,29 @@ import functools
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
 from omnibase_core.models.contracts import ModelContractCompute
 from omnibase_core.nodes import ModelComputeInput, ModelComputeOutput, NodeCompute
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.trace import SpanContext
 from pydantic import ValidationError
 
 from omnibase_infra.contracts import load_node_contract
 from omnibase_infra.enums import EnumTransport
 from omnibase_infra.errors import InfraUnavailableError, InfraValidationError
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0.exporters import build_tracer_provider
 from omnibase_infra.nodes.node_tracing_compute.v1_0_0.models import (
     ModelSpanInfo,
     ModelTracingConfig,
 )
-from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import RecordSpans, SpanParts, span_info
 from omnibase_infra.observability import ModelOperationRecord, caller_context
-from omnibase_infra.sql import sanitize_sql
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import SpanContext
+
+    from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import SpanParts
 
 __all__ = ["COMPUTE_SANITIZE", "COMPUTE_SPAN", "NodeTracingCompute", "parse_records"]
 
@@ -65,8 +66,19 @@ class NodeTracingCompute(NodeCompute):
         config: ModelTracingConfig | None = None,
         exporter: SpanExporter | None = None,
     ) -> None:
+        # The OpenTelemetry SDK (and psutil, through its resources) is imported here, when a
+        # node is built, not when the package is: importing a node stays cheap.
+        from omnibase_infra.nodes.node_tracing_compute.v1_0_0.exporters import (  # noqa: PLC0415
+            build_tracer_provider,
+        )
+        from omnibase_infra.nodes.node_tracing_compute.v1_0_0.spans import (  # noqa: PLC0415
+            RecordSpans,
+            span_info,
+        )
+
         super().__init__(container)
         self.config = config if config is not None else ModelTracingConfig.from_env()
+        self._span_info = span_info
         pipeline = build_tracer_provider(self.config, exporter=exporter)
         self._provider = pipeline.provider
         self._spans = RecordSpans(
@@ -91,7 +103,7 @@ class NodeTracingCompute(NodeCompute):
 
     def emit_all(self, records: Sequence[ModelOperationRecord]) -> list[ModelSpanInfo]:
         """:meth:`emit` every record, in order; a description of each span."""
-        return [span_info(*self._emit(record), record) for record in records]
+        return [self._span_info(*self._emit(record), record) for record in records]
 
     def _emit(
         self, record: ModelOperationRecord
@@ -121,6 +133,8 @@ class NodeTracingCompute(NodeCompute):
         elif kind == COMPUTE_SANITIZE:
             if not isinstance(input_data.data, str):
                 raise _invalid_input(input_data, "sanitize expects SQL text")
+            from omnibase_infra.sql import sanitize_sql  # noqa: PLC0415 - only when asked
+
             result = sanitize_sql(input_data.data)
             metadata = {}
         else:
