@@ -1,62 +1,7 @@
 """ONEX Keycloak/OIDC EFFECT node of omnibase_infra: the whole public surface of the current
-version (``v1_0_0``)."""
+version (``v1_0_0``), re-exported from its one ``__all__``."""
 
-from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import (
-    AUDIENCE_ENV,
-    CLIENT_ID_ENV,
-    CLIENT_SECRET_ENV,
-    CONTRACT_PACKAGE,
-    CONTRACT_RESOURCE,
-    ENV_NAME,
-    ISSUER_ENV,
-    REQUIRED_ADMIN_ROLES,
-    JwksCache,
-    KeycloakGrantError,
-    KeycloakInvalidClientError,
-    KeycloakInvalidGrantError,
-    KeycloakTokenError,
-    NodeKeycloakAdapterEffect,
-    RealmEndpoints,
-    SigningKey,
-    TokenAlgorithmError,
-    TokenAudienceError,
-    TokenExpiredError,
-    TokenIssuerError,
-    TokenMalformedError,
-    TokenNotYetValidError,
-    TokenSignatureError,
-    TokenUnknownKeyError,
-    config_from_env,
-    keycloak_telemetry,
-    required_role,
-)
+from omnibase_infra.nodes.node_keycloak_adapter_effect import v1_0_0 as _current
+from omnibase_infra.nodes.node_keycloak_adapter_effect.v1_0_0 import *  # noqa: F403
 
-__all__ = [
-    "AUDIENCE_ENV",
-    "CLIENT_ID_ENV",
-    "CLIENT_SECRET_ENV",
-    "CONTRACT_PACKAGE",
-    "CONTRACT_RESOURCE",
-    "ENV_NAME",
-    "ISSUER_ENV",
-    "REQUIRED_ADMIN_ROLES",
-    "JwksCache",
-    "KeycloakGrantError",
-    "KeycloakInvalidClientError",
-    "KeycloakInvalidGrantError",
-    "KeycloakTokenError",
-    "NodeKeycloakAdapterEffect",
-    "RealmEndpoints",
-    "SigningKey",
-    "TokenAlgorithmError",
-    "TokenAudienceError",
-    "TokenExpiredError",
-    "TokenIssuerError",
-    "TokenMalformedError",
-    "TokenNotYetValidError",
-    "TokenSignatureError",
-    "TokenUnknownKeyError",
-    "config_from_env",
-    "keycloak_telemetry",
-    "required_role",
-]
+__all__ = _current.__all__
