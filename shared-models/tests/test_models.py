@@ -22,6 +22,7 @@ from omnibase_infra.models import (
     ModelServiceEndpoint,
     ModelTlsSettings,
 )
+from omnibase_infra.models.trusted import construct_trusted
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
@@ -184,6 +185,34 @@ def test_fresh_correlation_ids_are_distinct_random_uuids() -> None:
         assert (value.version, value.variant) == (4, "specified in RFC 4122")
         assert UUID(str(value)) == value
         assert hash(UUID(str(value))) == hash(value)
+
+
+def test_fresh_is_built_without_validation_but_equals_a_validated_context() -> None:
+    fresh = ModelCorrelationContext.fresh()
+    validated = ModelCorrelationContext(correlation_id=fresh.correlation_id)
+    assert fresh == validated
+    assert fresh.model_dump() == validated.model_dump()
+    assert fresh.model_dump_json() == validated.model_dump_json()
+    assert fresh.model_fields_set == validated.model_fields_set == {"correlation_id"}
+    assert hash(fresh) == hash(validated)
+    assert repr(fresh) == repr(validated)
+    copied = fresh.model_copy(update={"causation_id": CAUSE})
+    assert copied.causation_id == CAUSE
+    assert copied.model_fields_set == {"correlation_id", "causation_id"}
+    assert fresh.model_fields_set == {"correlation_id"}  # not shared with the copy
+    with pytest.raises(ValidationError, match="frozen"):
+        fresh.trace_flags = 0
+
+
+def test_construct_trusted_equals_model_construct() -> None:
+    class Model(BaseModel):
+        a: int
+        b: str = "x"
+
+    built = construct_trusted(Model, {"a": 1, "b": "x"}, ("a",))
+    assert built == Model.model_construct(a=1) == Model(a=1)
+    assert built.model_fields_set == {"a"}
+    assert construct_trusted(Model, {"a": 1, "b": "y"}).model_fields_set == {"a", "b"}
 
 
 def test_span_context_conversions_without_a_trace() -> None:

@@ -133,6 +133,31 @@ def test_kv_entry_from_api_and_json_value() -> None:
     assert empty.json_value() is None
 
 
+def test_kv_entry_from_api_builds_consul_types_without_validation_and_validates_others() -> None:
+    item = {
+        "Key": "a/b",
+        "Value": b"v",
+        "Flags": 7,
+        "CreateIndex": 3,
+        "ModifyIndex": 5,
+        "LockIndex": 1,
+        "Session": "s",
+    }
+    trusted = ModelConsulKVEntry.from_api(item)
+    validated = ModelConsulKVEntry(
+        key="a/b", value=b"v", flags=7, create_index=3, modify_index=5, lock_index=1, session="s"
+    )
+    assert trusted == validated
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    # Anything but Consul's own types goes through validation: coerced or refused.
+    assert ModelConsulKVEntry.from_api({**item, "CreateIndex": "3"}) == validated
+    with pytest.raises(ValidationError):
+        ModelConsulKVEntry.from_api({**item, "ModifyIndex": "five"})
+    with pytest.raises(ValidationError):
+        ModelConsulKVEntry.from_api({**item, "Key": None})
+
+
 @pytest.mark.parametrize(
     ("key", "reason"),
     [

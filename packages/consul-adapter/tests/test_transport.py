@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from omnibase_infra.models.consul import ModelConsulConfig
@@ -59,3 +60,27 @@ async def test_kv_reads_skip_python_consul(
         assert str(url).endswith(f"/v1/kv/{prefix}/a%20b?dc=dc1")
     finally:
         await api.http.close()
+
+
+async def test_answers_come_uncompressed_unless_configured(
+    consul_config: ModelConsulConfig, prefix: str
+) -> None:
+    """Consul gzips every answer a client accepts compressed (aiohttp accepts gzip by
+    default): the node asks for none unless ``compress_responses``; either way the value
+    reads the same. The session has no aiohttp timeout (the runner's deadline bounds each
+    attempt) and keeps no cookies."""
+    encodings: dict[bool, str | None] = {}
+    for compress in (False, True):
+        api = AioConsul(consul_config.model_copy(update={"compress_responses": compress}))
+        try:
+            assert await api.kv.put(f"{prefix}/z", b"v" * 300) is True
+            _, headers, _ = await api.http.send("GET", api.http.url(f"/v1/kv/{prefix}/z"))
+            encodings[compress] = headers.get("Content-Encoding")
+            assert (await api.read_kv(f"{prefix}/z"))[1][0]["Value"] == b"v" * 300
+            session = api.http._session
+            assert session is not None
+            assert session.timeout.total is None
+            assert isinstance(session.cookie_jar, aiohttp.DummyCookieJar)
+        finally:
+            await api.http.close()
+    assert encodings == {False: None, True: "gzip"}

@@ -19,6 +19,8 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import (
     NodeRegistry,
     package_for_node,
 )
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import propagation_headers
+from omnibase_infra.observability import inject
 
 
 class ModelPingRequest(ModelInfraRequest):
@@ -222,3 +224,21 @@ async def test_a_broken_entry_point_is_a_configuration_error(
     registry._entry_points = {"node_broken_effect": broken}
     with pytest.raises(InfraConfigurationError, match="cannot be imported"):
         registry.node_class("node_broken_effect")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        ModelCorrelationContext.new(),
+        ModelCorrelationContext.new().model_copy(update={"trace_flags": 0}),
+        ModelCorrelationContext.new().child(causation_id=UUID(int=7)),
+        ModelCorrelationContext.new().model_copy(update={"tracestate": "vendor=abc"}),
+        ModelCorrelationContext.new(with_trace=False),
+    ],
+    ids=["sampled", "not-sampled", "causation", "tracestate", "no-trace"],
+)
+def test_call_metadata_is_what_inject_writes(context: ModelCorrelationContext) -> None:
+    # The step path writes the common case itself: the same headers, in the same order.
+    written = propagation_headers(context)
+    assert written == inject(context)
+    assert list(written) == list(inject(context))

@@ -398,6 +398,60 @@ async def test_workflow_budget_cancels_running_steps(nodes: dict[str, ScriptedNo
     assert "budget" in str(result.steps["slow"].error)
 
 
+async def test_workflow_budget_cancels_concurrent_steps(nodes: dict[str, ScriptedNode]) -> None:
+    # Two calls in flight: each in a task of its own, cut at the budget together.
+    nodes["node_a_effect"].script["create"] = [30.0]
+    nodes["node_b_effect"].script["create"] = [30.0]
+    wf = workflow(
+        step("a", timeout_ms=60_000),
+        step("b", "node_b_effect", timeout_ms=60_000),
+        info={"timeout_ms": 1000},
+    )
+    started = time.perf_counter()
+    result = await runtime(nodes).run(wf)
+    assert time.perf_counter() - started < 10
+    assert result.status is EnumRunStatus.FAILED
+    assert "budget" in str(result.steps["a"].error)
+    assert "budget" in str(result.steps["b"].error)
+
+
+async def test_workflow_budget_bounds_a_retried_step_and_its_back_off(
+    nodes: dict[str, ScriptedNode], journal: Journal
+) -> None:
+    # The only call in flight (awaited in the run's task): its retries end at the budget.
+    nodes["node_a_effect"].script["create"] = [transient(), 30.0]
+    wf = workflow(
+        step("a", timeout_ms=60_000, retry={"max_attempts": 3, "base_delay_seconds": 0}),
+        step("b", depends_on=["a"]),
+        info={"timeout_ms": 1000},
+    )
+    started = time.perf_counter()
+    result = await runtime(nodes).run(wf)
+    assert time.perf_counter() - started < 10
+    assert result.status is EnumRunStatus.FAILED
+    assert result.run.failed_step == "a"
+    assert "budget" in str(result.steps["a"].error)
+    assert len(journal.calls) == 2  # the transient failure, then the cut attempt
+    assert result.steps["b"].status is EnumStepStatus.PENDING
+
+
+async def test_a_chain_step_cut_by_the_budget_is_not_a_step_timeout(
+    nodes: dict[str, ScriptedNode],
+) -> None:
+    # A chain's step is awaited in the run's task under both its own deadline and the
+    # run's: the nearer one decides which error the step gets.
+    nodes["node_a_effect"].script["create"] = [30.0, 30.0]
+    budget_first = workflow(step("a", timeout_ms=5_000), info={"timeout_ms": 1000})
+    result = await runtime(nodes).run(budget_first)
+    assert "budget" in str(result.steps["a"].error)
+    step_first = workflow(step("a", timeout_ms=300), info={"timeout_ms": 20_000})
+    result = await runtime(nodes).run(step_first)
+    error = result.steps["a"].error
+    assert error is not None
+    assert error["error_type"] == "InfraTimeoutError"
+    assert "budget" not in str(error)
+
+
 async def test_resume_continues_after_a_crash_without_repeating_completed_steps(
     nodes: dict[str, ScriptedNode], journal: Journal
 ) -> None:

@@ -12,6 +12,7 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0 import (
     EnumRunStatus,
     EnumStepStatus,
     InfraOrchestrator,
+    InMemoryWorkflowStore,
     ModelRunRecord,
     ModelStepRecord,
     SqliteWorkflowStore,
@@ -41,6 +42,30 @@ async def test_sqlite_round_trip_survives_reopening(tmp_path: Path) -> None:
     with pytest.raises(InfraNotFoundError, match="no workflow run 'r2'"):
         await reopened.get_run("r2")
     await reopened.close()
+
+
+async def test_the_in_memory_store_keeps_copies() -> None:
+    # A record changed after its save, or after a read, leaves the stored one as it was.
+    store = InMemoryWorkflowStore()
+    step = ModelStepRecord(
+        run_id="r1",
+        step_id="s",
+        status=EnumStepStatus.FAILED,
+        output={"items": [{"x": 1}]},
+        error={"code": "E", "context": {"n": 1}},
+    )
+    await store.save_batch([step])
+    step.output["items"][0]["x"] = 2
+    step.error["context"]["n"] = 2  # type: ignore[index]
+    step.status = EnumStepStatus.COMPLETED
+    read = (await store.get_steps("r1"))["s"]
+    assert read.output == {"items": [{"x": 1}]}
+    assert read.error == {"code": "E", "context": {"n": 1}}
+    assert read.status is EnumStepStatus.FAILED
+    read.output["items"].append("more")
+    assert (await store.get_steps("r1"))["s"].output == {"items": [{"x": 1}]}
+    await store.save_step(step)
+    assert (await store.get_steps("r1"))["s"].output == {"items": [{"x": 2}]}
 
 
 def test_an_unusable_store_path_is_a_configuration_error(tmp_path: Path) -> None:

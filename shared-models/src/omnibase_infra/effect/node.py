@@ -32,11 +32,12 @@ change nothing: the contract decides. The output's ``result`` is the response as
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, overload
 
 from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.models.container.model_onex_container import ModelONEXContainer
@@ -80,6 +81,14 @@ _MAX_TARGET_RUNNERS: Final = 1024
 _ENVELOPE_ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "omnibase_infra_envelope_attempts", default=None
 )
+
+
+async def _collect_attempts[T](
+    outcome: Coroutine[Any, Any, OperationOutcome[T]], collector: list[int]
+) -> OperationOutcome[T]:
+    finished = await outcome
+    collector.append(finished.attempts)
+    return finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +262,7 @@ class InfraEffectNode(NodeEffect):
         """The policy of one operation (a clear error for one the contract lacks)."""
         return self._policies.get(operation)
 
-    async def run[T](
+    def run[T](
         self,
         request: ModelInfraRequest,
         call: Callable[[Attempt], Awaitable[T]],
@@ -265,20 +274,24 @@ class InfraEffectNode(NodeEffect):
         target: str | None = None,
         timeout_seconds: float | None = None,
         retry: ModelRetryPolicy | None = None,
-    ) -> OperationOutcome[T]:
+    ) -> Coroutine[Any, Any, OperationOutcome[T]]:
         """Run ``call`` as ``request``'s operation through the runner: the contract's policy,
         with the request's own ``timeout_seconds`` and ``retry_policy`` when it set them
         (else ``timeout_seconds`` and ``retry`` when given: the node's own defaults for this
-        call). ``target``: another server than the node's (:meth:`runner_for`)."""
+        call). ``target``: another server than the node's (:meth:`runner_for`).
+
+        Await it at once (``await self.run(...)``): it returns the runner's coroutine
+        itself, a frame fewer per call, unless core's envelope is collecting attempts."""
         policy = self._policies.get(operation or request.operation)
-        set_fields = request.model_fields_set
         runner = self._runner if target is None else self.runner_for(target)
-        outcome = await runner.run(
+        outcome = runner.run(
             policy,
             call,
             correlation=request.correlation,
             timeout_seconds=(
-                request.timeout_seconds if "timeout_seconds" in set_fields else timeout_seconds
+                request.timeout_seconds
+                if "timeout_seconds" in request.model_fields_set
+                else timeout_seconds
             ),
             retry=request.retry_policy or retry,
             idempotent=idempotent,
@@ -286,9 +299,9 @@ class InfraEffectNode(NodeEffect):
             record_attributes=record_attributes,
         )
         collector = _ENVELOPE_ATTEMPTS.get()
-        if collector is not None:
-            collector.append(outcome.attempts)
-        return outcome
+        if collector is None:
+            return outcome
+        return _collect_attempts(outcome, collector)
 
     def _count(self, _operation: str, error: InfraError | None) -> None:
         metrics = self.metrics
@@ -298,17 +311,32 @@ class InfraEffectNode(NodeEffect):
 
     # -- dispatch ----------------------------------------------------------------------
 
-    @overload
-    async def process(self, input_data: ModelEffectInput) -> ModelEffectOutput: ...
-    @overload
-    async def process(self, input_data: ModelInfraRequest) -> BaseModel: ...
-    async def process(
-        self, input_data: ModelEffectInput | ModelInfraRequest
-    ) -> ModelEffectOutput | BaseModel:
-        """Run a typed request (its operation found by its type), or core's envelope."""
-        handler = self._handlers.get(type(input_data))  # type: ignore[arg-type]
-        if handler is not None:
-            return await handler(input_data)
+    if TYPE_CHECKING:
+
+        @overload
+        async def process(self, input_data: ModelEffectInput) -> ModelEffectOutput: ...
+        @overload
+        async def process(self, input_data: ModelInfraRequest) -> BaseModel: ...
+        async def process(
+            self, input_data: ModelEffectInput | ModelInfraRequest
+        ) -> ModelEffectOutput | BaseModel:
+            """Run a typed request (its operation found by its type), or core's envelope."""
+            raise NotImplementedError
+
+    else:
+
+        @inspect.markcoroutinefunction
+        def process(self, input_data):
+            """Run a typed request (its operation found by its type), or core's envelope.
+
+            A plain method returning the operation's coroutine (a frame fewer per call),
+            marked so that ``inspect.iscoroutinefunction`` still says True."""
+            handler = self._handlers.get(type(input_data))
+            if handler is not None:
+                return handler(input_data)
+            return self._process_other(input_data)
+
+    async def _process_other(self, input_data: object) -> ModelEffectOutput:
         if isinstance(input_data, ModelEffectInput):
             return await self._process_envelope(input_data)
         raise InfraValidationError(

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
+from omnibase_infra.models.trusted import construct_trusted
 
 __all__ = [
     "ConsulRequest",
@@ -119,6 +120,12 @@ class ModelConsulConfig(BaseModel):
         gt=0,
         description="When set explicitly, every operation's policy timeout (instead of the "
         "contract's); for a blocking read, the margin beyond its wait",
+    )
+    compress_responses: bool = Field(
+        default=False,
+        description="Ask the agent to gzip its answers (it does when asked, whatever their "
+        "size): worth it over a slow link to a remote agent; to the local agent Consul's "
+        "architecture puts on every machine it only costs CPU on both ends",
     )
 
     @property
@@ -293,15 +300,42 @@ class ModelConsulKVEntry(BaseModel):
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> Self:
-        """From an entry of ``/v1/kv/<key>`` whose ``Value`` was already base64-decoded."""
+        """From an entry of ``/v1/kv/<key>`` whose ``Value`` was already base64-decoded.
+
+        The KV read hot path: an entry whose values have exactly the fields' types (what
+        Consul sends) is built without pydantic's validation, anything else is validated."""
+        key, value, session = item["Key"], item.get("Value"), item.get("Session")
+        flags, lock_index = item.get("Flags", 0), item.get("LockIndex", 0)
+        create_index, modify_index = item["CreateIndex"], item["ModifyIndex"]
+        if (
+            type(key) is str
+            and (value is None or type(value) is bytes)
+            and type(flags) is int
+            and type(create_index) is int
+            and type(modify_index) is int
+            and type(lock_index) is int
+            and (session is None or type(session) is str)
+        ):
+            return construct_trusted(
+                cls,
+                {
+                    "key": key,
+                    "value": value,
+                    "flags": flags,
+                    "create_index": create_index,
+                    "modify_index": modify_index,
+                    "lock_index": lock_index,
+                    "session": session,
+                },
+            )
         return cls(
-            key=item["Key"],
-            value=item.get("Value"),
-            flags=item.get("Flags", 0),
-            create_index=item["CreateIndex"],
-            modify_index=item["ModifyIndex"],
-            lock_index=item.get("LockIndex", 0),
-            session=item.get("Session"),
+            key=key,
+            value=value,
+            flags=flags,
+            create_index=create_index,
+            modify_index=modify_index,
+            lock_index=lock_index,
+            session=session,
         )
 
     def json_value(self) -> Any:

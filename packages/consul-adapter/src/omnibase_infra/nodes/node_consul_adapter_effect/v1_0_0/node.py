@@ -59,6 +59,7 @@ from omnibase_infra.models.consul import (
     ModelConsulTTLUpdateRequest,
 )
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
+from omnibase_infra.models.trusted import construct_trusted
 from omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0.errors import (
     TRANSPORT,
     map_consul_error,
@@ -83,6 +84,7 @@ logger = logging.getLogger("omnibase_infra.nodes.node_consul_adapter_effect")
 CONTRACT_PACKAGE: Final = "omnibase_infra.nodes.node_consul_adapter_effect.v1_0_0"
 BLOCKING_OPERATIONS: Final = frozenset({"kv_wait", "health_wait", "catalog_wait"})
 """Blocking reads: their policy's ``timeout_seconds`` is the margin beyond their wait."""
+_KV_GET_FIELDS_SET: Final = ("operation", "key", "entry")
 
 
 def encode_value(value: KVValue) -> bytes | None:
@@ -404,8 +406,18 @@ class NodeConsulAdapterEffect(InfraEffectNode):
         api, key, op = self.api, request.key, request.operation
         if op == "kv_get":  # the hot path
             items = (await self.run(request, lambda _: api.read_kv(key))).value[1]
-            entry = ModelConsulKVEntry.from_api(items[0]) if items else None
-            return ModelConsulKVResult(operation=op, key=key, entry=entry)
+            # Built without validation: a validated key, the entry from_api checked.
+            return construct_trusted(
+                ModelConsulKVResult,
+                {
+                    "operation": op,
+                    "key": key,
+                    "entry": ModelConsulKVEntry.from_api(items[0]) if items else None,
+                    "entries": (),
+                    "keys": (),
+                },
+                _KV_GET_FIELDS_SET,
+            )
         if op == "kv_keys":
             sep = request.separator
             outcome = await self.run(request, lambda _: api.read_kv(key, keys=True, separator=sep))

@@ -1,6 +1,7 @@
 """The node's configuration from the environment: ``OMNIBASE_INFRA_CONSUL_<FIELD>`` for every
 field of ``ModelConsulConfig`` (``HOST``, ``PORT``, ``SCHEME``, ``TOKEN``, ``DATACENTER``,
-``VERIFY_TLS``, ``TIMEOUT_SECONDS``), by ``omnibase_infra.effect.settings``.
+``VERIFY_TLS``, ``TIMEOUT_SECONDS``, ``COMPRESS_RESPONSES``), by
+``omnibase_infra.effect.settings``.
 
 ``OMNIBASE_INFRA_CONSUL_ADDR`` (``[http[s]://]host:port``, the name before this scheme) is
 still read when none of ``HOST``/``PORT``/``SCHEME`` is set, with a ``DeprecationWarning``.

@@ -22,8 +22,8 @@ building, callback and response object.
 
 from __future__ import annotations
 
-import base64
 import json
+from binascii import a2b_base64
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -43,6 +43,8 @@ type Params = Sequence[tuple[str, Any]] | Mapping[str, Any] | None
 
 _KV_PATH: Final = "/v1/kv/"
 _URL_CACHE_SIZE: Final = 1024
+_POOL_LIMIT: Final = 100
+_NO_CLIENT_TIMEOUT: Final = aiohttp.ClientTimeout()
 
 
 def _without_token(params: Params) -> list[tuple[str, Any]]:
@@ -55,8 +57,11 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
 
     def __init__(self, config: ModelConsulConfig) -> None:
         super().__init__(config.host, config.port, config.scheme, verify=config.verify_tls)
-        # Built once (not on every request); the token is masked by the redaction registry.
+        # Built once, the session's headers; the token is masked by the redaction registry.
         self._headers: dict[str, str] = {}
+        if not config.compress_responses:
+            # Consul gzips every answer when the client accepts it (aiohttp's default does).
+            self._headers["Accept-Encoding"] = "identity"
         if config.token is not None:
             token = config.token.get_secret_value()
             register_secret(token)
@@ -89,21 +94,34 @@ class AioHttpTransport(base.HTTPClient):  # type: ignore[misc]
     ) -> tuple[int, CIMultiDictProxy[str], bytes]:
         """One request: status, headers and body; a failed status (but an allowed 404) is
         raised as ``ConsulStatusError``."""
-        async with self._client().request(
-            method, url, data=data, headers=self._headers or None
-        ) as resp:
+        # Awaited rather than ``async with``: the same release, two coroutines fewer.
+        resp = await self._client().request(method, url, data=data)
+        try:
             body = await resp.read()
-            status, headers = resp.status, resp.headers
+        finally:
+            resp.release()
+        status, headers = resp.status, resp.headers
         if status >= 400 and not (status == 404 and allow_404):
             raise ConsulStatusError(status, body.decode("utf-8", "replace"), headers)
         return status, headers, body
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop (aiohttp requires it).
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=bool(self.verify))
-            self._session = aiohttp.ClientSession(connector=connector)
-        return self._session
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = aiohttp.ClientSession(
+                # aiohttp's default pool (100 connections, no per-host limit), said outright.
+                connector=aiohttp.TCPConnector(ssl=bool(self.verify), limit=_POOL_LIMIT),
+                # No aiohttp timer per request: the node's runner bounds every attempt by
+                # the operation's deadline (aiohttp's default 5-minute total would also cut
+                # a blocking read waiting longer).
+                timeout=_NO_CLIENT_TIMEOUT,
+                # The agent's API sets no cookies; none is stored or sent.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # The session's own headers: merged per request more cheaply than given ones.
+                headers=self._headers,
+            )
+        return session
 
     async def request(
         self,
@@ -189,20 +207,23 @@ class AioConsul(base.Consul):  # type: ignore[misc]
         """``GET /v1/kv/<key>``: the index and Consul's JSON (entries with their ``Value``
         base64-decoded, or key names with ``keys``); ``None`` when nothing matches.
         ``index``/``wait`` make it a blocking read."""
-        query: list[tuple[str, str]] = []
-        if index:
-            query.append(("index", str(index)))
-            if wait:
-                query.append(("wait", wait))
-        if recurse:
-            query.append(("recurse", "1"))
-        if keys:
-            query.append(("keys", "1"))
-        if separator:
-            query.append(("separator", separator))
-        if self.dc:
-            query.append(("dc", self.dc))
-        url = self.http.url(_KV_PATH + key, tuple(query), cache=not index)
+        if not (index or recurse or keys or separator or self.dc):  # a plain read: hot path
+            url = self.http.url(_KV_PATH + key)
+        else:
+            query: list[tuple[str, str]] = []
+            if index:
+                query.append(("index", str(index)))
+                if wait:
+                    query.append(("wait", wait))
+            if recurse:
+                query.append(("recurse", "1"))
+            if keys:
+                query.append(("keys", "1"))
+            if separator:
+                query.append(("separator", separator))
+            if self.dc:
+                query.append(("dc", self.dc))
+            url = self.http.url(_KV_PATH + key, tuple(query), cache=not index)
         status, headers, body = await self.http.send("GET", url, allow_404=True)
         new_index = int(headers.get("X-Consul-Index", 0))
         if status == 404:
@@ -212,7 +233,7 @@ class AioConsul(base.Consul):  # type: ignore[misc]
             for item in data:
                 value = item.get("Value")
                 if value is not None:
-                    item["Value"] = base64.b64decode(value)
+                    item["Value"] = a2b_base64(value)
         return new_index, data
 
     async def register_service(self, body: Mapping[str, Any]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -16,8 +16,31 @@ __all__ = ["BindingScope", "evaluate_condition", "resolve"]
 _MISSING = object()
 
 
+class _StepOutputs(Mapping[str, Mapping[str, Any]]):
+    """``steps`` as bindings see it (``<id>.output``): a live view of the run's outputs, so
+    a scope costs the same whatever the number of steps done (no copy per step)."""
+
+    __slots__ = ("_outputs",)
+
+    def __init__(self, outputs: Mapping[str, Any]) -> None:
+        self._outputs = outputs
+
+    def __getitem__(self, step_id: str) -> Mapping[str, Any]:
+        return {"output": self._outputs[step_id]}
+
+    def __contains__(self, step_id: object) -> bool:
+        return step_id in self._outputs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+
 class BindingScope:
-    """What bindings can see: ``input``, ``steps.<id>.output``, ``run``, ``intent``."""
+    """What bindings can see: ``input``, ``steps.<id>.output``, ``run``, ``intent``.
+    ``inputs`` and ``outputs`` are read live (a scope sees later changes to them)."""
 
     __slots__ = ("roots",)
 
@@ -31,7 +54,7 @@ class BindingScope:
     ) -> None:
         self.roots: dict[str, Any] = {
             "input": inputs,
-            "steps": {sid: {"output": out} for sid, out in outputs.items()},
+            "steps": _StepOutputs(outputs),
             "run": run,
         }
         if intent is not None:

@@ -39,6 +39,7 @@ from omnibase_infra.errors import (
 )
 from omnibase_infra.models import ModelCorrelationContext
 from omnibase_infra.observability import inject
+from omnibase_infra.observability.propagation import CAUSATION_ID, CORRELATION_ID, TRACEPARENT
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -80,7 +81,23 @@ class CallContext:
     @property
     def metadata(self) -> dict[str, str]:
         """Propagation metadata: correlation id, traceparent and the idempotency key."""
-        return {**inject(self.correlation), IDEMPOTENCY_KEY: self.idempotency_key}
+        return {**propagation_headers(self.correlation), IDEMPOTENCY_KEY: self.idempotency_key}
+
+
+def propagation_headers(correlation: ModelCorrelationContext) -> dict[str, str]:
+    """What :func:`omnibase_infra.observability.inject` writes for ``correlation`` (no
+    metadata, no baggage). A step's context has a trace and no ``tracestate`` unless the
+    caller gave one: that case is written here directly (the same headers, in the same
+    order, as OpenTelemetry's W3C propagator writes them: ``00-<trace>-<span>-<flags>``),
+    without building OpenTelemetry contexts per call; any other goes through ``inject``."""
+    traceparent = correlation.traceparent
+    if traceparent is None or correlation.tracestate:
+        return inject(correlation)
+    headers = {CORRELATION_ID: str(correlation.correlation_id)}
+    if correlation.causation_id is not None:
+        headers[CAUSATION_ID] = str(correlation.causation_id)
+    headers[TRACEPARENT] = traceparent
+    return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +415,11 @@ class NodeRegistry:
     async def operation(self, name: str, operation: str) -> tuple[object, OperationSpec]:
         """The instance and the call spec for ``name.operation``; the instance's own
         ``client`` attribute is tried when the class does not declare the operation."""
+        found = self._instances.get(name)
+        if found is not None:  # every step after the first: two dict lookups
+            known = self._specs.get((name, operation, type(found)))
+            if known is not None:
+                return found, known
         instance = await self.instance(name)
         cls = type(instance)
         try:

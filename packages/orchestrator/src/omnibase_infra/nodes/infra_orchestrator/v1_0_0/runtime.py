@@ -212,6 +212,7 @@ class _Run:
         self.save_lock = asyncio.Lock()
         self.pending = _Transition()
         """Written by the next ``_commit``: one transaction per step transition."""
+        self._scope: BindingScope | None = None
 
     def step(self, step_id: str) -> ModelStep:
         """The workflow's step ``step_id`` (KeyError when there is none)."""
@@ -222,7 +223,11 @@ class _Run:
         return uuid5(_NAMESPACE, self.record.run_id)
 
     def scope(self, intent: Mapping[str, Any] | None = None) -> BindingScope:
-        return BindingScope(
+        """What bindings see. Without ``intent`` one scope serves the whole run: it reads
+        ``inputs`` and ``outputs`` live, and the run's ids never change."""
+        if intent is None and self._scope is not None:
+            return self._scope
+        scope = BindingScope(
             inputs=self.inputs,
             outputs=self.outputs,
             run={
@@ -232,6 +237,9 @@ class _Run:
             },
             intent=intent,
         )
+        if intent is None:
+            self._scope = scope
+        return scope
 
 
 def _root_context(record: ModelRunRecord) -> ModelCorrelationContext:
@@ -658,7 +666,8 @@ class WorkflowRuntime:
         running: dict[asyncio.Task[tuple[Any, int]], str] = {}
         failure: tuple[str, dict[str, Any]] | None = None
         loop = asyncio.get_running_loop()
-        completions = _Completions(loop, loop.time() + run.workflow.workflow.timeout_ms / 1000)
+        deadline = loop.time() + run.workflow.workflow.timeout_ms / 1000
+        completions = _Completions(loop, deadline)
         transition = run.pending
         await self._feed_progress(run)
         try:
@@ -669,12 +678,15 @@ class WorkflowRuntime:
                 if not calls and not running:
                     return failure  # the last outcomes are written with the run's status
                 await self._commit(run)
-                for sid, step, inputs in calls:
-                    key = f"{run.record.run_id}:{sid}"
-                    task = loop.create_task(self._call(run, step, inputs, key), name=f"step:{sid}")
-                    completions.watch(task)
-                    running[task] = sid
-                for task in await completions.wait():
+                if len(calls) == 1 and not running and not completions.expired:
+                    # The only call in flight (a chain's every step): awaited here, not in
+                    # a task of its own (no task, no wake-up; nothing else can start
+                    # before it ends), under the run's deadline.
+                    error = await self._call_inline(run, calls[0], deadline, ready)
+                    failure = failure or (None if error is None else (calls[0][0], error))
+                    calls = []
+                self._start_tasks(run, calls, running, completions)
+                for task in await completions.wait() if running else ():
                     sid = running.pop(task)
                     error = self._finish(run, sid, task, transition, ready)
                     failure = failure or (None if error is None else (sid, error))
@@ -710,19 +722,44 @@ class WorkflowRuntime:
                 calls.append((sid, run.step(sid), payload))
         return None
 
+    def _start_tasks(
+        self,
+        run: _Run,
+        calls: list[tuple[str, ModelStep, dict[str, Any]]],
+        running: dict[asyncio.Task[tuple[Any, int]], str],
+        completions: _Completions,
+    ) -> None:
+        """Start each call in a task of its own (several in flight at once)."""
+        loop = asyncio.get_running_loop()
+        for sid, step, inputs in calls:
+            key = f"{run.record.run_id}:{sid}"
+            task = loop.create_task(self._call(run, step, inputs, key), name=f"step:{sid}")
+            completions.watch(task)
+            running[task] = sid
+
     async def _workflow_timeout(
         self,
         run: _Run,
         running: dict[asyncio.Task[tuple[Any, int]], str],
         transition: _Transition,
     ) -> tuple[str, dict[str, Any]]:
-        timeout = run.workflow.workflow.timeout_ms / 1000
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        timed_out = self._timed_out(run, list(running.values()), transition)
+        running.clear()
+        return timed_out
+
+    @staticmethod
+    def _timed_out(
+        run: _Run, sids: list[str], transition: _Transition
+    ) -> tuple[str, dict[str, Any]]:
+        """Record ``sids`` (cancelled at the run's deadline) as failed; the first one and
+        its error."""
+        timeout = run.workflow.workflow.timeout_ms / 1000
         first = ""
         error: dict[str, Any] = {}
-        for sid in list(running.values()):
+        for sid in sids:
             exc = InfraTimeoutError(
                 f"workflow {run.workflow.name!r} ran out of its {timeout:g}s budget "
                 f"in step {sid!r}",
@@ -740,8 +777,32 @@ class WorkflowRuntime:
             rec.error = error_to_safe_dict(exc)
             rec.finished_at = datetime.now(UTC)
             transition.add(rec, "step.failed", sid, error=rec.error)
-        running.clear()
         return first, error
+
+    async def _call_inline(
+        self,
+        run: _Run,
+        call: tuple[str, ModelStep, dict[str, Any]],
+        deadline: float,
+        ready: _Ready,
+    ) -> dict[str, Any] | None:
+        """Call ``sid`` in the run's own task, bounded by the run's ``deadline``, and record
+        its outcome as :meth:`_finish` does; returns its error (safe dict) or None. At the
+        deadline it is cancelled and failed as :meth:`_workflow_timeout` fails calls."""
+        sid, step, inputs = call
+        transition = run.pending
+        bound = asyncio.timeout_at(deadline)  # retries and back-off sleeps included
+        try:
+            async with bound:
+                outcome = await self._call(run, step, inputs, f"{run.record.run_id}:{sid}")
+        except Exception as exc:  # the call's own failure, or the deadline's TimeoutError
+            if bound.expired():
+                return self._timed_out(run, [sid], transition)[1]
+            return self._failed(run.steps[sid], exc, transition)
+        if bound.expired():  # the call swallowed the cancellation: cut all the same
+            return self._timed_out(run, [sid], transition)[1]
+        self._completed(run, sid, outcome, transition, ready)
+        return None
 
     def _prepare(
         self, run: _Run, sid: str, transition: _Transition
@@ -781,11 +842,23 @@ class WorkflowRuntime:
     ) -> dict[str, Any] | None:
         """Record a finished call's outcome (a completed step releases its dependents);
         returns its error (safe dict) or None."""
-        rec = run.steps[sid]
         exc = task.exception()
         if exc is not None:
-            return self._failed(rec, exc, transition)
-        result, attempts = task.result()
+            return self._failed(run.steps[sid], exc, transition)
+        self._completed(run, sid, task.result(), transition, ready)
+        return None
+
+    @staticmethod
+    def _completed(
+        run: _Run,
+        sid: str,
+        outcome: tuple[Any, int],
+        transition: _Transition,
+        ready: _Ready,
+    ) -> None:
+        """Record a call's result: the step is completed and releases its dependents."""
+        rec = run.steps[sid]
+        result, attempts = outcome
         live = _live_output(result)
         run.outputs[sid] = live
         rec.status = EnumStepStatus.COMPLETED
@@ -797,7 +870,6 @@ class WorkflowRuntime:
             rec, "step.completed", sid, stored=True, attempts=attempts, output=rec.output
         )
         ready.release(sid)
-        return None
 
     @staticmethod
     def _failed(
@@ -866,7 +938,11 @@ class WorkflowRuntime:
         return found
 
     async def _call(
-        self, run: _Run, call: ModelCall, inputs: Mapping[str, Any], key: str
+        self,
+        run: _Run,
+        call: ModelCall,
+        inputs: Mapping[str, Any],
+        key: str,
     ) -> tuple[Any, int]:
         """Call ``call.node``.``call.operation`` through the operation runner (the step's
         deadline and retry policy, its span)."""
@@ -1082,13 +1158,16 @@ class WorkflowRuntime:
     ) -> None:
         if not self._listeners and self.event_bus is None:
             return
+        record = run.record
+        # Validated, not ``model_construct``: pydantic's Python-level construct costs more
+        # than its compiled validation of these few plain fields.
         event = ModelWorkflowEvent(
             kind=kind,
-            run_id=run.record.run_id,
-            workflow=run.record.workflow_name,
+            run_id=record.run_id,
+            workflow=record.workflow_name,
             step_id=step_id,
-            correlation_id=run.record.correlation_id,
-            traceparent=run.record.traceparent,
+            correlation_id=record.correlation_id,
+            traceparent=record.traceparent,
             detail=detail if _stored else to_storable(detail),
         )
         for listener in self._listeners:
