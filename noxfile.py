@@ -360,7 +360,7 @@ def chaos(session: nox.Session) -> None:
     resumes, calls per step kind, duplicates, leaked, lost; then the workers' fault test at
     full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP faults:
     ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (a few minutes per
-    store on 2 cores); the default tests run short versions (4 kills; 12 workflows and 4
+    store on 2 cores); the default tests run short versions (4 kills; 20 workflows and 4
     faults)."""
     package = PACKAGES["orchestrator"]
     _install_isolated(
