@@ -39,7 +39,7 @@ def _attempt(n: int, status: int | None) -> ModelWebhookAttempt:
 
 @pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
 async def test_store_lifecycle(outbox_path: str, synchronous: Literal["NORMAL", "FULL"]) -> None:
-    # NORMAL commits inline on the loop; FULL (an fsync per commit) on a worker thread.
+    # Both on the writer thread; FULL (the default) fsyncs the WAL at every group commit.
     store = SqliteOutboxStore(outbox_path, synchronous=synchronous)
     assert isinstance(store, OutboxStore)
     message = StoredMessage("msg_a", "http://x.test/h", "t", b"{}", {"content-type": "a/b"})
@@ -80,7 +80,8 @@ async def test_store_lifecycle(outbox_path: str, synchronous: Literal["NORMAL", 
 
 
 async def test_checkpoints_run_off_the_loop_and_keep_every_write(outbox_path: str) -> None:
-    # Inline commits: SQLite's auto-checkpoint is off; a helper thread checkpoints instead.
+    # SQLite's auto-checkpoint is off (it would stall the writer); a helper thread
+    # checkpoints instead.
     store = SqliteOutboxStore(outbox_path, checkpoint_every=10)
     assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     for batch in range(6):
@@ -217,13 +218,13 @@ async def test_drain_skips_messages_already_in_flight(
     assert stored.status == "delivered"
 
 
-@pytest.mark.parametrize("offload", [False, True])
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
 async def test_a_delivered_status_lands_with_the_next_commit_and_reads_see_it(
-    outbox_path: str, offload: bool
+    outbox_path: str, synchronous: Literal["NORMAL", "FULL"]
 ) -> None:
-    # send()'s fast path queues the status without waiting; a read flushes queued writes
-    # first (inline and on the worker thread alike), so it sees every earlier write.
-    store = SqliteOutboxStore(outbox_path, offload=offload)
+    # send()'s fast path queues the status without waiting; a read runs on the writer
+    # thread after every write queued before it, so it sees every earlier write.
+    store = SqliteOutboxStore(outbox_path, synchronous=synchronous)
     await store.add(StoredMessage("msg_s", "http://x.test/h", "t", b"{}"))
     store.delivered_soon("msg_s", _attempt(1, 200))
     stored = await store.get("msg_s")
@@ -243,11 +244,9 @@ async def test_a_failed_delivered_write_is_logged_and_leaves_the_message_pending
         "BEGIN SELECT RAISE(ABORT, 'refused'); END"
     )
     store.delivered_soon("msg_f", _attempt(1, 200))
-    await asyncio.sleep(0)  # the group commit runs (and fails, rolled back)
-    await asyncio.sleep(0)
+    stored = await store.get("msg_f")  # after the group commit (which failed, rolled back)
     assert "a delivery was not recorded" in caplog.text
     assert "SQLITE_CONSTRAINT_TRIGGER" in caplog.text
-    stored = await store.get("msg_f")
     assert stored is not None
     assert stored.status == "pending"  # delivered again later, with the same id
     assert stored.attempts == ()

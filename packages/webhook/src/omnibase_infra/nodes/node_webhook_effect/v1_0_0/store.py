@@ -5,24 +5,25 @@ its history; it ends ``delivered`` or ``dead`` (a dead letter, replayable). Endp
 answered 410 Gone are recorded as disabled. Signing secrets are never stored.
 
 :class:`SqliteOutboxStore` uses the standard library's ``sqlite3`` in WAL mode with one
-connection. Every write is one short transaction. With ``synchronous=NORMAL`` (survives a
-crash of the process: the WAL is in the OS's hands once committed) a commit does not wait
-for the disk, so transactions run inline on the event loop (tens of microseconds; a thread
-hop per write costs more than the write). With ``FULL`` (survives power loss too) every
-commit waits for an fsync, so they run on one worker thread instead (``offload``).
-Inline, SQLite's automatic WAL checkpoint (which fsyncs the WAL and the database file)
-would stall the event loop every ~1,000 pages; it is turned off and a ``PASSIVE``
+connection, owned by **one writer thread** that runs every statement in the order it was
+issued. **Group commit:** the writes queued while the writer was busy (the previous
+commit, its fsync) are written in one transaction, one commit, one fsync; each caller
+awaits its batch's commit. The event loop never runs SQLite nor waits for the disk: it
+queues a write and is woken once per batch. ``synchronous=FULL`` (the default) makes each
+commit durable across a power loss (the WAL is fsynced before the commit returns);
+``NORMAL`` survives a crash of the process only. SQLite's automatic WAL checkpoint is off
+(it would stall the writer, and with it every caller waiting for a commit); a ``PASSIVE``
 checkpoint runs on a helper thread with its own connection every ``checkpoint_every``
 statements instead (checkpoints move committed pages; they do not change durability).
-One process writes a file at a time. When another connection holds the write lock, an
-inline commit waits at most ``INLINE_BUSY_SECONDS`` on the loop; the batch then goes to a
-helper thread that waits up to ``busy_timeout_seconds`` (writes and reads keep their order
-there until it has committed), so a busy file never stalls the event loop for longer.
+One process writes a file at a time: when another connection holds the write lock, the
+writer waits up to ``busy_timeout_seconds`` (off the loop; the writes and reads queued
+behind keep their order).
 
 Failures are typed (``InfraUnavailableError`` with ``reason``): ``outbox_busy`` (the lock
 was held past ``busy_timeout_seconds``; retryable), ``outbox_full`` (the disk, or
 ``max_page_count``), ``outbox_read_only``, ``outbox_error`` (anything else). A failed write
-changes nothing (its transaction is rolled back): a message whose ``add`` failed was not
+changes nothing (its transaction is rolled back; in a group commit, the batch's writes then
+run one by one so that only the failing ones fail): a message whose ``add`` failed was not
 accepted, and the caller is told; one whose later writes failed stays pending and is
 delivered again with the same ``webhook-id``.
 """
@@ -30,23 +31,24 @@ delivered again with the same ``webhook-id``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
+import queue
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from omnibase_infra.enums import EnumTransport
-from omnibase_infra.errors import InfraError, InfraNotFoundError, InfraUnavailableError
+from omnibase_infra.errors import InfraNotFoundError, InfraUnavailableError
 from omnibase_infra.models.webhook import ModelWebhookAttempt, ModelWebhookDeadLetter
 
 __all__ = [
-    "INLINE_BUSY_SECONDS",
     "MessageStatus",
     "OutboxStore",
     "SqliteOutboxStore",
@@ -57,8 +59,6 @@ logger = logging.getLogger("omnibase_infra.nodes.node_webhook_effect")
 
 type MessageStatus = Literal["pending", "delivered", "dead"]
 
-INLINE_BUSY_SECONDS = 0.02
-"""The longest an inline commit waits on the event loop for another connection's lock."""
 # SQLite's primary result codes (``sqlite3.Error.sqlite_errorname`` without extension).
 _REASONS = {
     "SQLITE_BUSY": ("outbox_busy", "is locked by another connection", True),
@@ -66,7 +66,9 @@ _REASONS = {
     "SQLITE_FULL": ("outbox_full", "is full (disk or max_page_count)", False),
     "SQLITE_READONLY": ("outbox_read_only", "is read-only", False),
 }
-type _Queued = tuple[str, tuple[object, ...], asyncio.Future[int]]
+type _Queued = tuple[str, tuple[object, ...], asyncio.Future[int] | None]
+"""A write: its statement, parameters and the future its caller awaits (None: nobody
+waits; a failure is logged)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_messages (
@@ -175,14 +177,6 @@ def _attempt_json(attempt: ModelWebhookAttempt) -> str:
     )
 
 
-def _log_failed_write(future: asyncio.Future[int]) -> None:
-    exc = None if future.cancelled() else future.exception()
-    if exc is not None:
-        logger.warning(
-            "webhook outbox: a delivery was not recorded (%s); the message stays pending", exc
-        )
-
-
 def _row_to_message(row: sqlite3.Row) -> StoredMessage:
     return StoredMessage(
         message_id=row["message_id"],
@@ -226,22 +220,6 @@ def _commit_one(conn: sqlite3.Connection, item: _Queued) -> int | sqlite3.Error:
         return exc
 
 
-def _commit_waiting(
-    conn: sqlite3.Connection, batch: list[_Queued], wait: float
-) -> list[int | sqlite3.Error]:
-    """``_commit`` on the helper thread, waiting up to ``wait`` seconds for the lock."""
-    conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-    try:
-        return _commit(conn, batch)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout={int(INLINE_BUSY_SECONDS * 1000)}")
-
-
-def _is_busy(exc: BaseException) -> bool:
-    name = getattr(exc, "sqlite_errorname", "")
-    return isinstance(name, str) and name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-
-
 def store_error(exc: BaseException, *, path: str, operation: str) -> InfraUnavailableError:
     """What a failed outbox call means for its caller, typed (see the module docstring)."""
     name = str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
@@ -257,172 +235,238 @@ def store_error(exc: BaseException, *, path: str, operation: str) -> InfraUnavai
     )
 
 
-def _settle(
-    batch: list[_Queued], outcome: list[int | sqlite3.Error] | InfraError, path: str
-) -> None:
-    """Resolve a batch's futures with their row counts or typed failures; a writer that
-    stopped waiting (cancelled) is skipped."""
-    for index, (_, _, future) in enumerate(batch):
+def _closed_error(path: str, operation: str) -> InfraUnavailableError:
+    return InfraUnavailableError(
+        "the webhook outbox is closed",
+        transport=EnumTransport.INTERNAL,
+        operation=operation,
+        target=path,
+        reason="outbox_error",
+        retryable=False,
+    )
+
+
+type _Outcome = tuple[asyncio.Future[Any], object, BaseException | None]
+"""What the writer hands back to a future: its result, or the exception to raise."""
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """On the event loop: resolve the futures of a batch (a caller that stopped waiting,
+    cancelled, is skipped; its write landed all the same)."""
+    for future, result, exc in outcomes:
         if future.done():
             continue
-        result = outcome if isinstance(outcome, InfraError) else outcome[index]
-        if isinstance(result, int):
+        if exc is None:
             future.set_result(result)
         else:
-            future.set_exception(
-                result
-                if isinstance(result, InfraError)
-                else store_error(result, path=path, operation="write")
-            )
+            future.set_exception(exc)
 
 
-class SqliteOutboxStore:
-    """:class:`OutboxStore` in one SQLite file (``:memory:`` for a non-durable one)."""
+def _hand_back(outcomes: list[_Outcome]) -> None:
+    """From the writer thread: one wake-up of each event loop per batch."""
+    loop = outcomes[0][0].get_loop()
+    if all(future.get_loop() is loop for future, _, _ in outcomes):
+        groups = {loop: outcomes}
+    else:  # futures of several loops (a store shared across asyncio.run calls)
+        groups = {}
+        for outcome in outcomes:
+            groups.setdefault(outcome[0].get_loop(), []).append(outcome)
+    for each_loop, group in groups.items():
+        try:
+            each_loop.call_soon_threadsafe(_settle, group)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            continue
+
+
+@dataclass(slots=True)
+class _Call:
+    """A read (or a one-off write) run on the writer thread, in its place in the queue."""
+
+    fn: Callable[[sqlite3.Connection], object]
+    future: asyncio.Future[Any]
+    operation: str
+
+
+_STOP = object()
+
+
+class _Writer:
+    """The writer thread's state: the connection, the queue of writes and calls, the
+    off-thread checkpoints. Separate from the store so that a store dropped without
+    ``close()`` stops its thread (a finalizer queues the stop)."""
 
     def __init__(
-        self,
-        path: str = ":memory:",
-        *,
-        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
-        offload: bool | None = None,
-        busy_timeout_seconds: float = 5.0,
-        checkpoint_every: int = 2000,
-        clock: Callable[[], float] = time.time,
+        self, conn: sqlite3.Connection, path: str, busy_timeout: float, checkpoint_every: int
     ) -> None:
-        self._path = path
-        self._busy_timeout = busy_timeout_seconds
-        self._clock = clock
-        self._offload = synchronous == "FULL" if offload is None else offload
-        self._executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-outbox")
-            if self._offload
-            else None
-        )
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_seconds
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={synchronous}")
-        self._conn.executescript(_SCHEMA)
-        # Inline commits hold the loop: they wait only briefly for another writer's lock,
-        # then hand the batch to the helper thread (``_waiter``), which waits the rest.
-        self._waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-wait")
-        self._waiting = 0  # batches on the helper thread: writes and reads go there too
-        if not self._offload:
-            self._conn.execute(f"PRAGMA busy_timeout={int(INLINE_BUSY_SECONDS * 1000)}")
-        self._closed = False
-        self._batch: list[_Queued] = []
-        self._flushes: set[asyncio.Future[list[int | sqlite3.Error]]] = set()
-        # Off-loop checkpoints (inline commits on a file only; see the module docstring).
+        self.conn = conn
+        self.path = path
+        self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._busy_timeout = busy_timeout
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
-        self._checkpointer: ThreadPoolExecutor | None = None
-        self._checkpoint_conn: sqlite3.Connection | None = None
-        self._checkpointing: asyncio.Future[None] | None = None
-        if not self._offload and path != ":memory:":
-            self._conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = ThreadPoolExecutor(
+        self.checkpoint_conn: sqlite3.Connection | None = None
+        self.checkpointer: ThreadPoolExecutor | None = None
+        self._checkpointing: Future[None] | None = None
+        if path != ":memory:":
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self.checkpointer = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="webhook-checkpoint"
             )
+        self.thread = threading.Thread(target=self.run, name="webhook-outbox", daemon=True)
 
-    def __repr__(self) -> str:
-        return f"SqliteOutboxStore(path={self._path!r})"
+    def run(self) -> None:
+        """Take everything queued, commit each run of consecutive writes as one
+        transaction, run each call in its place; until stopped."""
+        get, get_nowait = self.queue.get, self.queue.get_nowait
+        stopping = False
+        while not stopping:
+            items = [get()]
+            while True:
+                try:
+                    items.append(get_nowait())
+                except queue.Empty:
+                    break
+            writes: list[_Queued] = []
+            for item in items:
+                if type(item) is tuple:
+                    writes.append(item)
+                    continue
+                if writes:
+                    self.commit(writes)
+                    writes = []
+                if isinstance(item, _Call):
+                    self.call(item)
+                else:
+                    stopping = True
+            if writes:
+                self.commit(writes)
+        self.conn.close()
 
-    async def _run[T](self, fn: Callable[[sqlite3.Connection], T], operation: str) -> T:
-        """Run ``fn`` on the connection (after the queued writes), its failure typed."""
-        if self._batch:
-            self._start_flush()  # queued writes first: a read sees every write made before it
-        executor = self._executor if self._waiting == 0 else self._waiter
+    def commit(self, batch: list[_Queued]) -> None:
         try:
-            if executor is None:
-                return fn(self._conn)
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, self._conn)
+            counts: list[int | sqlite3.Error] | sqlite3.Error = _commit(self.conn, batch)
+        except sqlite3.Error as exc:  # busy past busy_timeout: nothing of it ran
+            counts = exc
+        else:
+            self.maybe_checkpoint(len(batch))
+        outcomes: list[_Outcome] = []
+        for index, (_, _, future) in enumerate(batch):
+            result = counts if isinstance(counts, sqlite3.Error) else counts[index]
+            if future is not None:
+                if isinstance(result, int):
+                    outcomes.append((future, result, None))
+                else:
+                    error = store_error(result, path=self.path, operation="write")
+                    outcomes.append((future, None, error))
+            elif not isinstance(result, int):
+                logger.warning(
+                    "webhook outbox: a delivery was not recorded (%s); the message stays pending",
+                    store_error(result, path=self.path, operation="write"),
+                )
+        if outcomes:
+            _hand_back(outcomes)
+
+    def call(self, item: _Call) -> None:
+        try:
+            outcome: _Outcome = (item.future, item.fn(self.conn), None)
         except sqlite3.Error as exc:
-            raise store_error(exc, path=self._path, operation=operation) from exc
+            error = store_error(exc, path=self.path, operation=item.operation)
+            error.__cause__ = exc
+            outcome = (item.future, None, error)
+        except Exception as exc:
+            outcome = (item.future, None, exc)
+        _hand_back([outcome])
 
-    def _write(self, sql: str, params: tuple[object, ...]) -> asyncio.Future[int]:
-        """Queue one statement; writes queued in the same loop iteration share one
-        transaction (group commit). The future resolves to the row count once committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._batch.append((sql, params, future))
-        if len(self._batch) == 1:
-            loop.call_soon(self._start_flush)
-        return future
-
-    def _start_flush(self) -> None:
-        batch, self._batch = self._batch, []
-        if not batch:
-            return
-        if self._executor is None and self._waiting == 0:
-            # Inline commits (no fsync to wait for): settle the batch now, no task per flush.
-            try:
-                counts = _commit(self._conn, batch)
-            except sqlite3.Error as exc:
-                if _is_busy(exc):
-                    # Another connection holds the lock: wait for it off the loop.
-                    self._submit(batch, self._waiter)
-                    return
-                _settle(batch, store_error(exc, path=self._path, operation="write"), self._path)
-                return
-            _settle(batch, counts, self._path)
-            self._maybe_checkpoint(len(batch))
-            return
-        self._submit(batch, self._executor or self._waiter)
-
-    def _submit(self, batch: list[_Queued], executor: ThreadPoolExecutor) -> None:
-        """Commit ``batch`` on a worker thread, submitted now: batches and reads run there
-        in the order they were issued."""
-        if executor is self._executor:
-            call = functools.partial(_commit, self._conn, batch)
-        else:
-            self._waiting += 1
-            call = functools.partial(_commit_waiting, self._conn, batch, self._busy_timeout)
-        flush = asyncio.get_running_loop().run_in_executor(executor, call)
-        self._flushes.add(flush)
-        flush.add_done_callback(functools.partial(self._flushed, batch, executor))
-
-    def _flushed(
-        self,
-        batch: list[_Queued],
-        executor: ThreadPoolExecutor,
-        flush: asyncio.Future[list[int | sqlite3.Error]],
-    ) -> None:
-        self._flushes.discard(flush)
-        if executor is not self._executor:
-            self._waiting -= 1  # back to inline commits once the helper thread is idle
-        exc = flush.exception()
-        if exc is not None:
-            _settle(batch, store_error(exc, path=self._path, operation="write"), self._path)
-        else:
-            _settle(batch, flush.result(), self._path)
-
-    def _maybe_checkpoint(self, statements: int) -> None:
+    def maybe_checkpoint(self, statements: int) -> None:
         """Start a PASSIVE checkpoint on the helper thread every ``checkpoint_every``
-        statements (one at a time; writers go on meanwhile)."""
-        if self._checkpointer is None:
+        statements (one at a time; the writer goes on meanwhile)."""
+        if self.checkpointer is None:
             return
         self._since_checkpoint += statements
         if self._since_checkpoint < self._checkpoint_every or self._checkpointing is not None:
             return
         self._since_checkpoint = 0
-        future = asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
-        self._checkpointing = future
-        future.add_done_callback(self._checkpoint_done)
+        self._checkpointing = self.checkpointer.submit(self._run_checkpoint)
+        self._checkpointing.add_done_callback(self._checkpoint_done)
 
-    def _checkpoint(self) -> None:
-        if self._checkpoint_conn is None:
-            self._checkpoint_conn = sqlite3.connect(
-                self._path, check_same_thread=False, timeout=self._busy_timeout
+    def _run_checkpoint(self) -> None:
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        if self.checkpoint_conn is None:
+            self.checkpoint_conn = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=self._busy_timeout
             )
-        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
-    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+    def _checkpoint_done(self, future: Future[None]) -> None:
         self._checkpointing = None
         exc = None if future.cancelled() else future.exception()
         if exc is not None:  # retried at the next one
             logger.warning("webhook outbox checkpoint failed: %s", type(exc).__name__)
+
+
+class SqliteOutboxStore:
+    """:class:`OutboxStore` in one SQLite file (``:memory:`` for a non-durable one).
+
+    ``synchronous``: ``FULL`` (default) fsyncs the WAL at every commit (a committed
+    message survives a power loss); ``NORMAL`` survives a crash of the process only.
+    """
+
+    def __init__(
+        self,
+        path: str = ":memory:",
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "FULL",
+        busy_timeout_seconds: float = 5.0,
+        checkpoint_every: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._path = path
+        self._clock = clock
+        conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_seconds
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.executescript(_SCHEMA)
+        self._writer = _Writer(conn, path, busy_timeout_seconds, checkpoint_every)
+        self._put = self._writer.queue.put
+        self._closed = False
+        self._writer.thread.start()
+        weakref.finalize(self, self._writer.queue.put, _STOP)
+
+    def __repr__(self) -> str:
+        return f"SqliteOutboxStore(path={self._path!r})"
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The writer's connection (tests set pragmas on it while the writer is idle)."""
+        return self._writer.conn
+
+    @property
+    def _checkpoint_conn(self) -> sqlite3.Connection | None:
+        return self._writer.checkpoint_conn
+
+    async def _run[T](self, fn: Callable[[sqlite3.Connection], T], operation: str) -> T:
+        """Run ``fn`` on the writer thread after every write queued before it (so a read
+        sees them); its failure typed."""
+        if self._closed:
+            raise _closed_error(self._path, operation)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(_Call(fn, future, operation))
+        return await future
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> asyncio.Future[int]:
+        """Queue one statement for the next group commit; the future resolves to its row
+        count once committed (or to the typed failure)."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            future.set_exception(_closed_error(self._path, "write"))
+        else:
+            self._put((sql, params, future))
+        return future
 
     async def add(self, message: StoredMessage) -> bool:
         now = self._clock()
@@ -464,12 +508,19 @@ class SqliteOutboxStore:
         waiting for it (the delivery engine's fast path). A crash, or a failure of that
         commit (logged), before it lands leaves the message pending: it is delivered again,
         with the same ``webhook-id``."""
-        future = self._write(
-            "UPDATE webhook_messages SET attempts = json_insert(attempts, '$[#]', json(?)), "
-            "status = 'delivered', updated_at = ? WHERE message_id = ?",
-            (_attempt_json(attempt), self._clock(), message_id),
+        if self._closed:  # too late to record: the message stays pending
+            logger.warning(
+                "webhook outbox closed: a delivery was not recorded; the message stays pending"
+            )
+            return
+        self._put(
+            (
+                "UPDATE webhook_messages SET attempts = json_insert(attempts, '$[#]', json(?)), "
+                "status = 'delivered', updated_at = ? WHERE message_id = ?",
+                (_attempt_json(attempt), self._clock(), message_id),
+                None,
+            )
         )
-        future.add_done_callback(_log_failed_write)
 
     async def finish(
         self,
@@ -589,20 +640,17 @@ class SqliteOutboxStore:
         return await self._run(op, "is_disabled")
 
     async def close(self) -> None:
-        """Close the file and the worker thread; idempotent."""
+        """Commit what is queued, stop the writer thread, close the file; idempotent."""
         if self._closed:
             return
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._put(_Call(lambda conn: None, done, "close"))  # after every queued write
+        self._put(_STOP)
         self._closed = True
-        self._start_flush()
-        if self._flushes:
-            await asyncio.wait(list(self._flushes))
-        if self._checkpointing is not None:
-            await asyncio.wait([self._checkpointing])
-        if self._checkpointer is not None:
-            self._checkpointer.shutdown(wait=True)
-            if self._checkpoint_conn is not None:
-                self._checkpoint_conn.close()
-        await self._run(lambda conn: conn.close(), "close")
-        self._waiter.shutdown(wait=True)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        await done
+        writer = self._writer
+        await asyncio.to_thread(writer.thread.join)
+        if writer.checkpointer is not None:
+            await asyncio.to_thread(writer.checkpointer.shutdown, wait=True)
+            if writer.checkpoint_conn is not None:
+                writer.checkpoint_conn.close()
