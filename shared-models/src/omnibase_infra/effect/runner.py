@@ -241,7 +241,31 @@ class OperationRunner:
         guarded = policy.guarded
         try:
             try:
-                value = await self._attempt(call, attempt, guarded)
+                # The first attempt: _attempt() spelt out (one coroutine fewer per operation).
+                breaker = self._breaker
+                guard = (
+                    breaker.guard(operation=operation, correlation_id=attempt.correlation_id)
+                    if guarded and breaker is not None
+                    else _UNGUARDED
+                )
+                async with guard:
+                    deadline = Deadline(attempt.deadline)
+                    try:
+                        deadline.enter()
+                        try:
+                            value = await call(attempt)
+                        except BaseException as exc:
+                            deadline.leave(type(exc), exc)
+                            raise
+                        deadline.leave(None, None)
+                    except InfraError:
+                        raise
+                    except TimeoutError as exc:
+                        if deadline.expired():
+                            raise self._deadline_error(attempt) from exc
+                        raise self._mapped(exc, attempt) from exc
+                    except Exception as exc:
+                        raise self._mapped(exc, attempt) from exc
             except InfraError as first:
                 value = await self._retry(
                     first,

@@ -155,8 +155,9 @@ class OperationTelemetry:
             outcome_attribute=semconv.OUTCOME,
         )
 
-    def _tracing(self) -> bool:
-        """Whether an SDK records spans (the global provider is re-read once a second)."""
+    def tracing(self) -> bool:
+        """Whether an SDK records spans (the global provider is re-read once a second):
+        when False, :meth:`start` returns the invalid span and nothing is recorded."""
         if self._provider is not None:
             return not isinstance(self._provider, _NO_SDK)
         now = time.monotonic()
@@ -183,7 +184,7 @@ class OperationTelemetry:
         Its parent is the correlation's span when the correlation names one (a remote
         parent, with its trace flags and ``tracestate``), else the current span.
         """
-        if not self._tracing():
+        if not self.tracing():
             return trace.INVALID_SPAN  # nothing would be recorded: skip building a parent
         remote = correlation.to_span_context()
         parent = None if remote is None else trace.set_span_in_context(NonRecordingSpan(remote))

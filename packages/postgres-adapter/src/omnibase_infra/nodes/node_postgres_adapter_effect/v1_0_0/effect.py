@@ -486,12 +486,19 @@ class NodePostgresAdapterEffect(InfraEffectNode):
             await self.run(request, _raising(refused), record_attributes=RECORD_ATTRIBUTES)
             raise  # pragma: no cover - run() raised ``refused``
 
+        statement = op.statement
+        tracing = self._telemetry.tracing
+
         async def attempt_on_connection(attempt: Attempt) -> Fields:
-            if attempt.number == 1 and op.statement is not None:
+            if attempt.number == 1 and statement is not None and tracing():
                 span = trace.get_current_span()  # the operation's span, when recording
                 if span.is_recording():
-                    span.set_attribute(_DB_QUERY_TEXT, op.statement)
-            conn = await self._acquire(pool, attempt)
+                    span.set_attribute(_DB_QUERY_TEXT, statement)
+            # PostgresPool.acquire() without a wrapper: one coroutine fewer per operation.
+            try:
+                conn = await pool.acquire(attempt.correlation_id)
+            except Exception as exc:
+                raise self._error(exc, attempt, EnumPhase.ACQUIRE) from exc
             failure: BaseException | None = None
             try:
                 return await op.run(conn)

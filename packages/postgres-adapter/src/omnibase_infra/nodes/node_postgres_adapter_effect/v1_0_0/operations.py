@@ -13,7 +13,7 @@ behind the validator. Migrations are the one exception (see :mod:`.migrations`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 type Fields = dict[str, Any]
+type Run = Coroutine[Any, Any, Fields]
 
 
 @dataclass(slots=True)
@@ -261,8 +262,10 @@ class PgOperation[R]:
         """Running it twice is safe (None: as the contract says for the operation)."""
         return None
 
-    async def run(self, conn: PgConnection) -> Fields:
-        """Run on ``conn``; the response's own fields (driver errors raised as they are)."""
+    def run(self, conn: PgConnection) -> Run:
+        """Run on ``conn``: a coroutine giving the response's own fields (driver errors
+        raised as they are). A plain method returning the operation function's coroutine,
+        so running adds no coroutine frame of its own."""
         raise NotImplementedError
 
 
@@ -290,8 +293,8 @@ class Fetch(_Read[ModelPostgresFetchRequest]):
 
     __slots__ = ()
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await fetch(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return fetch(conn, self.request, self.ctx)
 
 
 class FetchOne(_Read[ModelPostgresFetchOneRequest]):
@@ -299,8 +302,8 @@ class FetchOne(_Read[ModelPostgresFetchOneRequest]):
 
     __slots__ = ()
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await fetch_one(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return fetch_one(conn, self.request, self.ctx)
 
 
 class FetchValue(_Read[ModelPostgresFetchValueRequest]):
@@ -308,8 +311,8 @@ class FetchValue(_Read[ModelPostgresFetchValueRequest]):
 
     __slots__ = ()
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await fetch_value(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return fetch_value(conn, self.request, self.ctx)
 
 
 class Execute(PgOperation[ModelPostgresExecuteRequest]):
@@ -321,8 +324,8 @@ class Execute(PgOperation[ModelPostgresExecuteRequest]):
     def idempotent(self) -> bool:
         return self.request.idempotent
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await execute(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return execute(conn, self.request, self.ctx)
 
 
 class ExecuteMany(PgOperation[ModelPostgresExecuteManyRequest]):
@@ -334,8 +337,8 @@ class ExecuteMany(PgOperation[ModelPostgresExecuteManyRequest]):
     def idempotent(self) -> bool:
         return self.request.idempotent
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await execute_many(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return execute_many(conn, self.request, self.ctx)
 
 
 class CopyRecords(PgOperation[ModelPostgresCopyRecordsRequest]):
@@ -343,8 +346,8 @@ class CopyRecords(PgOperation[ModelPostgresCopyRecordsRequest]):
 
     __slots__ = ()
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await copy_records(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return copy_records(conn, self.request, self.ctx)
 
 
 class Transaction(PgOperation[ModelPostgresTransactionRequest]):
@@ -358,5 +361,5 @@ class Transaction(PgOperation[ModelPostgresTransactionRequest]):
     def read_only(self) -> bool:
         return self.request.read_only
 
-    async def run(self, conn: PgConnection) -> Fields:
-        return await transaction(conn, self.request, self.ctx)
+    def run(self, conn: PgConnection) -> Run:
+        return transaction(conn, self.request, self.ctx)

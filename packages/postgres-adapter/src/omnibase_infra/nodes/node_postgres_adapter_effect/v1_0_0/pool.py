@@ -32,6 +32,16 @@ logger = logging.getLogger("omnibase_infra.nodes.node_postgres_adapter_effect.po
 _PING = "SELECT 1"
 
 
+def _tracked(conn: PgConnection) -> PgConnection:
+    """The connection behind asyncpg's pool proxy (``_con``, asyncpg 0.29), whose methods
+    of :class:`.connection.TrackedConnection` the proxy would reach only through its
+    ``__getattr__`` (a failed lookup first, on every call); ``None`` once the proxy was
+    detached (its connection closed), so the caller's next attribute access raises
+    ``AttributeError``. Anything else (a test's stand-in) is its own connection."""
+    tracked: PgConnection = getattr(conn, "_con", conn)
+    return tracked
+
+
 def _ping_failures() -> tuple[type[BaseException], ...]:
     """Failures of a health-check ping: the connection is dropped and another one tried."""
     errors = driver_errors()
@@ -102,20 +112,30 @@ class PostgresPool:
 
     async def acquire(self, correlation_id: UUID | None = None) -> PgConnection:
         """A connection that answered a ping if it was idle or suspect (driver errors raw)."""
-        pool = self._pool if self._pool is not None and not self._closed else None
-        if pool is None:
+        pool = self._pool
+        if pool is None or self._closed:
             pool = await self._ensure_pool()
         started = self._clock()
+        conn = await pool.acquire()
+        now = self._clock()
+        if not _tracked(conn).omnibase_needs_check(now, self._idle_limit):
+            self._acquisitions += 1
+            self._acquire_wait += now - started
+            return conn
+        return await self._acquire_checked(pool, conn, started, correlation_id)
+
+    async def _acquire_checked(
+        self, pool: PgPool, conn: PgConnection, started: float, correlation_id: UUID | None
+    ) -> PgConnection:
         # Each dead connection found is terminated, so its slot reconnects next time; a
         # whole pool of dead ones costs at most max_size pings before a fresh connect.
         for _ in range(self._config.max_size + 1):
-            conn = await pool.acquire()
-            now = self._clock()
-            if not conn.omnibase_needs_check(now, self._idle_limit):
-                self._acquisitions += 1
-                self._acquire_wait += now - started
-                return conn
             if await self._ping(pool, conn, correlation_id):
+                self._acquisitions += 1
+                self._acquire_wait += self._clock() - started
+                return conn
+            conn = await pool.acquire()
+            if not _tracked(conn).omnibase_needs_check(self._clock(), self._idle_limit):
                 self._acquisitions += 1
                 self._acquire_wait += self._clock() - started
                 return conn
@@ -155,16 +175,33 @@ class PostgresPool:
             if isinstance(error, TimeoutError | asyncio.CancelledError):
                 self._timeouts += 1
                 suspect = True
+        tracked = _tracked(conn)
         try:
-            conn.omnibase_released(self._clock(), suspect=suspect)
+            tracked.omnibase_released(self._clock(), suspect=suspect)
             if error is not None and isinstance(error, driver_errors().protocol):
                 conn.terminate()  # asyncpg's own state is inconsistent: never reuse it
-            elif self.read_only and conn.omnibase_session_switched_to_writes():
+            elif self.read_only and tracked.omnibase_session_switched_to_writes():
                 self._discard_switched(conn, correlation_id)
         except (AttributeError, driver_errors().interface):
             return  # asyncpg detached the proxy: the connection closed and left the pool
-        if self._pool is not None:
-            await self._release_quietly(self._pool, conn, correlation_id)
+        pool = self._pool
+        if pool is None:
+            return
+        holder = getattr(conn, "_holder", None)
+        if holder is None or tracked is conn:  # not asyncpg's proxy: the public path
+            await self._release_quietly(pool, conn, correlation_id)
+            return
+        # What asyncpg's Pool.release() does, in the caller's task instead of a task of
+        # its own under asyncio.shield() (a task, a future and their callbacks on every
+        # operation): the caller still has its result only once the session was reset
+        # (the reset frees what a statement left behind, e.g. a session advisory lock). If
+        # the caller is cancelled during the reset, asyncpg terminates the connection
+        # (its slot reconnects on a later acquire) instead of finishing the reset.
+        tracked._on_release()  # type: ignore[attr-defined]  # asyncpg's listener checks
+        try:
+            await holder.release(self._check_timeout)
+        except Exception as exc:
+            self._dropped_on_release(exc, correlation_id)
 
     def _discard_switched(self, conn: PgConnection, correlation_id: UUID | None) -> None:
         # The reset on release (RESET ALL) would switch it back; a session that something
@@ -186,12 +223,15 @@ class PostgresPool:
         try:
             await pool.release(conn, timeout=self._check_timeout)
         except Exception as exc:
-            logger.info(
-                "postgres connection to %s dropped on release (%s)",
-                self.target,
-                type(exc).__name__,
-                extra={"correlation_id": str(correlation_id), "target": self.target},
-            )
+            self._dropped_on_release(exc, correlation_id)
+
+    def _dropped_on_release(self, exc: BaseException, correlation_id: UUID | None) -> None:
+        logger.info(
+            "postgres connection to %s dropped on release (%s)",
+            self.target,
+            type(exc).__name__,
+            extra={"correlation_id": str(correlation_id), "target": self.target},
+        )
 
     def stats(self) -> ModelPostgresPoolStats:
         """Sizes and counters since the pool was created."""
