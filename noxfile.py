@@ -356,20 +356,27 @@ CHAOS_KILLS = "20"
 @nox.session(python=PYTHON, default=False)
 def chaos(session: nox.Session) -> None:
     """The SIGKILL crash suites with many kills (``ONEX_CHAOS_KILLS``, default 20 per
-    store; ``nox -s chaos -- -k sqlite`` for one store), printing the table: kills,
-    resumes, calls per step kind, duplicates, leaked, lost; then the workers' fault test at
-    full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP faults:
-    ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (a few minutes per
-    store on 2 cores); the default tests run short versions (4 kills; 12 workflows and 4
-    faults)."""
+    store; ``nox -s chaos -- -k sqlite`` for one store), each printing its table: first
+    the orchestrator's suite (``packages/orchestrator/tests/test_crash.py``, test nodes:
+    kills, kills inside a store write, runs, resumed, calls per step kind, duplicates,
+    lost), then the real deployment workflow against the real servers
+    (``tests-integration/tests/test_deployment_crash.py``: kills, runs, resumes, calls per
+    step kind, duplicates, leaked Vault leases/login roles, lost effects); then the
+    workers' fault test at full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP
+    faults: ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (several
+    minutes per store on 2 cores); the default sessions run short versions (4 and 2 kills
+    per store; 20 workflows and 4 faults)."""
+    _install_everything(session, "test")
     package = PACKAGES["orchestrator"]
-    _install_isolated(
-        session, package, group="test", extra=[*_harness(package), f"omnibase-core=={CORE_UPPER}"]
-    )
+    kills = {"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)}
     session.run(
         *_pytest(package.path / "tests" / "test_crash.py"),
         "-m", "chaos", "-s", *session.posargs,
-        env={"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)},
+        env=kills,
+    )  # fmt: skip
+    session.run(
+        *_pytest(HARNESS / "tests" / "test_deployment_crash.py"), "-s", *session.posargs,
+        env=kills,
     )  # fmt: skip
     # The workers' fault test at the issue's size: 3 workers, 60 workflows, 10 faults.
     session.run(

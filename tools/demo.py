@@ -257,10 +257,14 @@ def run_demo(work: Path) -> int:
             and deployed.keycloak_granted
         )
 
-        lease = asyncio.run(_step_output(store, deploy_id, "issue_credentials")).get("lease_id")
+        credentials = asyncio.run(_step_output(store, deploy_id, "issue_credentials"))
         decommission_id = f"demo-decommission-{uuid.uuid4().hex[:8]}"
         banner(f"decommission {SERVICE}")
-        extra = [f"--input=lease_id={lease}"] if lease else []
+        extra = [
+            f"--input={name}={credentials[field]}"
+            for name, field in (("lease_id", "lease_id"), ("vault_accessor", "accessor"))
+            if credentials.get(field)
+        ]
         code = cli(
             "decommission",
             *common,

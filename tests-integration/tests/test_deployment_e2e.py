@@ -365,6 +365,7 @@ async def test_decommission_returns_everything_to_nothing(
                 "service_name": service_name,
                 "database_name": service_name.replace("-", "_"),
                 "lease_id": lease["lease_id"],
+                "vault_accessor": lease["accessor"],
                 "keycloak_client": setup.keycloak_client,
                 "webhook_url": setup.webhook_url,
                 "webhook_secret": setup.webhook_secret,

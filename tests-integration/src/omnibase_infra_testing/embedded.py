@@ -24,7 +24,7 @@ import base64
 import contextlib
 import secrets
 import urllib.error
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -42,6 +42,7 @@ from omnibase_infra_testing.services.receiver import WebhookReceiver, start_webh
 
 __all__ = [
     "OIDC_SERVICE_CLIENT",
+    "ROLE_NAMED_USERS",
     "VAULT_DATABASE_MOUNT",
     "VAULT_DATABASE_ROLE",
     "WEBHOOK_PATH",
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 VAULT_DATABASE_MOUNT = "database"
+ROLE_NAMED_USERS = '{{ printf "v-%s-%s" .RoleName (random 12) | truncate 63 }}'
+"""A username template: ``v-<Vault role>-<12 random characters>`` (users countable per
+role when no role name is a prefix of another followed by ``-``)."""
 VAULT_DATABASE_ROLE = "service-db"
 WEBHOOK_PATH = "/hooks/onex-infra"
 OIDC_SERVICE_CLIENT = WORKFLOW_CLIENT  # the Keycloak node's client, and the deployed service's
@@ -200,9 +204,14 @@ def configure_vault_database(
     mount: str = VAULT_DATABASE_MOUNT,
     role: str = VAULT_DATABASE_ROLE,
     default_ttl: str = "1h",
+    extra_roles: Sequence[str] = (),
+    username_template: str | None = None,
 ) -> None:
     """Vault's database secrets engine at ``mount`` against the PostgreSQL server, with
-    ``role`` creating a login role (idempotent: an existing mount is reconfigured)."""
+    ``role`` (and each of ``extra_roles``) creating a login role (idempotent: an existing
+    mount is reconfigured). ``username_template``: the connection's (Vault's default
+    when None); :data:`ROLE_NAMED_USERS` puts the whole Vault role name in each user's
+    name, so that users can be counted per role."""
     services.postgres._psql(_DROP_ROLE_SQL)  # the harness's own helper
     bao, token = services.openbao.addr, services.openbao.root_token
     mounts = _api(bao, "GET", "sys/mounts", token=token)
@@ -217,7 +226,7 @@ def configure_vault_database(
         f"{mount}/config/pg",
         {
             "plugin_name": "postgresql-database-plugin",
-            "allowed_roles": [role],
+            "allowed_roles": [role, *extra_roles],
             "connection_url": (
                 "postgresql://{{username}}:{{password}}@"
                 f"{pg.host}:{pg.port}/{pg.database}?sslmode=disable"
@@ -225,22 +234,24 @@ def configure_vault_database(
             "username": pg.user,
             "password": password,
             "verify_connection": True,
+            **({"username_template": username_template} if username_template else {}),
         },
         token=token,
     )
-    _api(
-        bao,
-        "POST",
-        f"{mount}/roles/{role}",
-        {
-            "db_name": "pg",
-            "creation_statements": list(CREATION_STATEMENTS),
-            "revocation_statements": list(REVOCATION_STATEMENTS),
-            "default_ttl": default_ttl,
-            "max_ttl": "24h",
-        },
-        token=token,
-    )
+    for name in (role, *extra_roles):
+        _api(
+            bao,
+            "POST",
+            f"{mount}/roles/{name}",
+            {
+                "db_name": "pg",
+                "creation_statements": list(CREATION_STATEMENTS),
+                "revocation_statements": list(REVOCATION_STATEMENTS),
+                "default_ttl": default_ttl,
+                "max_ttl": "24h",
+            },
+            token=token,
+        )
 
 
 def prepare_workflow(

@@ -257,9 +257,11 @@ async def infrastructure_state(
     role_prefix: str = "v-",
     migrations_table: str = "omnibase_schema_migrations",
     keycloak_client: str = OIDC_SERVICE_CLIENT,
+    vault_role: str = VAULT_DATABASE_ROLE,
 ) -> InfraState:
-    """Read what exists of ``service_name`` from PostgreSQL, Consul, Vault, Keycloak (the
-    client role named after the service, and its grant) and the receiver."""
+    """Read what exists of ``service_name`` from PostgreSQL (login roles named
+    ``role_prefix...``), Consul, Vault (the leases of ``vault_role``), Keycloak (the client
+    role named after the service, and its grant) and the receiver."""
     import asyncpg  # noqa: PLC0415 - the Postgres node's driver, installed with it
 
     conn = await asyncpg.connect(services.postgres.dsn, timeout=10)
@@ -291,7 +293,7 @@ async def infrastructure_state(
     bao = services.openbao
     listed = await asyncio.to_thread(
         _http_json,
-        f"{bao.addr}/v1/sys/leases/lookup/{VAULT_DATABASE_MOUNT}/creds/{VAULT_DATABASE_ROLE}/",
+        f"{bao.addr}/v1/sys/leases/lookup/{VAULT_DATABASE_MOUNT}/creds/{vault_role}/",
         method="LIST",
         token=bao.root_token,
     )

@@ -29,6 +29,8 @@ __all__ = [
     "EnumVaultOperation",
     "ModelVaultAppRoleAuth",
     "ModelVaultConfig",
+    "ModelVaultCredentialsRevokeRequest",
+    "ModelVaultCredentialsRevoked",
     "ModelVaultDatabaseCredentials",
     "ModelVaultDatabaseCredentialsRequest",
     "ModelVaultKvDeleteRequest",
@@ -78,6 +80,7 @@ class EnumVaultOperation(StrEnum):
     DATABASE_CREDENTIALS = "database_credentials"
     LEASE_RENEW = "lease_renew"
     LEASE_REVOKE = "lease_revoke"
+    CREDENTIALS_REVOKE = "credentials_revoke"
 
 
 def validate_vault_path(path: str, *, allow_trailing_slash: bool = False) -> str:
@@ -281,11 +284,40 @@ class ModelVaultDatabaseCredentialsRequest(ModelInfraRequest):
     operation: Literal["database_credentials"] = "database_credentials"
     role: str = Field(min_length=1, max_length=256, pattern=_KEY_NAME)
     mount_point: str = "database"
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
+    """When set, the credentials are issued through a token of their own, recorded under
+    this key before they are issued; a call with the same key first revokes that token
+    (and so the lease and database user an earlier, interrupted call created). The
+    orchestrator sets it to ``<run_id>:<step_id>``."""
+    token_role: str | None = Field(default=None, min_length=1, max_length=256, pattern=_KEY_NAME)
+    """Create that token through this token role (``auth/token/create/<role>``, e.g. one
+    with ``orphan=true`` so that the credentials outlive the node's own token); None: a
+    child token of the node's token. Only with ``idempotency_key``."""
+    anchor_mount: str | None = None
+    """The KV v2 mount of the record of the key's token; None: the node's ``kv_mount``."""
 
-    @field_validator("mount_point")
+    @field_validator("mount_point", "anchor_mount")
     @classmethod
-    def _mount_point(cls, value: str) -> str:
-        return _mount(value)
+    def _mount_point(cls, value: str | None) -> str | None:
+        return None if value is None else _mount(value)
+
+
+class ModelVaultCredentialsRevokeRequest(ModelInfraRequest):
+    """Revoke the token that issued database credentials (``accessor`` of
+    :class:`ModelVaultDatabaseCredentials`): its lease goes with it (and with it the
+    database user; at once when the record of its idempotency key names the lease, else
+    in the server's background), and so does that record. Safe to repeat."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    operation: Literal["credentials_revoke"] = "credentials_revoke"
+    accessor: str = Field(min_length=1, max_length=256, pattern=_KEY_NAME)
+    anchor_mount: str | None = None
+
+    @field_validator("anchor_mount")
+    @classmethod
+    def _anchor_mount(cls, value: str | None) -> str | None:
+        return None if value is None else _mount(value)
 
 
 class ModelVaultLeaseRequest(ModelInfraRequest):
@@ -316,6 +348,7 @@ type VaultRequest = (
     | ModelVaultTransitRewrapRequest
     | ModelVaultDatabaseCredentialsRequest
     | ModelVaultLeaseRequest
+    | ModelVaultCredentialsRevokeRequest
 )
 
 
@@ -406,6 +439,16 @@ class ModelVaultDatabaseCredentials(ModelVaultLease):
 
     username: str
     password: SecretStr
+    accessor: str | None = None
+    """The accessor of the token that issued them (requests with an ``idempotency_key``):
+    revoking it (``credentials_revoke``) revokes the lease too."""
+
+
+class ModelVaultCredentialsRevoked(_Response):
+    """A ``credentials_revoke``: ``revoked`` False when the token was already gone."""
+
+    accessor: str
+    revoked: bool
 
 
 @functools.cache
@@ -424,7 +467,8 @@ def _request_adapter() -> TypeAdapter[VaultRequest]:
             | ModelVaultTransitDecryptRequest
             | ModelVaultTransitRewrapRequest
             | ModelVaultDatabaseCredentialsRequest
-            | ModelVaultLeaseRequest,
+            | ModelVaultLeaseRequest
+            | ModelVaultCredentialsRevokeRequest,
             Field(discriminator="operation"),
         ]
     )

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from pydantic import SecretStr
+
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.models.vault import ModelVaultConfig
 from omnibase_infra.redaction import register_secret
@@ -89,6 +91,12 @@ class VaultClient:
         """Use ``token`` from now on (registered for redaction)."""
         register_secret(token)
         self.hvac.token = token
+
+    def client_for(self, token: str) -> Any:
+        """A new hvac client of the same server and settings that sends ``token`` (the
+        caller closes its ``adapter``); created on the calling thread."""
+        register_secret(token)
+        return _new_hvac_client(self._config.model_copy(update={"token": SecretStr(token)}))
 
     def _invoke[T](self, fn: Callable[[Any], T]) -> T:
         return fn(self.hvac)

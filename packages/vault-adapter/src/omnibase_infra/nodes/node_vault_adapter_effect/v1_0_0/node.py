@@ -37,6 +37,8 @@ from omnibase_infra.lifetime import LeaseGrant, LifetimeManager
 from omnibase_infra.models.model_infra_envelope import ModelInfraRequest
 from omnibase_infra.models.vault import (
     ModelVaultConfig,
+    ModelVaultCredentialsRevoked,
+    ModelVaultCredentialsRevokeRequest,
     ModelVaultDatabaseCredentials,
     ModelVaultDatabaseCredentialsRequest,
     ModelVaultKvDeleteRequest,
@@ -172,7 +174,9 @@ class NodeVaultAdapterEffect(InfraEffectNode):
             cas_attempts=self.policy("kv_patch").retry.max_attempts,
         )
         self._transit = TransitEngine(self._call)
-        self._database = DatabaseEngine(self._call)
+        self._database = DatabaseEngine(
+            self._call, client_for=self._client.client_for, kv_mount=resolved.kv_mount
+        )
         self._leases = Leases(self._call)
         self._auth = TokenAuth(
             self._call, self._client, approle=resolved.approle, target=self.target
@@ -299,8 +303,18 @@ class NodeVaultAdapterEffect(InfraEffectNode):
     async def database_credentials(
         self, request: ModelVaultDatabaseCredentialsRequest
     ) -> ModelVaultDatabaseCredentials:
-        """New credentials from a database role; the password is registered for redaction."""
+        """New credentials from a database role; the password is registered for redaction.
+        With ``idempotency_key``: issued through a token of their own, and a repeated call
+        with the key revokes what the earlier one issued first (see :mod:`.database`)."""
         return await self._database.credentials(request)
+
+    @operation(ModelVaultCredentialsRevokeRequest)
+    async def credentials_revoke(
+        self, request: ModelVaultCredentialsRevokeRequest
+    ) -> ModelVaultCredentialsRevoked:
+        """Revoke the token that issued credentials (by its accessor): their lease and
+        database user go with it. Safe to repeat (``revoked`` False the second time)."""
+        return await self._database.revoke(request)
 
     @operation(ModelVaultLeaseRequest, "lease_renew", "lease_revoke")
     async def lease(self, request: ModelVaultLeaseRequest) -> ModelVaultLease:
@@ -349,6 +363,10 @@ class NodeVaultAdapterEffect(InfraEffectNode):
     ) -> ModelVaultDatabaseCredentials: ...
     @overload
     async def process(self, input_data: ModelVaultLeaseRequest) -> ModelVaultLease: ...
+    @overload
+    async def process(
+        self, input_data: ModelVaultCredentialsRevokeRequest
+    ) -> ModelVaultCredentialsRevoked: ...
     @overload
     async def process(self, input_data: VaultRequest | ModelInfraRequest) -> BaseModel: ...
     async def process(
