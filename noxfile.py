@@ -365,7 +365,7 @@ def chaos(session: nox.Session) -> None:
     workers' fault test at full size (3 worker processes, 60 workflows, 10 SIGKILL/SIGSTOP
     faults: ``ONEX_WORKER_CHAOS_WORKFLOWS``/``_FAULTS``). Not in the default list (several
     minutes per store on 2 cores); the default sessions run short versions (4 and 2 kills
-    per store; 12 workflows and 4 faults)."""
+    per store; 20 workflows and 4 faults)."""
     _install_everything(session, "test")
     package = PACKAGES["orchestrator"]
     kills = {"ONEX_CHAOS_KILLS": os.environ.get("ONEX_CHAOS_KILLS", CHAOS_KILLS)}

@@ -2,8 +2,8 @@
 
 Starts the embedded services (PostgreSQL, OpenBao, Consul, the OIDC server, a webhook
 receiver) as the main demo does, then ``N`` ``onex-infra worker`` processes sharing the
-PostgreSQL store (schema ``onex_demo_workers``, lease 6 s, one run at a time each), and
-queues ``N + 1`` deployments with ``onex-infra submit``. As soon as the first worker is
+PostgreSQL store (schema ``onex_demo_workers``, the default 15 s lease, one run at a time
+each), and queues ``N + 1`` deployments with ``onex-infra submit``. As soon as the first worker is
 mid-run (a step of its run completed, the run not finished) it is SIGKILLed; its lease
 expires and another worker takes the run over and resumes it from its last recorded step.
 Prints the workers' log lines, ``onex-infra status`` (runs with worker and lease), and what
@@ -42,7 +42,7 @@ from omnibase_infra_testing.onex_embedded import (
 )
 
 SCHEMA = "onex_demo_workers"
-LEASE_SECONDS = 6.0
+LEASE_SECONDS = 15.0
 NODE_FACTORIES = [
     "node_webhook_effect=omnibase_infra_testing.onex_embedded:webhook_node",
     "node_keycloak_adapter_effect=omnibase_infra_testing.onex_embedded:keycloak_node",

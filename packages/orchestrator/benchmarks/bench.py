@@ -228,9 +228,9 @@ def main() -> None:  # noqa: PLR0915 - one benchmark script, read top to bottom
         help="workers: only the scale-out benchmark (bench_workers.py), kept beside the "
         "records already in --output",
     )
-    parser.add_argument("--worker-workflows", type=int, default=30)
+    parser.add_argument("--worker-workflows", type=int, default=36)
     parser.add_argument("--worker-concurrency", type=int, default=2)
-    parser.add_argument("--worker-rounds", type=int, default=3)
+    parser.add_argument("--worker-rounds", type=int, default=5)
     args = parser.parse_args()
     if args.only == "workers":
         benchlib.write_report(args.output, with_worker_records(args, keep=args.output))

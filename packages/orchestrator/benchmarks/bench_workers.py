@@ -5,9 +5,10 @@ A real PostgreSQL (the test harness's, or ``OMNIBASE_INFRA_TEST_POSTGRES_DSN``) 
 store; each side has its own schema and its own ``onex-infra worker`` processes, all started
 (and idle) before timing begins, so process start-up is not measured.
 
-Workload: ``--worker-workflows`` (30) runs of a 4-step chain whose steps each sleep 50 ms
+Workload: ``--worker-workflows`` (36) runs of a 4-step chain whose steps each sleep 50 ms
 (the scripted I/O-bound step of issue 19), submitted at once; a sample is the time from the
-first submit to the last run finished (workflows/s). Every worker runs with the same
+first submit to the last run finished (workflows/s), with the other sides' workers paused
+(SIGSTOP: idle workers poll the queue). Every worker runs with the same
 ``--concurrency`` (2): the comparison measures what more worker processes add, the
 scale-out the issue asks for (3 workers at least 2.5 times 1 worker). A single worker given
 3 times the concurrency is also reported (no target): on steps that only wait, one process's
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -116,7 +118,7 @@ class Side:
                             "--concurrency",
                             str(concurrency),
                             "--poll-seconds",
-                            "0.05",
+                            "0.1",
                             "--node",
                             "node_sleep_effect=bench_workers:SleepNode",
                         ],
@@ -128,6 +130,12 @@ class Side:
 
     def ready(self) -> bool:
         return all("started:" in log.read_text() for log in self.logs)
+
+    def pause(self, paused: bool) -> None:
+        """SIGSTOP (or SIGCONT) this side's workers: idle workers poll the queue, and a
+        side is measured with the other sides' processes paused, not polling beside it."""
+        for proc in self.procs:
+            proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     async def sample(self, workflows: int) -> float:
         """Workflows per second for ``workflows`` runs submitted at once."""
@@ -143,6 +151,7 @@ class Side:
 
     async def close(self) -> None:
         for proc in self.procs:
+            proc.send_signal(signal.SIGCONT)
             proc.terminate()
         for proc in self.procs:
             proc.wait(timeout=30)
@@ -174,7 +183,12 @@ def worker_records(workflows: int, concurrency: int, rounds: int) -> list[benchl
             time.sleep(0.2)
 
         def rate(side: Side) -> Any:
-            return lambda: loop.run_until_complete(side.sample(workflows))
+            def measure() -> float:
+                for other in sides:
+                    other.pause(other is not side)
+                return loop.run_until_complete(side.sample(workflows))
+
+            return measure
 
         name = f"worker_scale_out_{workflows}_workflows_4x{STEP_MS}ms_steps"
         records = benchlib.compare(

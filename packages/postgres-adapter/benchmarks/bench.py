@@ -361,7 +361,7 @@ def main() -> int:
         many = [[(b * 1000 + i, f"row {i}", i) for i in range(1000)] for b in range(3)]
         records += (
             []
-            if args.only not in "execute_many"
+            if not _wanted(args.only, "execute_many")
             else benchlib.compare(
                 "execute_many 1000 rows",
                 "rows/s",
@@ -386,7 +386,7 @@ def main() -> int:
         bulk = [[(i, f"text {i}", i * 0.5, stamp) for i in range(100_000 // scale)]]
         records += (
             []
-            if args.only not in "copy_records"
+            if not _wanted(args.only, "copy_records")
             else benchlib.compare(
                 "copy_records 100000 rows",
                 "rows/s",

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from omnibase_core.enums.enum_effect_types import EnumEffectType, EnumTransactionState
 from omnibase_core.nodes import ModelEffectInput
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from omnibase_infra.enums import EnumHealthStatus
 from omnibase_infra.errors import (
@@ -488,3 +488,30 @@ async def test_open_connects_eagerly_and_lifecycle_closes(
     with pytest.raises(InfraConnectionError, match="could not connect"):
         await down.open()
     await down.close()
+
+
+async def test_responses_built_without_validation_equal_validated_ones(
+    node: NodePostgresAdapterEffect,
+) -> None:
+    # The node builds its responses from its own values without validation: each must be
+    # the model validation would give (every field, the same model_fields_set, the same
+    # dump), and stay frozen.
+    requests: list[Any] = [
+        ModelPostgresFetchOneRequest(sql="SELECT 1 AS one, 'x'::text AS two"),
+        ModelPostgresFetchRequest(sql="SELECT g FROM generate_series(1, 3) AS g"),
+        ModelPostgresFetchValueRequest(sql="SELECT 42"),
+        ModelPostgresExecuteRequest(sql="SELECT 1"),
+        ModelPostgresTransactionRequest(
+            statements=(ModelPostgresStatement(sql="SELECT 1", fetch=True),), read_only=True
+        ),
+    ]
+    for request in requests:
+        response = await node.process(request)
+        given = {name: getattr(response, name) for name in response.model_fields_set}
+        validated = type(response)(**given, completed_at=response.completed_at)
+        assert response == validated, request.operation
+        assert response.model_fields_set == validated.model_fields_set - {"completed_at"}
+        assert response.model_dump() == validated.model_dump()
+        assert list(response.__dict__) == list(type(response).model_fields)
+        with pytest.raises(ValidationError):
+            response.success = False

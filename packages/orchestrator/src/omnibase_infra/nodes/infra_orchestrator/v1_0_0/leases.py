@@ -15,12 +15,12 @@ Tables (in the PostgreSQL store's schema, created on first use next to the store
 A worker claims with ``SELECT ... FOR UPDATE SKIP LOCKED`` (queued runs, and running runs
 whose lease expired: their worker died or stopped), renews its leases while it runs, and
 writes through a :class:`FencedWorkflowStore`: every write of the run is one transaction
-that starts with ``onex_fence(run, generation, worker)``, a function that locks the queue
-row ``FOR SHARE`` and raises (SQLSTATE ``OXL01``) unless the row still holds this
+that starts with ``onex_fence(run, generation, worker, ...)``, a function that locks the
+queue row ``FOR SHARE`` and raises (SQLSTATE ``OXL01``) unless the row still holds this
 generation, this worker and an unexpired lease. A claim by another worker updates the same
-row, so it waits for a fenced transaction in flight, and every fenced transaction after the
-claim fails: the old worker can neither record a step's outcome nor the ``running`` record
-that precedes every call, so it starts no further step.
+row (it skips a run while a fenced transaction of it is in flight), and every fenced
+transaction after the claim fails: the old worker can neither record a step's outcome nor
+the ``running`` record that precedes every call, so it starts no further step.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ class PostgresRunQueue:
             "run_id text NOT NULL, generation bigint NOT NULL, worker_id text NOT NULL, "
             "what text NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp())",
             f"CREATE OR REPLACE FUNCTION {self._fence}(p_run text, p_generation bigint, "  # noqa: S608
-            "p_worker text, p_what text) RETURNS void LANGUAGE plpgsql AS $fence$ BEGIN "
+            "p_worker text, p_what text, p_idle_ms integer) RETURNS void LANGUAGE plpgsql "
+            "AS $fence$ BEGIN "
+            "PERFORM set_config('idle_in_transaction_session_timeout', p_idle_ms::text, true); "
             f"PERFORM 1 FROM {self._queue} WHERE run_id = p_run "
             "AND generation = p_generation AND worker_id = p_worker AND state = 'running' "
             "AND lease_expires_at > clock_timestamp() FOR SHARE; "
@@ -302,22 +304,18 @@ class PostgresRunQueue:
         nothing was written."""
         node = await self._node()
         timeout = self.store._timeout
-        fence = (
-            # A fenced transaction holds the queue row FOR SHARE: a writer paused inside one
-            # (SIGSTOP) must not hold a takeover off for longer than a lease.
-            ModelPostgresStatement(
-                sql="SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
-                params=(str(int(max(min(timeout, lease.lease_seconds), 1.0) * 1000)),),
-            ),
-            ModelPostgresStatement(
-                sql=f"SELECT {self._fence}($1, $2, $3, $4)",
-                params=(lease.run_id, lease.generation, lease.worker_id, what),
-            ),
+        # A fenced transaction holds the queue row FOR SHARE: a writer paused inside one
+        # (SIGSTOP) must not hold a takeover off for longer than a lease, so the fence also
+        # bounds how long the transaction may sit idle (one statement, one round trip).
+        idle_ms = int(max(min(timeout, lease.lease_seconds), 1.0) * 1000)
+        fence = ModelPostgresStatement(
+            sql=f"SELECT {self._fence}($1, $2, $3, $4, $5)",
+            params=(lease.run_id, lease.generation, lease.worker_id, what, idle_ms),
         )
         try:
             await node.process(
                 ModelPostgresTransactionRequest(
-                    statements=(*fence, *statements), timeout_seconds=timeout
+                    statements=(fence, *statements), timeout_seconds=timeout
                 )
             )
         except InfraError as exc:

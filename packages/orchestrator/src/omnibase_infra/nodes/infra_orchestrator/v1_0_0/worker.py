@@ -43,6 +43,10 @@ from omnibase_infra.nodes.infra_orchestrator.v1_0_0.leases import (
     is_lease_lost,
     new_worker_id,
 )
+from omnibase_infra.nodes.infra_orchestrator.v1_0_0.orchestrator import (
+    InfraOrchestrator,
+    ModelWorkflowPlan,
+)
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.registry import NodeRegistry
 from omnibase_infra.nodes.infra_orchestrator.v1_0_0.runtime import (
     EventBus,
@@ -172,6 +176,31 @@ class _Subscriber(Protocol):
     ) -> Callable[[], Any]: ...
 
 
+_CACHED: Final = 64
+
+
+class _WorkerPlanner(InfraOrchestrator):
+    """The planner of one worker's runs: plans each workflow object once (the worker parses
+    each queued workflow once, see ``_workflow``), and one at a time (``plan()`` keeps the
+    workflow being planned on the node while core's ``process`` runs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._planning = asyncio.Lock()
+        self._plans: dict[int, tuple[ModelWorkflow, ModelWorkflowPlan]] = {}
+
+    async def plan(self, workflow: ModelWorkflow) -> ModelWorkflowPlan:
+        hit = self._plans.get(id(workflow))
+        if hit is not None and hit[0] is workflow:
+            return hit[1]
+        async with self._planning:
+            planned = await super().plan(workflow)
+        if len(self._plans) >= _CACHED:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[id(workflow)] = (workflow, planned)
+        return planned
+
+
 @dataclass
 class WorkerStats:
     """What a worker did (also printed when it stops)."""
@@ -220,6 +249,8 @@ class WorkflowWorker:
         self._secret_inputs = secret_inputs
         self._log = log or (lambda line: logger.info("%s", line))
         self.stats = WorkerStats()
+        self._planner = _WorkerPlanner()  # one per worker, not one per run
+        self._workflows: dict[str, ModelWorkflow] = {}
         self._held: dict[str, tuple[ModelLease, asyncio.Task[None]]] = {}
         self._lost: set[str] = set()
         self._wake = asyncio.Event()
@@ -321,6 +352,7 @@ class WorkflowWorker:
         runtime = WorkflowRuntime(
             self.registry,
             store,
+            planner=self._planner,
             event_bus=self.event_bus,
             topic_prefix=self.topic_prefix,
             listeners=self.listeners,
@@ -334,7 +366,7 @@ class WorkflowWorker:
                     run_id, secret_inputs=self._secret_inputs(record.secret_inputs)
                 )
             else:
-                workflow = parse_workflow(lease.workflow, source=f"queued run {run_id}")
+                workflow = self._workflow(lease)
                 secret = [name for name, spec in workflow.inputs.items() if spec.secret]
                 inputs = {**lease.inputs, **self._secret_inputs(secret)}
                 correlation = UUID(lease.correlation_id) if lease.correlation_id else None
@@ -359,6 +391,18 @@ class WorkflowWorker:
         self.stats.finished += 1
         self._log(f"finished run {run_id}: {result.status.value}")
         await self._event("finished", lease, status=result.status.value)
+
+    def _workflow(self, lease: ModelLease) -> ModelWorkflow:
+        """The queued workflow, parsed once per distinct workflow (runs of one workflow
+        share the object, so the planner plans it once)."""
+        key = json.dumps(lease.workflow, sort_keys=True)
+        workflow = self._workflows.get(key)
+        if workflow is None:
+            workflow = parse_workflow(lease.workflow, source=f"queued run {lease.run_id}")
+            if len(self._workflows) >= _CACHED:
+                self._workflows.pop(next(iter(self._workflows)))
+            self._workflows[key] = workflow
+        return workflow
 
     def _lease_lost(self, lease: ModelLease, why: str) -> None:
         self.stats.lost += 1

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, overload
 
 from omnibase_core.enums.enum_effect_types import EnumEffectType
@@ -60,6 +61,7 @@ from omnibase_infra.models.postgres import (
     ModelPostgresTransactionRequest,
     ModelPostgresTransactionResponse,
 )
+from omnibase_infra.models.trusted import construct_trusted
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0 import operations as ops
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.driver import PgConnection
 from omnibase_infra.nodes.node_postgres_adapter_effect.v1_0_0.errors import (
@@ -518,15 +520,21 @@ class NodePostgresAdapterEffect(InfraEffectNode):
             statement=op.statement,
             record_attributes=RECORD_ATTRIBUTES,
         )
-        # Validated (cheaper than model_construct in pydantic 2); rows skip validation.
-        return response(
-            operation=ctx.operation,
-            correlation_id=ctx.correlation_id,
-            success=True,
-            duration_ms=outcome.duration_seconds * 1000,
-            target=self._target,
-            attempts=outcome.attempts,
-            **outcome.value,
+        return _response(
+            response,
+            {
+                "operation": ctx.operation,
+                "correlation_id": ctx.correlation_id,
+                "success": True,
+                "duration_ms": outcome.duration_seconds * 1000,
+                "completed_at": datetime.now(UTC),
+                "error_code": None,
+                "error_message": None,
+                "metadata": {},
+                "target": self._target,
+                "attempts": outcome.attempts,
+                **outcome.value,
+            },
         )
 
     async def _acquire(self, pool: PostgresPool, attempt: Attempt) -> PgConnection:
@@ -562,6 +570,26 @@ class NodePostgresAdapterEffect(InfraEffectNode):
         ctx: ops.OperationContext,
     ) -> str:
         return self._check(request.sql, READ if request.read_only else READ_WRITE, ctx)
+
+
+_UNSET_BY_CALLER: Final = frozenset({"completed_at", "error_code", "error_message", "metadata"})
+"""Response fields the node leaves at their defaults (not in ``model_fields_set``)."""
+_FIELD_ORDER: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _response[R: ModelPostgresResponseBase](response: type[R], values: dict[str, Any]) -> R:
+    """The response from values this module produced: every field of ``response`` named, of
+    its type (the operation functions' own fields, a fresh timestamp, the defaults), so it
+    is built without validation (``construct_trusted``, the same ``model_fields_set`` as
+    the validated model's). Anything else (a field missing, or not in declaration order)
+    is validated instead."""
+    names = _FIELD_ORDER.get(response)
+    if names is None:
+        names = _FIELD_ORDER[response] = tuple(response.model_fields)
+    if tuple(values) != names:
+        caller = {k: v for k, v in values.items() if k not in _UNSET_BY_CALLER}
+        return response(**caller)
+    return construct_trusted(response, values, values.keys() - _UNSET_BY_CALLER)
 
 
 def _copy_statement(request: ModelPostgresCopyRecordsRequest, ctx: ops.OperationContext) -> str:
