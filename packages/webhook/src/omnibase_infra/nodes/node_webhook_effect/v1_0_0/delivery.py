@@ -52,6 +52,7 @@ from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ratelimit import TokenBucke
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.signing import WebhookSigner
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.ssrf import PinnedResolver, SsrfGuard
 from omnibase_infra.nodes.node_webhook_effect.v1_0_0.store import (
+    MessageStatus,
     OutboxStore,
     SqliteOutboxStore,
     StoredMessage,
@@ -200,6 +201,10 @@ class DeliveryEngine:
 
     # -- endpoints -----------------------------------------------------------------------
 
+    def known_disabled(self, url: str) -> bool | None:
+        """Whether ``url`` is disabled, when already known in memory (else None)."""
+        return self._disabled.get(url)
+
     async def is_disabled(self, url: str) -> bool:
         """Whether ``url`` answered 410 Gone: read from the store once per URL, then kept in
         memory (this node's own 410s and :meth:`enable` update it)."""
@@ -344,7 +349,15 @@ class DeliveryEngine:
             await self._sleep(schedule.compute_delay(done))
         duration = time.perf_counter() - started
         final = await self._conclude(message, delivery, target, error, wait=background)
-        return self._result(final, delivery, request.correlation_id, duration, error)
+        return result_of(
+            final,
+            tuple(delivery.attempts),
+            request.correlation_id,
+            duration,
+            error=error,
+            status_code=delivery.status_code,
+            status="delivered" if error is None else None,
+        )
 
     async def _attempt(
         self,
@@ -409,35 +422,51 @@ class DeliveryEngine:
                 span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
         delivery.status_code = status
         delivery.in_flight = None
+        if error is None:  # the hot path: the record is written with the final status
+            delivery.unsaved = self._new_record(delivery, at, status, time.perf_counter() - began)
+            return
         await self._record(delivery, at, status, error, time.perf_counter() - began)
-        if error is not None:
-            raise error
+        raise error
 
-    async def _record(
-        self,
-        delivery: _Delivery,
-        at: datetime,
-        status: int | None,
-        error: InfraError | None,
-        seconds: float,
-    ) -> None:
-        # Built from values this node produced: no validation needed on this hot path.
+    @staticmethod
+    def _new_record(
+        delivery: _Delivery, at: datetime, status: int | None, seconds: float
+    ) -> ModelWebhookAttempt:
+        """A successful attempt, on the delivery's history (not yet in the store)."""
         record = _construct(
             ModelWebhookAttempt,
             {
                 "attempt": len(delivery.attempts) + 1,
                 "at": at,
                 "status_code": status,
-                "error": None
-                if error is None
-                else f"{type(error).__name__}: {error.message}"[:500],
+                "error": None,
                 "duration_ms": seconds * 1000,
             },
         )
         delivery.attempts.append(record)
-        if error is None:
-            delivery.unsaved = record
-            return
+        return record
+
+    async def _record(
+        self,
+        delivery: _Delivery,
+        at: datetime,
+        status: int | None,
+        error: InfraError,
+        seconds: float,
+    ) -> None:
+        """A failed attempt: on the delivery's history and appended in the store."""
+        # Built from values this node produced: no validation needed.
+        record = _construct(
+            ModelWebhookAttempt,
+            {
+                "attempt": len(delivery.attempts) + 1,
+                "at": at,
+                "status_code": status,
+                "error": f"{type(error).__name__}: {error.message}"[:500],
+                "duration_ms": seconds * 1000,
+            },
+        )
+        delivery.attempts.append(record)
         try:
             await self._store.record_attempt(delivery.message.message_id, record)
         except InfraError as exc:
@@ -470,7 +499,7 @@ class DeliveryEngine:
                 self._store.delivered_soon(message.message_id, attempt)
             else:
                 await self._store.finish(message.message_id, "delivered", attempt, None)
-            return dataclasses.replace(message, status="delivered")
+            return message  # delivered: the result says so (no copy on the hot path)
         status = delivery.status_code
         suffix = f" (status {status})" if status is not None else ""
         reason = f"{type(error).__name__}{suffix}: {error.message}"[:500]
@@ -487,23 +516,6 @@ class DeliveryEngine:
         )
         return dataclasses.replace(message, status="dead", reason=reason)
 
-    @staticmethod
-    def _result(
-        message: StoredMessage,
-        delivery: _Delivery,
-        correlation_id: UUID,
-        duration: float,
-        error: InfraError | None,
-    ) -> ModelWebhookDeliveryResult:
-        return result_of(
-            message,
-            tuple(delivery.attempts),
-            correlation_id,
-            duration,
-            error=error,
-            status_code=delivery.status_code,
-        )
-
 
 def result_of(
     message: StoredMessage,
@@ -513,9 +525,13 @@ def result_of(
     *,
     error: InfraError | None = None,
     status_code: int | None = None,
+    status: MessageStatus | None = None,
 ) -> ModelWebhookDeliveryResult:
-    """The delivery result of ``message`` as it stands."""
-    if message.status == "delivered":
+    """The delivery result of ``message`` as it stands (``status``: its status now, when
+    ``message`` was read before)."""
+    if status is None:
+        status = message.status
+    if status == "delivered":
         # The hot path: every value is one this node produced and typed; no error text
         # to check, so no validation.
         return _construct(
@@ -536,7 +552,7 @@ def result_of(
                 "status_code": status_code,
             },
         )
-    dead = message.status == "dead"
+    dead = status == "dead"
     code: Any = "PENDING"
     if dead:
         code = error.infra_error_code.value if error is not None else "DEAD_LETTERED"

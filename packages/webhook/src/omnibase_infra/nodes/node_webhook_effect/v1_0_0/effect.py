@@ -216,7 +216,10 @@ class NodeWebhookEffect(InfraEffectNode):
             # Fail fast, before storing: the resolver checks again at every connection.
             port = urlsplit(request.url).port or 0
             await PinnedResolver(self._guard).resolve(host, port, socket.AF_UNSPEC)
-        if await self._engine.is_disabled(request.url):
+        disabled = self._engine.known_disabled(request.url)
+        if disabled is None:
+            disabled = await self._engine.is_disabled(request.url)
+        if disabled:
             raise InfraUnavailableError(
                 "endpoint is disabled (it answered 410 Gone); enable it to send again",
                 transport=_TRANSPORT,
