@@ -206,12 +206,8 @@ def table(tallies: list[Tally]) -> str:
 
 @pytest.fixture(scope="module")
 def postgres_dsn(postgres_service: PostgresService) -> Iterator[str]:
-    name = f"orchcrash_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    try:
+    with postgres_service.scratch_database("orchcrash") as dsn:
         yield dsn
-    finally:
-        postgres_service.drop_database(name)
 
 
 def _suite(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Suite:

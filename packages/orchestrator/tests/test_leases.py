@@ -59,12 +59,8 @@ WORKFLOW = {
 
 @pytest.fixture(scope="module")
 def lease_dsn(postgres_service: PostgresService) -> Iterator[str]:
-    name = f"orchlease_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    try:
+    with postgres_service.scratch_database("orchlease") as dsn:
         yield dsn
-    finally:
-        postgres_service.drop_database(name)
 
 
 @pytest.fixture

@@ -41,12 +41,8 @@ DSN_ENV = "OMNIBASE_INFRA_POSTGRES_DSN"
 
 @pytest.fixture(scope="session")
 def database_dsn(postgres_service: PostgresService) -> Iterator[str]:
-    name = f"orchstore_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    try:
+    with postgres_service.scratch_database("orchstore") as dsn:
         yield dsn
-    finally:
-        postgres_service.drop_database(name)
 
 
 @pytest.fixture

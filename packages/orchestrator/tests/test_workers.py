@@ -60,12 +60,8 @@ NODE = "node_chaos_effect=tests.worker_nodes:EffectNode"
 
 @pytest.fixture(scope="module")
 def workers_dsn(postgres_service: PostgresService) -> Iterator[str]:
-    name = f"orchworkers_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    try:
+    with postgres_service.scratch_database("orchworkers") as dsn:
         yield dsn
-    finally:
-        postgres_service.drop_database(name)
 
 
 @dataclass

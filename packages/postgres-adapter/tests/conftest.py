@@ -4,7 +4,6 @@ connection to look at what the node did."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -22,12 +21,8 @@ FAST_RETRY = ModelRetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_delay
 @pytest.fixture(scope="session")
 def database_dsn(postgres_service: PostgresService) -> Iterator[str]:
     """A database of its own for this test session (dropped at the end)."""
-    name = f"pgadapter_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    try:
+    with postgres_service.scratch_database("pgadapter") as dsn:
         yield dsn
-    finally:
-        postgres_service.drop_database(name)
 
 
 @pytest.fixture

@@ -32,10 +32,8 @@ THIRD = "CREATE INDEX items_label ON items (label);\n"
 @pytest.fixture
 def fresh_db(postgres_service: PostgresService) -> Iterator[str]:
     """A database of its own per test: migrations change the schema."""
-    name = f"mig_{uuid.uuid4().hex[:12]}"
-    dsn = postgres_service.create_database(name)
-    yield dsn
-    postgres_service.drop_database(name)
+    with postgres_service.scratch_database("mig") as dsn:
+        yield dsn
 
 
 def _write(folder: Path, files: dict[str, str]) -> Path:

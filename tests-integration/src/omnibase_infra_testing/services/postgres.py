@@ -42,6 +42,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,17 @@ class PostgresService:
     def drop_database(self, name: str) -> None:
         """``DROP DATABASE IF EXISTS name WITH (FORCE)``."""
         self._psql(f'DROP DATABASE IF EXISTS "{_checked_identifier(name)}" WITH (FORCE)')
+
+    @contextlib.contextmanager
+    def scratch_database(self, prefix: str) -> Iterator[str]:
+        """A new database ``<prefix>_<random>`` for the ``with`` block: its DSN; dropped
+        at the end (a test's own database, or a module's or session's as a fixture)."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        dsn = self.create_database(name)
+        try:
+            yield dsn
+        finally:
+            self.drop_database(name)
 
     def stop(self) -> None:
         """Stop the embedded server by PID and remove its work folder (no-op when external)."""

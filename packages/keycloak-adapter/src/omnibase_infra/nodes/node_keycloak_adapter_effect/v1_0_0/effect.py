@@ -649,36 +649,39 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
         self, request: ModelKeycloakRoleDeleteRequest
     ) -> ModelKeycloakAdminResult:
         """Delete a role (it leaves every mapping and composite)."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.delete_role(call, request.role)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+        return await self._run_admin(
+            request,
+            _changed(lambda call: self._admin.delete_role(call, request.role)),
+            client_role=request.role.client_id is not None,
+        )
 
     @operation(ModelKeycloakRoleCompositesAddRequest)
     async def role_composites_add(
         self, request: ModelKeycloakRoleCompositesAddRequest
     ) -> ModelKeycloakAdminResult:
         """Make the role a composite that also holds ``composites``."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.composites(call, "POST", request.role, request.composites)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+        return await self._run_admin(
+            request,
+            _changed(
+                lambda call: self._admin.composites(call, "POST", request.role, request.composites)
+            ),
+            client_role=request.role.client_id is not None,
+        )
 
     @operation(ModelKeycloakRoleCompositesRemoveRequest)
     async def role_composites_remove(
         self, request: ModelKeycloakRoleCompositesRemoveRequest
     ) -> ModelKeycloakAdminResult:
         """Take ``composites`` out of the role."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.composites(call, "DELETE", request.role, request.composites)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work, client_role=request.role.client_id is not None)
+        return await self._run_admin(
+            request,
+            _changed(
+                lambda call: self._admin.composites(
+                    call, "DELETE", request.role, request.composites
+                )
+            ),
+            client_role=request.role.client_id is not None,
+        )
 
     @operation(ModelKeycloakRoleCompositesListRequest)
     async def role_composites_list(
@@ -902,36 +905,33 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
         self, request: ModelKeycloakGroupDeleteRequest
     ) -> ModelKeycloakAdminResult:
         """Delete a top-level group."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.delete_group(call, request.group)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work)
+        return await self._run_admin(
+            request, _changed(lambda call: self._admin.delete_group(call, request.group))
+        )
 
     @operation(ModelKeycloakGroupMemberAddRequest)
     async def group_member_add(
         self, request: ModelKeycloakGroupMemberAddRequest
     ) -> ModelKeycloakAdminResult:
         """Make a user a member of a group."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.membership(call, "PUT", request.username, request.group)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work)
+        return await self._run_admin(
+            request,
+            _changed(
+                lambda call: self._admin.membership(call, "PUT", request.username, request.group)
+            ),
+        )
 
     @operation(ModelKeycloakGroupMemberRemoveRequest)
     async def group_member_remove(
         self, request: ModelKeycloakGroupMemberRemoveRequest
     ) -> ModelKeycloakAdminResult:
         """Take a user out of a group."""
-
-        async def work(call: AdminCall) -> ModelKeycloakAdminResult:
-            await self._admin.membership(call, "DELETE", request.username, request.group)
-            return ModelKeycloakAdminResult(changed=True)
-
-        return await self._run_admin(request, work)
+        return await self._run_admin(
+            request,
+            _changed(
+                lambda call: self._admin.membership(call, "DELETE", request.username, request.group)
+            ),
+        )
 
     @operation(ModelKeycloakUserFindRequest)
     async def user_find(self, request: ModelKeycloakUserFindRequest) -> ModelKeycloakUserList:
@@ -956,6 +956,18 @@ class NodeKeycloakAdapterEffect(InfraEffectNode):
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _changed(
+    action: Callable[[AdminCall], Awaitable[object]],
+) -> Callable[[AdminCall], Awaitable[ModelKeycloakAdminResult]]:
+    """``action``, answered with ``changed=True`` (an admin call whose effect is the answer)."""
+
+    async def work(call: AdminCall) -> ModelKeycloakAdminResult:
+        await action(call)
+        return ModelKeycloakAdminResult(changed=True)
+
+    return work
 
 
 def _by_container(
